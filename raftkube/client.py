@@ -1,0 +1,276 @@
+"""How controllers, the minion, the proxy and the CLI see the cluster: the ``Client`` protocol.
+
+Two implementations: ``HttpClient`` (v1beta1 over HTTP, failing over across the masters' list) and
+``LocalClient`` (in-process on a master, over the registry, stamping the controllers' leader epoch).
+Both speak internal objects (``model/objects.py``) and raise the errors of ``model/errors.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Iterator, Protocol
+
+import requests
+
+from raftkube.model import v1beta1
+from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
+from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES_BY_KIND, name_of, namespace_of, rv_of
+from raftkube.model.selectors import parse_field_selector, parse_label_selector
+from raftkube.registry import WatchEvent
+
+log = logging.getLogger(__name__)
+
+
+class Client(Protocol):
+    def get(self, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> dict: ...
+
+    def list(self, kind: str, namespace: str | None = None, labels: str = "",
+             fields: str = "") -> tuple[list[dict], int]: ...
+
+    def create(self, obj: dict) -> dict: ...
+
+    def update(self, obj: dict) -> dict: ...
+
+    def update_status(self, obj: dict) -> dict: ...
+
+    def delete(self, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> None: ...
+
+    def bind(self, namespace: str, pod: str, node: str) -> None: ...
+
+    def watch(self, kind: str, namespace: str | None = None, labels: str = "", fields: str = "",
+              resource_version: int = 0) -> "Watch": ...
+
+
+class Watch(Protocol):
+    def __iter__(self) -> Iterator[WatchEvent | None]: ...
+
+    def close(self) -> None: ...
+
+
+# ---- in-process ---------------------------------------------------------------------------------
+class LocalClient:
+    """The controllers' client on the leader: the registry directly, local reads, epoch-fenced writes."""
+
+    def __init__(self, registry, epoch: int | None = None):
+        self.registry = registry
+        self.epoch = epoch
+
+    def get(self, kind, name, namespace=DEFAULT_NAMESPACE):
+        return self.registry.get(kind, namespace, name, consistent=False)
+
+    def list(self, kind, namespace=None, labels="", fields=""):
+        return self.registry.list(kind, namespace, parse_label_selector(labels) if labels else None,
+                                  parse_field_selector(kind, fields) if fields else None, consistent=False)
+
+    def create(self, obj):
+        return self.registry.create(obj, epoch=self.epoch)
+
+    def update(self, obj):
+        return self.registry.update(obj, epoch=self.epoch)
+
+    def update_status(self, obj):
+        return self.registry.update_status(obj, epoch=self.epoch)
+
+    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE):
+        self.registry.delete(kind, namespace, name, epoch=self.epoch)
+
+    def bind(self, namespace, pod, node):
+        self.registry.bind(namespace, pod, node, epoch=self.epoch)
+
+    def watch(self, kind, namespace=None, labels="", fields="", resource_version=0):
+        return _LocalWatch(self.registry, kind, namespace, labels, fields, resource_version)
+
+
+class _LocalWatch:
+    def __init__(self, registry, kind, namespace, labels, fields, resource_version):
+        self._stopped = threading.Event()
+        self._gen = registry.watch(kind, namespace, parse_label_selector(labels) if labels else None,
+                                   parse_field_selector(kind, fields) if fields else None, resource_version,
+                                   stop=self._stopped.is_set, poll_s=0.5)
+
+    def __iter__(self):
+        return self._gen
+
+    def close(self):
+        self._stopped.set()
+
+
+# ---- over HTTP ----------------------------------------------------------------------------------
+class HttpClient:
+    """v1beta1 over HTTP. A request that cannot reach a master, or gets 503, moves on to the next one."""
+
+    def __init__(self, urls: list[str] | str, timeout_s: float = 10.0, retry_for_s: float = 10.0):
+        if isinstance(urls, str):
+            urls = [u for u in urls.split(",") if u]
+        if not urls:
+            raise ValueError("at least one master URL is needed")
+        self.urls = [u.rstrip("/") for u in urls]
+        self.timeout_s = timeout_s
+        self.retry_for_s = retry_for_s
+        self._current = 0
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = self._local.session = requests.Session()
+        return s
+
+    @property
+    def current_url(self) -> str:
+        return self.urls[self._current % len(self.urls)]
+
+    def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None,
+                stream: bool = False, timeout_s: float | None = None) -> requests.Response:
+        """One answer from any master; raises the ApiError a failure Status describes."""
+        deadline = time.monotonic() + self.retry_for_s
+        attempt = 0
+        last: Exception | None = None
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        while True:
+            url = self.current_url + path
+            try:
+                resp = self.session.request(method, url, params=params, data=data, headers=headers,
+                                            timeout=timeout_s or self.timeout_s, stream=stream)
+            except requests.RequestException as exc:
+                last = Unavailable(f"cannot reach master {self.current_url}: {exc.__class__.__name__}")
+            else:
+                if resp.status_code < 400:
+                    return resp
+                err = _error(resp)
+                if resp.status_code != 503:
+                    raise err
+                last = err
+            attempt += 1
+            self._current = (self._current + 1) % len(self.urls)
+            if time.monotonic() > deadline:
+                if isinstance(last, ApiError):
+                    if len(self.urls) > 1 and "cannot reach" in str(last):
+                        raise Unavailable(f"no master reachable ({', '.join(self.urls)})") from None
+                    raise last
+                raise Unavailable(str(last))
+            if attempt % len(self.urls) == 0:
+                time.sleep(min(0.05 * 2 ** (attempt // len(self.urls)), 1.0))
+
+    @staticmethod
+    def _path(kind: str, name: str | None = None, sub: str | None = None) -> str:
+        path = "/api/v1beta1/" + RESOURCES_BY_KIND[kind].plural
+        if name is not None:
+            path += "/" + requests.utils.quote(name, safe="")
+        if sub:
+            path += "/" + sub
+        return path
+
+    @staticmethod
+    def _ns_params(kind: str, namespace: str | None) -> dict:
+        if namespace and RESOURCES_BY_KIND[kind].namespaced:
+            return {"namespace": namespace}
+        return {}
+
+    def get(self, kind, name, namespace=DEFAULT_NAMESPACE):
+        resp = self.request("GET", self._path(kind, name), self._ns_params(kind, namespace))
+        return v1beta1.from_wire(kind, resp.json(), namespace=namespace)
+
+    def list(self, kind, namespace=None, labels="", fields=""):
+        params = self._ns_params(kind, namespace)
+        if labels:
+            params["labels"] = labels
+        if fields:
+            params["fields"] = fields
+        doc = self.request("GET", self._path(kind), params).json()
+        return ([v1beta1.from_wire(kind, item, namespace=item.get("namespace") or DEFAULT_NAMESPACE)
+                 for item in doc.get("items") or ()], int(doc.get("resourceVersion") or 0))
+
+    def create(self, obj):
+        kind, ns = obj["kind"], namespace_of(obj)
+        resp = self.request("POST", self._path(kind), self._ns_params(kind, ns), v1beta1.to_wire(obj))
+        return v1beta1.from_wire(kind, resp.json(), namespace=ns)
+
+    def update(self, obj):
+        kind, ns = obj["kind"], namespace_of(obj)
+        resp = self.request("PUT", self._path(kind, name_of(obj)), self._ns_params(kind, ns), v1beta1.to_wire(obj))
+        return v1beta1.from_wire(kind, resp.json(), namespace=ns)
+
+    def update_status(self, obj):
+        kind, ns = obj["kind"], namespace_of(obj)
+        resp = self.request("PUT", self._path(kind, name_of(obj), "status"), self._ns_params(kind, ns),
+                            v1beta1.to_wire(obj))
+        return v1beta1.from_wire(kind, resp.json(), namespace=ns)
+
+    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE):
+        self.request("DELETE", self._path(kind, name), self._ns_params(kind, namespace))
+
+    def bind(self, namespace, pod, node):
+        self.request("POST", "/api/v1beta1/bindings", None,
+                     {"kind": "Binding", "podID": pod, "host": node, "namespace": namespace})
+
+    def watch(self, kind, namespace=None, labels="", fields="", resource_version=0):
+        params = self._ns_params(kind, namespace)
+        if labels:
+            params["labels"] = labels
+        if fields:
+            params["fields"] = fields
+        if resource_version:
+            params["resourceVersion"] = str(resource_version)
+        path = "/api/v1beta1/watch/" + RESOURCES_BY_KIND[kind].plural
+        resp = self.request("GET", path, params, stream=True, timeout_s=None)
+        return _HttpWatch(resp, kind)
+
+    def raft_status(self, url: str) -> dict:
+        return self.session.get(url.rstrip("/") + "/raft", timeout=self.timeout_s).json()
+
+
+class _HttpWatch:
+    def __init__(self, resp: requests.Response, kind: str):
+        self._resp = resp
+        self._kind = kind
+
+    def _lines(self):
+        """Lines as soon as each chunk arrives (iter_lines would wait for a full read buffer)."""
+        raw = self._resp.raw
+        chunks = raw.read_chunked() if getattr(raw, "chunked", False) else iter(lambda: raw.read1(65536), b"")
+        pending = b""
+        for chunk in chunks:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            yield from lines
+        if pending:
+            yield pending
+
+    def __iter__(self):
+        try:
+            for line in self._lines():
+                if not line.strip():
+                    continue
+                ev = json.loads(line)
+                obj = ev.get("object") or {}
+                if ev.get("type") == "ERROR":
+                    raise error_from_status(obj, int(obj.get("code") or 500))
+                internal = v1beta1.from_wire(self._kind, obj, namespace=obj.get("namespace") or DEFAULT_NAMESPACE)
+                yield WatchEvent(ev["type"], internal, rv_of(internal))
+        except (requests.RequestException, AttributeError, ValueError) as exc:
+            if isinstance(exc, Gone):
+                raise
+            raise Unavailable(f"watch stream ended: {exc.__class__.__name__}") from None
+
+    def close(self):
+        self._resp.close()
+
+
+def _error(resp: requests.Response) -> ApiError:
+    try:
+        body = resp.json()
+        if isinstance(body, dict) and body.get("kind") == "Status":
+            err = error_from_status(body, resp.status_code)
+            retry = resp.headers.get("Retry-After")
+            if retry and isinstance(err, Unavailable):
+                err.retry_after_s = float(retry)
+            return err
+    except ValueError:
+        pass
+    return error_from_status({"message": f"HTTP {resp.status_code}: {resp.text[:200]}"}, resp.status_code)

@@ -1,0 +1,226 @@
+"""``cluster.toml`` -> frozen dataclasses. One loader; an unknown key or a bad value is a ConfigError naming it.
+
+Each component receives its own section. Every field has a default and a docstring-style comment, so a
+minimal ``cluster.toml`` only lists the masters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A problem with the configuration; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class MasterConfig:
+    name: str
+    #: address the API and Raft listen on (and that peers and clients use)
+    host: str = "127.0.0.1"
+    api_port: int = 8080
+    raft_port: int = 7001
+
+    @property
+    def raft_address(self) -> str:
+        return f"{self.host}:{self.raft_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    #: election timeout range; a follower starts an election after U(min, max) without a heartbeat
+    min_timeout_s: float = 0.3
+    max_timeout_s: float = 0.9
+    #: leader heartbeat period; must be below min_timeout_s / 3
+    append_entries_period_s: float = 0.05
+    #: a leader that hears no majority for this long steps down; below min_timeout_s so a
+    #: partitioned leader steps down before a new one is elected
+    leader_fallback_timeout_s: float = 0.25
+    #: snapshot + compact the log after this many entries or this many seconds
+    log_compaction_min_entries: int = 5000
+    log_compaction_min_time_s: float = 300.0
+    #: a write not committed within this time answers 503/504 (the write may still apply later)
+    write_timeout_s: float = 5.0
+    #: most transactions grouped into one Raft entry, and entries in flight at once
+    max_batch: int = 512
+    max_inflight: int = 2
+    #: events each master keeps for watch resume; older resourceVersions get 410 Gone
+    watch_ring: int = 100_000
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    #: waitress worker threads per master; every open watch holds one
+    threads: int = 64
+    #: request bodies over this size are refused with 413
+    max_body_bytes: int = 3 * 1024 * 1024
+    #: waitress connection limit
+    connection_limit: int = 1000
+
+
+@dataclass(frozen=True)
+class ControllersConfig:
+    #: full resync period of every controller
+    resync_period_s: float = 10.0
+    #: a minion whose last heartbeat is older than this becomes NotReady
+    node_grace_period_s: float = 40.0
+    #: pods of a NotReady minion are marked Failed after this further delay
+    pod_eviction_delay_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    path: Path
+    masters: tuple[MasterConfig, ...]
+    #: data lives under data_dir/<master name>/, relative to the config file
+    data_dir: Path
+    #: the Raft secret (a 0600 file, generated on first start if missing)
+    secret_file: Path
+    raft: RaftConfig = field(default_factory=RaftConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    controllers: ControllersConfig = field(default_factory=ControllersConfig)
+
+    def master(self, name: str) -> MasterConfig:
+        for m in self.masters:
+            if m.name == name:
+                return m
+        names = ", ".join(m.name for m in self.masters)
+        raise ConfigError(f"{self.path}: no master named {name!r} (masters: {names})")
+
+    def master_dir(self, name: str) -> Path:
+        return self.data_dir / name
+
+    @property
+    def api_urls(self) -> list[str]:
+        return [m.api_url for m in self.masters]
+
+
+def _coerce(path: str, value, typ):
+    """Check one TOML value against a dataclass field type; ints are accepted for floats."""
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typ in (int, float, str, bool) and (type(value) is not typ):
+        raise ConfigError(f"{path}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _section(cls, data: dict, where: str, file: Path, **extra):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: [{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    values = dict(extra)
+    for key, value in data.items():
+        if key not in known or key in extra:
+            raise ConfigError(f"{file}: unknown key {where}.{key} (known: {', '.join(sorted(known - set(extra)))})")
+        values[key] = _coerce(f"{file}: {where}.{key}", value, hints[key])
+    try:
+        obj = cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{file}: [{where}] {exc}") from None
+    for f in dataclasses.fields(cls):
+        v = getattr(obj, f.name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
+            raise ConfigError(f"{file}: {where}.{f.name} must not be negative, got {v!r}")
+    return obj
+
+
+def load(path: str | os.PathLike = "cluster.toml") -> ClusterConfig:
+    file = Path(path).resolve()
+    try:
+        with open(file, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse(doc, file)
+
+
+def parse(doc: dict, file: Path) -> ClusterConfig:
+    allowed = {"cluster", "masters", "raft", "api", "controllers"}
+    for key in doc:
+        if key not in allowed:
+            raise ConfigError(f"{file}: unknown key {key} (known: {', '.join(sorted(allowed))})")
+    cluster = doc.get("cluster", {})
+    if not isinstance(cluster, dict):
+        raise ConfigError(f"{file}: [cluster] must be a table")
+    for key in cluster:
+        if key not in ("data_dir", "secret_file"):
+            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, secret_file)")
+    for key in ("data_dir", "secret_file"):
+        if key in cluster and not isinstance(cluster[key], str):
+            raise ConfigError(f"{file}: cluster.{key}: expected str, got {cluster[key]!r}")
+    base = file.parent
+    data_dir = base / cluster.get("data_dir", ".raftkube")
+    secret_file = base / cluster.get("secret_file", str(Path(cluster.get("data_dir", ".raftkube")) / "secret"))
+
+    masters_doc = doc.get("masters")
+    if not isinstance(masters_doc, list) or not masters_doc:
+        raise ConfigError(f"{file}: masters: at least one [[masters]] entry is required")
+    masters = []
+    for i, m in enumerate(masters_doc):
+        where = f"masters[{i}]"
+        if not isinstance(m, dict) or "name" not in m:
+            raise ConfigError(f"{file}: {where}.name: required")
+        mc = _section(MasterConfig, m, where, file)
+        if not mc.name or not mc.name.replace("-", "").isalnum():
+            raise ConfigError(f"{file}: {where}.name: invalid master name {mc.name!r}")
+        for port_key in ("api_port", "raft_port"):
+            port = getattr(mc, port_key)
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"{file}: {where}.{port_key}: port out of range: {port}")
+        masters.append(mc)
+    seen: dict = {}
+    for i, m in enumerate(masters):
+        for what, value in (("name", m.name), ("api", (m.host, m.api_port)), ("raft", (m.host, m.raft_port)),
+                            ("api", (m.host, m.raft_port)), ("raft", (m.host, m.api_port))):
+            tag = (what if what == "name" else "port", value)
+            if tag in seen and seen[tag] != i:
+                raise ConfigError(f"{file}: masters[{i}]: {what} {value!r} is used twice")
+            seen[tag] = i
+
+    raft = _section(RaftConfig, doc.get("raft", {}), "raft", file)
+    if raft.append_entries_period_s * 3 >= raft.min_timeout_s:
+        raise ConfigError(f"{file}: raft.append_entries_period_s must be below raft.min_timeout_s / 3")
+    if raft.max_timeout_s <= raft.min_timeout_s:
+        raise ConfigError(f"{file}: raft.max_timeout_s must exceed raft.min_timeout_s")
+    if raft.max_batch < 1 or raft.max_inflight < 1 or raft.watch_ring < 16:
+        raise ConfigError(f"{file}: raft.max_batch, raft.max_inflight must be >= 1 and raft.watch_ring >= 16")
+    if raft.write_timeout_s <= 0:
+        raise ConfigError(f"{file}: raft.write_timeout_s must be positive")
+    api = _section(ApiConfig, doc.get("api", {}), "api", file)
+    if api.threads < 4:
+        raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
+    controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
+    return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
+                         raft=raft, api=api, controllers=controllers)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The cluster secret: read from a 0600 file, generated (32 random bytes, hex) if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{path}: the cluster secret must not be readable by others (mode {mode:o}; chmod 600)")
+    secret = path.read_text().strip()
+    if len(secret) < 16:
+        raise ConfigError(f"{path}: the cluster secret is too short (at least 16 characters)")
+    return secret

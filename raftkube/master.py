@@ -1,0 +1,63 @@
+"""One master process: Raft replica of the store + REST API (+ the controller manager on the leader)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from raftkube.api.app import create_app
+from raftkube.api.server import ApiServer
+from raftkube.config import ClusterConfig, read_or_create_secret
+from raftkube.registry import Registry
+from raftkube.state.raft import RaftStore
+
+log = logging.getLogger(__name__)
+
+
+class _QuietDuplicateAppend(logging.Filter):
+    """pysyncobj 0.3.17 logs CRITICAL when a follower receives append_entries it already has (the leader
+    re-sends after an immediate send plus a heartbeat). The entries are identical by Raft's log matching
+    property, so nothing diverges; keep it out of the logs at DEBUG instead of CRITICAL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("truncating already-applied log entries"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+class Master:
+    def __init__(self, config: ClusterConfig, name: str):
+        self.config = config
+        self.me = config.master(name)
+        self.store: RaftStore | None = None
+        self.server: ApiServer | None = None
+
+    def start(self) -> "Master":
+        cfg, me = self.config, self.me
+        logging.getLogger("pysyncobj.syncobj").addFilter(_QuietDuplicateAppend())
+        secret = read_or_create_secret(cfg.secret_file)
+        peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
+        self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft)
+        registry = Registry(self.store)
+        app = create_app(registry, self.store, cfg.api)
+        self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+        log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
+                 cfg.master_dir(me.name))
+        return self
+
+    def stop(self) -> None:
+        log.info("master %s stopping", self.me.name)
+        if self.server is not None:
+            self.server.close()
+        if self.store is not None:
+            self.store.close()
+        log.info("master %s stopped", self.me.name)
+
+
+def run_master(config: ClusterConfig, name: str, stop: threading.Event) -> None:
+    master = Master(config, name).start()
+    try:
+        stop.wait()
+    finally:
+        master.stop()

@@ -1,0 +1,389 @@
+"""Pure validation of INTERNAL objects (``pkg/api/validation/validation.go``, K04/K05).
+
+Every ``*_causes`` function returns all field errors at once as ``list[Cause]``; field paths are the
+v1beta1 WIRE paths a user sees (``desiredState.manifest.containers[0].image``), because that is the
+only API version served. ``validate`` turns them into one ``Invalid`` with the 2014 message
+``pod "redis" is invalid: <first cause message>``.
+
+Validation is tolerant of missing keys (it reads with defaults), so it can run on partially built objects.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Callable, Iterable, Mapping
+
+from raftkube.model.errors import Cause, FieldErrors, Invalid
+from raftkube.model.objects import RESOURCES_BY_KIND
+
+DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+DNS_952_LABEL_MAX = 24
+LABEL_VALUE_MAX = 63
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_952_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("", "Always", "Never", "IfNotPresent")
+PROTOCOLS = ("TCP", "UDP")
+
+POD_MANIFEST = "desiredState.manifest"
+TEMPLATE_MANIFEST = "desiredState.podTemplate.desiredState.manifest"
+
+
+# --- predicates -------------------------------------------------------------------------------------
+
+def is_dns_label(s: str) -> bool:
+    return len(s) <= DNS_LABEL_MAX and _DNS_LABEL.fullmatch(s) is not None
+
+
+def is_dns_subdomain(s: str) -> bool:
+    return len(s) <= DNS_SUBDOMAIN_MAX and _DNS_SUBDOMAIN.fullmatch(s) is not None
+
+
+def is_dns_952_label(s: str) -> bool:
+    return len(s) <= DNS_952_LABEL_MAX and _DNS_952_LABEL.fullmatch(s) is not None
+
+
+def is_c_identifier(s: str) -> bool:
+    return _C_IDENTIFIER.fullmatch(s) is not None
+
+
+def is_ip(s: str) -> bool:
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# --- the error ----------------------------------------------------------------------------------------
+
+def invalid_error(kind: str, name: str, causes: Iterable[Cause]) -> Invalid:
+    """The 2014 ``Invalid``: ``<singular> "<name>" is invalid: <first cause message>``."""
+    causes = list(causes)
+    res = RESOURCES_BY_KIND.get(kind)
+    singular = res.singular if res else kind.lower()
+    first = causes[0].message if causes else "unknown error"
+    return Invalid(f'{singular} "{name}" is invalid: {first}', kind=kind, name=name, causes=causes)
+
+
+# --- shared pieces ----------------------------------------------------------------------------------
+
+def _meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def _check_labels(errs: FieldErrors, labels: Mapping[str, str] | None, path: str) -> None:
+    """Keys non-empty, ``<= 63`` chars after an optional ``prefix/``; values ``<= 63`` chars."""
+    for key, value in (labels or {}).items():
+        if not isinstance(key, str) or not key:
+            errs.invalid(path, key, "a label key may not be empty")
+            continue
+        prefix, slash, name = key.rpartition("/")
+        if slash and (not prefix or len(prefix) > DNS_SUBDOMAIN_MAX):
+            errs.invalid(path, key, "a label key prefix must be 1-253 characters")
+        elif not name or len(name) > DNS_LABEL_MAX:
+            errs.invalid(path, key, "a label key must be 1-63 characters after an optional prefix/")
+        if not isinstance(value, str) or len(value) > LABEL_VALUE_MAX:
+            errs.invalid(path, value, "a label value must be a string of at most 63 characters")
+
+
+def _check_meta(errs: FieldErrors, obj: dict, name_check: Callable[[str], str | None],
+                labels_path: str = "labels") -> None:
+    """Name (``id``), namespace and labels; ``name_check`` returns why a non-empty name is bad, or None."""
+    md = _meta(obj)
+    name = md.get("name") or ""
+    if not name:
+        errs.required("id")
+    else:
+        why = name_check(name)
+        if why:
+            errs.invalid("id", name, why)
+    kind = obj.get("kind", "")
+    ns = md.get("namespace") or ""
+    if ns and kind in RESOURCES_BY_KIND and RESOURCES_BY_KIND[kind].namespaced and not is_dns_label(ns):
+        errs.invalid("namespace", ns, "must be a DNS label")
+    _check_labels(errs, md.get("labels"), labels_path)
+
+
+def _dns_subdomain_name(name: str) -> str | None:
+    return None if is_dns_subdomain(name) else "must be a DNS subdomain (lowercase alphanumerics, '-', '.')"
+
+
+def _no_slash_name(name: str) -> str | None:
+    return "may not contain '/'" if "/" in name else None
+
+
+def _dns_952_name(name: str) -> str | None:
+    return None if is_dns_952_label(name) else "must be a DNS-952 label: [a-z]([-a-z0-9]*[a-z0-9])?, at most 24"
+
+
+# --- pod spec -------------------------------------------------------------------------------------
+
+def _check_port(errs: FieldErrors, port: dict, p: str, names: set[str]) -> None:
+    name = port.get("name") or ""
+    if name:
+        if not is_dns_label(name):
+            errs.invalid(f"{p}.name", name, "must be a DNS label")
+        elif name in names:
+            errs.duplicate(f"{p}.name", name)
+        names.add(name)
+    cp = port.get("containerPort", 0)
+    if cp == 0 or cp is None:
+        errs.required(f"{p}.containerPort")
+    elif not _is_int(cp) or not 1 <= cp <= 65535:
+        errs.invalid(f"{p}.containerPort", cp, "must be 1-65535")
+    hp = port.get("hostPort") or 0
+    if not _is_int(hp) or not 0 <= hp <= 65535:
+        errs.invalid(f"{p}.hostPort", hp, "must be 0-65535")
+    proto = port.get("protocol") or ""
+    if proto and proto not in PROTOCOLS:
+        errs.unsupported(f"{p}.protocol", proto)
+
+
+def _check_container(errs: FieldErrors, c: dict, p: str, volumes: set[str]) -> None:
+    name = c.get("name") or ""
+    if not name:
+        errs.required(f"{p}.name")
+    elif not is_dns_label(name):
+        errs.invalid(f"{p}.name", name, "must be a DNS label")
+    if not c.get("image"):
+        errs.required(f"{p}.image")
+    port_names: set[str] = set()
+    for j, port in enumerate(c.get("ports") or ()):
+        _check_port(errs, port or {}, f"{p}.ports[{j}]", port_names)
+    for j, env in enumerate(c.get("env") or ()):
+        env_name = (env or {}).get("name") or ""
+        if not env_name:
+            errs.required(f"{p}.env[{j}].name")
+        elif not is_c_identifier(env_name):
+            errs.invalid(f"{p}.env[{j}].name", env_name, "must be a C identifier")
+    limits = (c.get("resources") or {}).get("limits") or {}
+    for res in ("cpu", "memory"):
+        v = limits.get(res) or 0
+        if not _is_int(v) or v < 0:
+            errs.invalid(f"{p}.{res}", v, "must be a non-negative integer")
+    for j, vm in enumerate(c.get("volumeMounts") or ()):
+        vm = vm or {}
+        vname = vm.get("name") or ""
+        if not vname:
+            errs.required(f"{p}.volumeMounts[{j}].name")
+        elif vname not in volumes:
+            errs.not_found(f"{p}.volumeMounts[{j}].name", vname)
+        if not vm.get("mountPath"):
+            errs.required(f"{p}.volumeMounts[{j}].mountPath")
+    policy = c.get("imagePullPolicy") or ""
+    if policy not in PULL_POLICIES:
+        errs.unsupported(f"{p}.imagePullPolicy", policy)
+
+
+def pod_spec_causes(spec: dict, path: str = POD_MANIFEST) -> list[Cause]:
+    """Errors of a pod spec (containers, volumes, restart policy), under the manifest's wire ``path``."""
+    errs = FieldErrors()
+    volumes: set[str] = set()
+    for i, vol in enumerate(spec.get("volumes") or ()):
+        vname = (vol or {}).get("name") or ""
+        vp = f"{path}.volumes[{i}].name"
+        if not vname:
+            errs.required(vp)
+        elif not is_dns_label(vname):
+            errs.invalid(vp, vname, "must be a DNS label")
+        elif vname in volumes:
+            errs.duplicate(vp, vname)
+        volumes.add(vname)
+    names: set[str] = set()
+    host_ports: set[int] = set()
+    for i, c in enumerate(spec.get("containers") or ()):
+        c = c or {}
+        cp = f"{path}.containers[{i}]"
+        _check_container(errs, c, cp, volumes)
+        name = c.get("name") or ""
+        if name and name in names:
+            errs.duplicate(f"{cp}.name", name)
+        names.add(name)
+        for j, port in enumerate(c.get("ports") or ()):
+            hp = (port or {}).get("hostPort") or 0
+            if _is_int(hp) and hp > 0:
+                if hp in host_ports:
+                    errs.duplicate(f"{cp}.ports[{j}].hostPort", hp)
+                host_ports.add(hp)
+    policy = spec.get("restartPolicy") or "Always"
+    if policy not in RESTART_POLICIES:
+        errs.unsupported(f"{path}.restartPolicy", policy)
+    return errs.causes
+
+
+# --- per kind ---------------------------------------------------------------------------------------
+
+def pod_causes(pod: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, pod, _dns_subdomain_name)
+    spec = pod.get("spec") or {}
+    _check_labels(errs, spec.get("nodeSelector"), "nodeSelector")
+    return errs.causes + pod_spec_causes(spec, POD_MANIFEST)
+
+
+def replication_controller_causes(rc: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, rc, _no_slash_name)
+    spec = rc.get("spec") or {}
+    replicas = spec.get("replicas") or 0
+    if not _is_int(replicas) or replicas < 0:
+        errs.invalid("desiredState.replicas", replicas, "must be a non-negative integer")
+    selector = spec.get("selector") or {}
+    template = spec.get("template") or {}
+    tlabels = (template.get("metadata") or {}).get("labels") or {}
+    if not selector:
+        errs.required("desiredState.replicaSelector")
+    else:
+        _check_labels(errs, selector, "desiredState.replicaSelector")
+        if any(tlabels.get(k) != v for k, v in selector.items()):
+            errs.invalid("desiredState.replicaSelector", _fmt(selector),
+                         "selector does not match the template labels")
+    _check_labels(errs, tlabels, "desiredState.podTemplate.labels")
+    tspec = template.get("spec") or {}
+    _check_labels(errs, tspec.get("nodeSelector"), "desiredState.podTemplate.nodeSelector")
+    return errs.causes + pod_spec_causes(tspec, TEMPLATE_MANIFEST)
+
+
+def service_causes(svc: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, svc, _dns_952_name)
+    spec = svc.get("spec") or {}
+    port = spec.get("port") or 0
+    if port == 0:
+        errs.required("port")
+    elif not _is_int(port) or not 1 <= port <= 65535:
+        errs.invalid("port", port, "must be 1-65535")
+    selector = spec.get("selector") or {}
+    if not selector:
+        errs.required("selector")
+    else:
+        _check_labels(errs, selector, "selector")
+    proto = spec.get("protocol") or ""
+    if proto and proto not in PROTOCOLS:
+        errs.unsupported("protocol", proto)
+    cport = spec.get("containerPort") or 0
+    if isinstance(cport, str):
+        if not is_dns_label(cport):
+            errs.invalid("containerPort", cport, "a port name must be a DNS label")
+    elif not _is_int(cport) or not 0 <= cport <= 65535:
+        errs.invalid("containerPort", cport, "must be 0-65535 or a port name")
+    portal = spec.get("portalIP") or ""
+    if portal and not is_ip(portal):
+        errs.invalid("portalIP", portal, "must be an IP address")
+    for i, ip in enumerate(spec.get("publicIPs") or ()):
+        if not ip:
+            errs.required(f"publicIPs[{i}]")
+    return errs.causes
+
+
+def endpoints_causes(ep: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, ep, _no_slash_name)
+    for i, e in enumerate(ep.get("endpoints") or ()):
+        e = e or {}
+        ip, port = e.get("ip") or "", e.get("port") or 0
+        if not ip:
+            errs.required(f"endpoints[{i}]")
+        elif not _is_int(port) or not 1 <= port <= 65535:
+            errs.invalid(f"endpoints[{i}]", f"{ip}:{port}", "the port must be 1-65535")
+    return errs.causes
+
+
+def node_causes(node: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, node, lambda n: None if is_dns_subdomain(n) or is_ip(n)
+                else "must be a DNS subdomain or an IP address")
+    status = node.get("status") or {}
+    host_ip = status.get("hostIP") or ""
+    if host_ip and not is_ip(host_ip):
+        errs.invalid("hostIP", host_ip, "must be an IP address")
+    capacity = status.get("capacity") or {}
+    for res in ("cpu", "memory"):
+        v = capacity.get(res) or 0
+        if not _is_int(v) or v < 0:
+            errs.invalid(f"resources.capacity.{res}", v, "must be a non-negative integer")
+    return errs.causes
+
+
+def event_causes(event: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, event, _no_slash_name)
+    involved = event.get("involvedObject") or {}
+    for f in ("name", "kind"):
+        if not involved.get(f):
+            errs.required(f"involvedObject.{f}")
+    return errs.causes
+
+
+_VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
+    "Pod": pod_causes,
+    "ReplicationController": replication_controller_causes,
+    "Service": service_causes,
+    "Endpoints": endpoints_causes,
+    "Node": node_causes,
+    "Event": event_causes,
+}
+
+
+def causes_of(obj: dict) -> list[Cause]:
+    """All field errors of an internal object of any kind."""
+    kind = obj.get("kind", "")
+    if kind not in _VALIDATORS:
+        raise ValueError(f"no validation for kind {kind!r}")
+    return _VALIDATORS[kind](obj)
+
+
+def validate(obj: dict) -> None:
+    """Raise ``Invalid`` carrying every field error of ``obj``, if it has any."""
+    causes = causes_of(obj)
+    if causes:
+        raise invalid_error(obj.get("kind", ""), _meta(obj).get("name") or "", causes)
+
+
+# --- updates ---------------------------------------------------------------------------------------
+
+IMMUTABLE_MESSAGE = "may not change fields other than image"
+
+
+def _without_images(spec: dict) -> dict:
+    return {
+        "containers": [{k: v for k, v in (c or {}).items() if k != "image"} for c in spec.get("containers") or ()],
+        "volumes": spec.get("volumes") or [],
+        "restartPolicy": spec.get("restartPolicy") or "Always",
+        "nodeSelector": spec.get("nodeSelector") or {},
+    }
+
+
+def pod_update_causes(old: dict, new: dict) -> list[Cause]:
+    """Once a pod is bound only container images (and metadata labels/annotations) may change.
+
+    ``nodeName``, ``serviceEnv`` and ``status`` are ignored: the server owns them.
+    """
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    if not old_spec.get("nodeName"):
+        return []
+    if _without_images(old_spec) == _without_images(new_spec):
+        return []
+    return [Cause("FieldValueInvalid", POD_MANIFEST, f"{POD_MANIFEST}: {IMMUTABLE_MESSAGE}")]
+
+
+def validate_pod_update(old: dict, new: dict) -> None:
+    """Raise ``Invalid`` if a user update of a bound pod changes more than images and labels."""
+    causes = pod_update_causes(old, new)
+    if causes:
+        raise invalid_error("Pod", _meta(new).get("name") or _meta(old).get("name") or "", causes)
+
+
+def _fmt(d: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(d.items()))

@@ -1,0 +1,314 @@
+"""Registry: the object-level operations every master serves, over the replicated store."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from raftkube.model import validation
+from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound, Timeout
+from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
+                                    namespace_of, rv_of)
+from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
+from raftkube.registry import strategy
+from raftkube.state.codec import decode_object, encode_object
+from raftkube.state.machine import ADDED, DELETED, MODIFIED
+
+log = logging.getLogger(__name__)
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED
+    object: dict
+    revision: int
+
+
+class Registry:
+    def __init__(self, store, *, clock: Callable[[], float] = time.time,
+                 new_uid: Callable[[], str] = lambda: str(uuid.uuid4())):
+        self.store = store
+        self.clock = clock
+        self.new_uid = new_uid
+
+    # ---- reads ------------------------------------------------------------------------------
+    def get(self, kind: str, namespace: str, name: str, *, consistent: bool = True) -> dict:
+        if consistent:
+            self.store.barrier()
+        key = self._key(kind, namespace, name)
+        found = self.store.machine.get(key)
+        if found is None:
+            raise NotFound(f'{RESOURCES_BY_KIND[kind].singular} "{name}" not found', kind=kind, name=name)
+        return self._decorate(decode_object(found[1], found[0]))
+
+    def list(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
+             fields: FieldSelector | None = None, *, consistent: bool = True) -> tuple[list[dict], int]:
+        """Objects of a kind (``namespace`` None = all), filtered; returns (items, revision)."""
+        if consistent:
+            self.store.barrier()
+        if not RESOURCES_BY_KIND[kind].namespaced:
+            namespace = None
+        revision, raw = self.store.machine.list(kind, namespace)
+        items = []
+        for _key, rv, data in raw:
+            obj = decode_object(data, rv)
+            if labels is not None and not labels.matches(labels_of(obj)):
+                continue
+            if fields is not None and not fields.matches(obj):
+                continue
+            items.append(obj)
+        items.sort(key=lambda o: (namespace_of(o), name_of(o)))
+        if kind == "ReplicationController":
+            self._count_replicas(items)
+        return items, revision
+
+    def _decorate(self, obj: dict) -> dict:
+        if obj["kind"] == "ReplicationController":
+            self._count_replicas([obj])
+        return obj
+
+    def _count_replicas(self, rcs: list[dict]) -> None:
+        """RC status.replicas is computed on read: all pods matching the selector, whatever their state."""
+        if not rcs:
+            return
+        by_ns: dict[str, list[dict]] = {}
+        for rc in rcs:
+            ns = namespace_of(rc)
+            if ns not in by_ns:
+                _rev, raw = self.store.machine.list("Pod", ns)
+                by_ns[ns] = [(decode_object(d, rv)["metadata"].get("labels") or {}) for _k, rv, d in raw]
+            sel = (rc.get("spec") or {}).get("selector") or {}
+            if not sel:
+                count = 0
+            else:
+                s = selector_from_map(sel)
+                count = sum(1 for lbl in by_ns[ns] if s.matches(lbl))
+            rc.setdefault("status", {})["replicas"] = count
+
+    # ---- writes -----------------------------------------------------------------------------
+    def create(self, obj: dict, *, epoch: int | None = None) -> dict:
+        kind = obj["kind"]
+        if rv_of(obj):
+            raise BadRequest("resourceVersion may not be set on objects to be created")
+        uid = self.new_uid()
+        now = self.clock()
+        strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
+        validation.validate(obj)
+        key = key_of(obj)
+        data = encode_object(obj)
+        op = {"op": "create", "key": list(key), "data": data}
+
+        def applied() -> dict | None:
+            found = self.store.machine.get(key)
+            if found is not None and found[1] == data:
+                return decode_object(found[1], found[0])
+            return None
+
+        revs = self._submit([op], epoch, applied)
+        if isinstance(revs, dict):
+            return self._decorate(revs)
+        obj["metadata"]["resourceVersion"] = revs[0]
+        return self._decorate(obj)
+
+    def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True) -> dict:
+        """Replace an object; ``metadata.resourceVersion`` must match the stored one (409 otherwise)."""
+        kind = obj["kind"]
+        rv = rv_of(obj)
+        if require_rv and not rv:
+            name = name_of(obj)
+            raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{name}" cannot be updated: '
+                           "resourceVersion must be set to the current version (GET the object first)",
+                           kind=kind, name=name)
+        if kind == "Event":
+            raise BadRequest("events are immutable: they cannot be updated")
+        strategy.normalize_meta(obj)
+        key = key_of(obj)
+        old = self._local(key)
+        if rv and rv != rv_of(old):
+            raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{key[2]}" cannot be updated: resourceVersion '
+                           f"{rv} does not match the current {rv_of(old)}", kind=kind, name=key[2])
+        strategy.prepare_for_update(obj, old)
+        validation.validate(obj)
+        if kind == "Pod":
+            validation.validate_pod_update(old, obj)
+        return self._replace(key, obj, rv_of(old), epoch)
+
+    def update_status(self, obj: dict, *, epoch: int | None = None) -> dict:
+        """Replace only ``status`` (pods from the kubelet, minions' heartbeats); the spec is untouched.
+
+        Without a resourceVersion the write applies to whatever version is current (the status has one
+        writer); with one, it is a compare-and-swap like any update.
+        """
+        strategy.normalize_meta(obj)
+        key = key_of(obj)
+        for attempt in range(5):
+            old = self._local(key)
+            rv = rv_of(obj)
+            if rv and rv != rv_of(old):
+                raise Conflict(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" cannot be updated: '
+                               f"resourceVersion {rv} does not match the current {rv_of(old)}",
+                               kind=key[0], name=key[2])
+            merged = strategy.prepare_status_update(obj, old)
+            validation.validate(merged)
+            try:
+                return self._replace(key, merged, rv_of(old), epoch)
+            except Conflict:
+                if rv or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _replace(self, key, obj: dict, expect_rv: int, epoch: int | None) -> dict:
+        data = encode_object(obj)
+        op = {"op": "update", "key": list(key), "data": data, "rv": expect_rv}
+
+        def applied() -> dict | None:
+            found = self.store.machine.get(key)
+            if found is not None and found[1] == data:
+                return decode_object(found[1], found[0])
+            return None
+
+        revs = self._submit([op], epoch, applied)
+        if isinstance(revs, dict):
+            return self._decorate(revs)
+        obj["metadata"]["resourceVersion"] = revs[0]
+        return self._decorate(obj)
+
+    def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0) -> dict:
+        key = self._key(kind, namespace, name)
+        old = self._local(key)
+        op = {"op": "delete", "key": list(key), "rv": rv}
+        self._submit([op], epoch, lambda: {} if self.store.machine.get(key) is None else None)
+        return old
+
+    def bind(self, namespace: str, pod_name: str, node: str, *, service_env: list | None = None,
+             epoch: int | None = None) -> dict:
+        """Atomically set a pod's host ("" -> node); fails with 409 if it is already bound."""
+        key = self._key("Pod", namespace, pod_name)
+        self._local(key)  # 404 before proposing
+        if not node:
+            raise BadRequest("binding needs a host")
+        op = {"op": "bind", "key": list(key), "node": node}
+        if service_env:
+            op["patch"] = {"serviceEnv": service_env}
+
+        def applied() -> dict | None:
+            found = self.store.machine.get(key)
+            if found is not None:
+                pod = decode_object(found[1], found[0])
+                if pod.get("spec", {}).get("nodeName") == node:
+                    return pod
+            return None
+
+        result = self._submit([op], epoch, applied)
+        if isinstance(result, dict):
+            return result
+        found = self.store.machine.get(key)
+        return decode_object(found[1], found[0])
+
+    def transaction(self, ops: list[dict], *, epoch: int | None = None) -> list:
+        """Raw batch of store ops, applied atomically (for controllers that need several at once)."""
+        return self.store.submit({"ops": ops, **({"epoch": epoch} if epoch is not None else {})})
+
+    def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
+        """Submit with one retry after an unknown outcome; a write is reported only once committed."""
+        txn = {"ops": ops}
+        if epoch is not None:
+            txn["epoch"] = epoch
+        for attempt in range(3):
+            try:
+                return self.store.submit(txn)
+            except Timeout as exc:
+                # The entry may still apply. A barrier in the current term settles it: afterwards the
+                # entry has either been applied here or can never commit.
+                log.info("write outcome unknown (%s); re-reading", exc)
+                try:
+                    self.store.barrier()
+                except ApiError:
+                    raise exc from None
+                done = applied()
+                if done is not None:
+                    return done
+                if attempt == 2:
+                    raise
+            except (AlreadyExists, Conflict, NotFound):
+                if attempt:  # our own earlier attempt may be what now conflicts
+                    done = applied()
+                    if done is not None:
+                        return done
+                raise
+        raise AssertionError("unreachable")
+
+    def _local(self, key) -> dict:
+        found = self.store.machine.get(key)
+        if found is None:
+            raise NotFound(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" not found', kind=key[0], name=key[2])
+        return decode_object(found[1], found[0])
+
+    @staticmethod
+    def _key(kind: str, namespace: str, name: str) -> tuple:
+        ns = (namespace or DEFAULT_NAMESPACE) if RESOURCES_BY_KIND[kind].namespaced else ""
+        return kind, ns, name
+
+    # ---- watch ------------------------------------------------------------------------------
+    def watch(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
+              fields: FieldSelector | None = None, resource_version: int = 0,
+              stop: Callable[[], bool] = lambda: False, poll_s: float = 1.0) -> Iterator[WatchEvent | None]:
+        """Events for one kind after ``resource_version`` (0: ADDED for every current object first).
+
+        Yields ``None`` every ``poll_s`` without events (so a stream can notice a closed client).
+        Filtered watches turn transitions into ADDED/DELETED. Raises Gone when the revision is too old.
+        """
+        if not RESOURCES_BY_KIND[kind].namespaced:
+            namespace = None
+
+        def matches(obj: dict | None) -> bool:
+            if obj is None:
+                return False
+            if namespace is not None and namespace_of(obj) != namespace:
+                return False
+            if labels is not None and not labels.matches(labels_of(obj)):
+                return False
+            return fields is None or fields.matches(obj)
+
+        cursor = resource_version
+        if not resource_version:
+            items, cursor = self.list(kind, namespace, labels, fields, consistent=False)
+            for obj in items:
+                yield WatchEvent(ADDED, obj, rv_of(obj))
+        elif resource_version > self.store.hub.last_revision:
+            # a revision from the future (another master is ahead): wait until we have it
+            pass
+        hub = self.store.hub
+        while not stop():
+            events = hub.events_after(cursor, poll_s)
+            if not events:
+                yield None
+                continue
+            for ev in events:
+                cursor = ev.rev
+                if ev.key[0] != kind:
+                    continue
+                new = decode_object(ev.data, ev.rev) if ev.data is not None else None
+                old = decode_object(ev.prev, ev.prev_rv) if ev.prev is not None else None
+                now_in, was_in = matches(new), matches(old)
+                if ev.type == DELETED:
+                    if was_in:
+                        old["metadata"]["resourceVersion"] = ev.rev
+                        yield WatchEvent(DELETED, old, ev.rev)
+                elif now_in and was_in:
+                    yield WatchEvent(MODIFIED, self._decorate(new), ev.rev)
+                elif now_in:
+                    yield WatchEvent(ADDED, self._decorate(new), ev.rev)
+                elif was_in:
+                    yield WatchEvent(DELETED, new, ev.rev)
+
+
+__all__ = ["Registry", "WatchEvent", "Gone", "rfc3339"]

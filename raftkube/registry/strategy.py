@@ -1,0 +1,72 @@
+"""Per-kind rules for create and update: which fields the server owns and which the user may change."""
+
+from __future__ import annotations
+
+from raftkube.model.objects import DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND, meta
+
+
+def normalize_meta(obj: dict) -> dict:
+    md = meta(obj)
+    if RESOURCES_BY_KIND[obj["kind"]].namespaced:
+        md["namespace"] = md.get("namespace") or DEFAULT_NAMESPACE
+    else:
+        md.pop("namespace", None)
+    md.setdefault("labels", {})
+    md.setdefault("annotations", {})
+    return md
+
+
+def prepare_for_create(obj: dict, *, uid: str, now: str, event_suffix: str) -> None:
+    """Server-set fields of a new object (the state machine never invents them: it must be deterministic)."""
+    md = normalize_meta(obj)
+    kind = obj["kind"]
+    if not md.get("name"):
+        if kind in ("Pod", "ReplicationController"):
+            md["name"] = uid
+        elif kind == "Event":
+            involved = (obj.get("involvedObject") or {}).get("name") or "event"
+            md["name"] = f"{involved}.{event_suffix}"
+    md["uid"] = uid
+    md["creationTimestamp"] = now
+    md.pop("resourceVersion", None)
+    if kind == "Pod":
+        spec = obj.setdefault("spec", {})
+        spec["nodeName"] = ""  # only a binding sets the host
+        spec.pop("serviceEnv", None)
+        spec["restartPolicy"] = spec.get("restartPolicy") or "Always"
+        obj["status"] = {"phase": PENDING}
+    elif kind == "ReplicationController":
+        obj["status"] = {"replicas": 0}
+    elif kind == "Node":
+        status = obj.setdefault("status", {})
+        status.setdefault("conditions", [])
+    elif kind == "Event":
+        obj["timestamp"] = obj.get("timestamp") or now
+
+
+def prepare_for_update(new: dict, old: dict) -> None:
+    """Carry over what a user update must not change: identity, and for pods the binding and status."""
+    md, old_md = normalize_meta(new), old["metadata"]
+    md["uid"] = old_md.get("uid", "")
+    md["creationTimestamp"] = old_md.get("creationTimestamp")
+    md["namespace"] = old_md.get("namespace", md.get("namespace"))
+    if not md.get("annotations") and old_md.get("annotations"):
+        md["annotations"] = old_md["annotations"]
+    kind = new["kind"]
+    if kind == "Pod":
+        spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
+        spec["nodeName"] = old_spec.get("nodeName", "")
+        if "serviceEnv" in old_spec:
+            spec["serviceEnv"] = old_spec["serviceEnv"]
+        spec["restartPolicy"] = spec.get("restartPolicy") or old_spec.get("restartPolicy") or "Always"
+        new["status"] = old.get("status") or {"phase": PENDING}
+    elif kind in ("Node", "ReplicationController"):
+        new["status"] = old.get("status") or {}
+
+
+def prepare_status_update(new: dict, old: dict) -> dict:
+    """A status write: the stored object with only ``status`` replaced."""
+    merged = dict(old)
+    merged["metadata"] = dict(old["metadata"])
+    merged["status"] = new.get("status") or {}
+    return merged

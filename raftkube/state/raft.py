@@ -1,0 +1,404 @@
+"""The Raft node of one master: pysyncobj wiring, group commit, read barrier, leadership and status.
+
+Only this module imports pysyncobj. Everything that crosses the Raft port or lands in the journal is a
+pickle of ``(funcID, (bytes,))``: our payloads are msgpack bytes, snapshots are msgpack (not pickle).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+
+from raftkube.config import RaftConfig
+from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, Timeout,
+                                   Unavailable)
+from raftkube.state.codec import pack, unpack
+from raftkube.state.machine import StateMachine
+from raftkube.state.watch import WatchHub
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER, FAIL_REASON.DISCARDED}
+_ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": NotFound, "NotLeader": NotLeader,
+           "BadRequest": BadRequest}
+_ROLES = {0: "follower", 1: "candidate", 2: "leader"}
+
+
+class _Replicated(SyncObjConsumer):
+    """The pysyncobj consumer: one replicated method, which never raises."""
+
+    def __init__(self, machine: StateMachine):
+        super().__init__()
+        self._machine = machine
+
+    @replicated
+    def apply(self, entry: bytes):
+        try:
+            return self._machine.apply(entry)
+        except Exception:  # belt and braces: StateMachine.apply already catches everything
+            log.exception("apply failed")
+            return []
+
+
+class _Pending:
+    """One transaction (or read barrier) waiting for its entry to commit and apply on this master."""
+
+    __slots__ = ("txn", "deadline", "event", "state", "result", "error", "lock")
+    QUEUED, SENT, DONE, CANCELLED = range(4)
+
+    def __init__(self, txn: dict | None, deadline: float):
+        self.txn = txn  # None for a read barrier
+        self.deadline = deadline
+        self.event = threading.Event()
+        self.state = self.QUEUED
+        self.result = None
+        self.error: ApiError | None = None
+        self.lock = threading.Lock()
+
+    def finish(self, result=None, error: ApiError | None = None) -> None:
+        with self.lock:
+            if self.state in (self.DONE, self.CANCELLED):
+                return
+            self.state = self.DONE
+            self.result, self.error = result, error
+        self.event.set()
+
+
+@dataclass
+class _Batch:
+    items: list
+    sent_at: float
+    attempt: int = 0
+
+
+class Leadership:
+    """'Leader and has committed an entry of its own term', as a value the controller manager can wait on.
+
+    ``epoch`` is the replicated leader epoch this master claimed; controller writes carry it and the state
+    machine rejects them once another master has claimed a newer one.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._epoch: int | None = None
+        self._generation = 0
+
+    @property
+    def epoch(self) -> int | None:
+        return self._epoch
+
+    def _set(self, epoch: int | None) -> None:
+        with self._cond:
+            if epoch != self._epoch:
+                self._epoch = epoch
+                self._generation += 1
+                self._cond.notify_all()
+
+    def wait_change(self, generation: int, timeout_s: float) -> tuple[int, int | None]:
+        """Block until the leadership changes after ``generation``; returns (generation, epoch)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != generation, timeout_s)
+            return self._generation, self._epoch
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+
+class RaftStore:
+    """One master's replica of the object store."""
+
+    def __init__(self, name: str, self_address: str, peers: dict[str, str], data_dir: Path, secret: str,
+                 settings: RaftConfig):
+        self.name = name
+        self.settings = settings
+        self._addr_to_name = {addr: n for n, addr in peers.items()}
+        self._addr_to_name[self_address] = name
+        self.hub = WatchHub(settings.watch_ring)
+        self.machine = StateMachine(on_events=self.hub.publish, on_reset=self.hub.reset)
+        self.leadership = Leadership()
+        self._ready = threading.Event()
+        self._role_changed = threading.Event()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._queue: deque[_Pending] = deque()
+        self._barriers: list[_Pending] = []
+        self._retry: list[tuple[float, _Batch]] = []
+        self._inflight: dict[int, _Batch] = {}
+        self._batch_ids = 0
+        self.stats = {"entries": 0, "txns": 0, "barriers": 0, "retries": 0}
+
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(data_dir, 0o700)
+        self._dump_file = str(data_dir / "raft.dump")
+        conf = SyncObjConf(
+            password=secret,
+            bindAddress=self_address,
+            journalFile=str(data_dir / "raft.journal"),
+            fullDumpFile=self._dump_file,
+            serializer=self._serialize,
+            deserializer=self._deserialize,
+            appendEntriesUseBatch=False,
+            raftMinTimeout=settings.min_timeout_s,
+            raftMaxTimeout=settings.max_timeout_s,
+            appendEntriesPeriod=settings.append_entries_period_s,
+            leaderFallbackTimeout=settings.leader_fallback_timeout_s,
+            commandsWaitLeader=False,
+            logCompactionMinEntries=settings.log_compaction_min_entries,
+            logCompactionMinTime=settings.log_compaction_min_time_s,
+            logCompactionSplit=True,
+            dynamicMembershipChange=False,
+            onStateChanged=self._on_state_changed,
+            onReady=self._ready.set,
+        )
+        self._consumer = _Replicated(self.machine)
+        self._raft = SyncObj(self_address, sorted(peers.values()), conf, consumers=[self._consumer])
+        self._threads = [
+            threading.Thread(target=self._propose_loop, name="raft-propose", daemon=True),
+            threading.Thread(target=self._leader_loop, name="raft-leader", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    # ---- snapshots (tick thread) ------------------------------------------------------------
+    def _serialize(self, tmp_file: str, data) -> None:
+        prev_entry, last_entry, cluster = data
+        blob = pack({
+            "raft": [list(prev_entry), list(last_entry), sorted(str(getattr(n, "id", n)) for n in cluster)],
+            "state": self.machine.snapshot(),
+        })
+        with open(tmp_file, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _deserialize(self, file_name: str):
+        with open(file_name, "rb") as fh:
+            doc = unpack(fh.read())
+        self.machine.restore(doc["state"])
+        prev_entry, last_entry, cluster = doc["raft"]
+        log.info("loaded snapshot at revision %d", self.machine.revision)
+        return tuple(prev_entry), tuple(last_entry), set(cluster)
+
+    # ---- tick-thread callbacks: only set flags ----------------------------------------------
+    def _on_state_changed(self, old: int, new: int) -> None:
+        if new != 2:
+            self.leadership._set(None)  # stop controllers at once
+        self._role_changed.set()
+
+    # ---- writes -----------------------------------------------------------------------------
+    def submit(self, txn: dict, timeout_s: float | None = None) -> list:
+        """Commit one transaction; returns its per-op results (revisions) or raises an ApiError.
+
+        ``Timeout`` means the outcome is unknown: the entry may still apply later.
+        """
+        timeout_s = self.settings.write_timeout_s if timeout_s is None else timeout_s
+        p = _Pending(txn, time.monotonic() + timeout_s)
+        self._enqueue(p)
+        if not p.event.wait(timeout_s):
+            with p.lock:
+                if p.state == p.QUEUED:
+                    p.state = p.CANCELLED
+                    raise Unavailable("the write could not be committed: no quorum (not sent)",
+                                      retry_after_s=1.0)
+                if p.state == p.SENT:
+                    p.state = p.CANCELLED
+                    raise Timeout("the write was not committed in time; its outcome is unknown",
+                                  retry_after_s=1.0)
+        if p.error is not None:
+            raise p.error
+        ok, reason, message, revs = p.result
+        if not ok:
+            raise _ERRORS.get(reason, ApiError)(message)
+        return revs
+
+    def barrier(self, timeout_s: float | None = None) -> None:
+        """Wait until this master has applied an entry committed after the call: then local reads are
+        linearizable. All reads waiting at one moment share one entry."""
+        timeout_s = self.settings.write_timeout_s if timeout_s is None else timeout_s
+        p = _Pending(None, time.monotonic() + timeout_s)
+        with self._cond:
+            self._barriers.append(p)
+            self._cond.notify()
+        if not p.event.wait(timeout_s):
+            raise Unavailable("no quorum: cannot serve a linearizable read", retry_after_s=1.0)
+        if p.error is not None:
+            raise p.error
+
+    def _enqueue(self, p: _Pending) -> None:
+        with self._cond:
+            self._queue.append(p)
+            self._cond.notify()
+
+    def _propose_loop(self) -> None:
+        s = self.settings
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._stop.is_set():
+                    now = time.monotonic()
+                    self._expire_inflight(now)
+                    due = [b for t, b in self._retry if t <= now]
+                    have_work = self._queue or self._barriers or due
+                    if have_work and len(self._inflight) < s.max_inflight:
+                        break
+                    wake = min([t for t, _ in self._retry] + [now + 0.1]) - now
+                    self._cond.wait(max(wake, 0.001))
+                if self._stop.is_set():
+                    break
+                now = time.monotonic()
+                items = []
+                if due:
+                    self._retry = [(t, b) for t, b in self._retry if t > now]
+                    for b in due:
+                        items.extend(b.items)
+                    attempt = max(b.attempt for b in due) + 1
+                else:
+                    attempt = 0
+                while self._queue and len(items) < s.max_batch:
+                    items.append(self._queue.popleft())
+                items.extend(self._barriers)
+                self._barriers = []
+                live = []
+                for p in items:
+                    with p.lock:
+                        if p.state in (p.CANCELLED, p.DONE):
+                            continue
+                        if p.deadline <= now:
+                            p.state = p.DONE
+                            p.error = Unavailable("no quorum: the write was not committed (not sent)")
+                            p.event.set()
+                            continue
+                        p.state = p.SENT
+                    live.append(p)
+                if not live:
+                    continue
+                self._batch_ids += 1
+                batch_id = self._batch_ids
+                batch = _Batch(live, now, attempt)
+                self._inflight[batch_id] = batch
+            entry = pack([p.txn for p in live if p.txn is not None])
+            self.stats["entries"] += 1
+            try:
+                self._consumer.apply(entry, callback=lambda res, err, b=batch_id: self._done(b, res, err))
+            except Exception as exc:  # pickling or queue errors: fail the batch, keep the loop alive
+                log.exception("proposing failed")
+                self._done(batch_id, None, -1, exc)
+
+    def _expire_inflight(self, now: float) -> None:
+        """A callback that never comes must not hold a slot forever (pysyncobj #75)."""
+        for bid, batch in list(self._inflight.items()):
+            if now - batch.sent_at > self.settings.write_timeout_s + 1.0:
+                del self._inflight[bid]
+                for p in batch.items:
+                    p.finish(error=Timeout("the write was not committed in time; its outcome is unknown"))
+
+    def _done(self, batch_id: int, result, err, exc: Exception | None = None) -> None:
+        """Runs on the tick thread: hand results to waiters, never block."""
+        with self._cond:
+            batch = self._inflight.pop(batch_id, None)
+            if batch is None:
+                return
+            if err == FAIL_REASON.SUCCESS:
+                writes = iter(result or ())
+                for p in batch.items:
+                    if p.txn is None:
+                        p.finish()
+                    else:
+                        p.finish(result=next(writes, [False, "InternalError", "no result for transaction", []]))
+                self.stats["txns"] += sum(1 for p in batch.items if p.txn is not None)
+            elif err in _RETRYABLE:
+                self.stats["retries"] += 1
+                backoff = min(0.01 * (2 ** batch.attempt), 0.5)
+                self._retry.append((time.monotonic() + backoff, batch))
+            else:
+                # LEADER_CHANGED / UNKNOWN_OUTCOME: the entry may or may not apply. Reads simply retry.
+                barriers = [p for p in batch.items if p.txn is None]
+                if barriers:
+                    self._retry.append((time.monotonic() + 0.01, _Batch(barriers, batch.sent_at, batch.attempt)))
+                for p in batch.items:
+                    if p.txn is not None:
+                        p.finish(error=Timeout(f"leadership changed while committing (reason {err}); "
+                                               "the outcome is unknown", retry_after_s=0.5))
+            self._cond.notify()
+
+    # ---- leadership -------------------------------------------------------------------------
+    def _leader_loop(self) -> None:
+        """Claims the leader epoch after becoming leader; only then is this master 'the leader'."""
+        while not self._stop.is_set():
+            self._role_changed.wait(0.2)
+            self._role_changed.clear()
+            if self._stop.is_set():
+                break
+            if not self._raft._isLeader():
+                self.leadership._set(None)
+                continue
+            if self.leadership.epoch is not None:
+                continue
+            try:
+                [epoch] = self.submit({"ops": [{"op": "claim", "holder": self.name}]}, timeout_s=2.0)
+            except ApiError as exc:
+                log.info("could not claim leadership yet: %s", exc)
+                self._role_changed.set()
+                self._stop.wait(0.05)
+                continue
+            if self._raft._isLeader() and self.machine.epoch == epoch and self.machine.epoch_holder == self.name:
+                log.info("master %s is leader (term %d, epoch %d)", self.name, self._raft.raftCurrentTerm, epoch)
+                self.leadership._set(epoch)
+            else:
+                self._role_changed.set()
+
+    # ---- reads ------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def status(self) -> dict:
+        st = self._raft.getStatus()
+        leader = st.get("leader")
+        leader_addr = str(getattr(leader, "id", leader)) if leader is not None else None
+        peers = []
+        for addr, name in sorted(self._addr_to_name.items(), key=lambda kv: kv[1]):
+            if name == self.name:
+                continue
+            peers.append({"name": name, "address": addr,
+                          "connected": st.get(f"partner_node_status_server_{addr}") == 2})
+        return {
+            "name": self.name,
+            "role": _ROLES.get(st["state"], str(st["state"])),
+            "leader": self._addr_to_name.get(leader_addr, leader_addr) if leader_addr else None,
+            "term": st["raft_term"],
+            "commitIndex": st["commit_idx"],
+            "appliedIndex": st["last_applied"],
+            "ready": self.ready,
+            "hasQuorum": bool(st.get("has_quorum")),
+            "epoch": self.machine.epoch,
+            "leaderEpochHolder": self.machine.epoch_holder,
+            "controllersActive": self.leadership.epoch is not None,
+            "revision": self.machine.revision,
+            "logLength": st["log_len"],
+            "peers": peers,
+        }
+
+    def force_snapshot(self) -> None:
+        self._raft.forceLogCompaction()
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._role_changed.set()
+        self.hub.close()
+        self.leadership._set(None)
+        try:
+            self._raft.destroy_synchronous()
+        except Exception:
+            log.exception("raft shutdown")
+        for t in self._threads:
+            t.join(timeout=2)

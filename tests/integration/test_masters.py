@@ -1,0 +1,241 @@
+"""Three real `raftkube master` processes: linearizable reads, failover, restart from disk, watches."""
+
+import json
+import os
+import pickle
+import signal
+import socket
+import struct
+import threading
+import time
+import zlib
+
+import pytest
+import requests
+
+from tests.helpers import MasterCluster, poll_until, pod_body
+
+PODS = "/api/v1beta1/pods"
+
+
+def post(url, body, path=PODS, timeout=10):
+    return requests.post(url + path, json=body, timeout=timeout)
+
+
+def test_raft_status_on_every_master(cluster):
+    leader = cluster.leader()
+    for name in cluster.names:
+        st = cluster.raft(name)
+        assert st["name"] == name and st["leader"] == leader and st["ready"] is True
+        assert st["role"] == ("leader" if name == leader else "follower")
+        assert st["term"] >= 1 and st["appliedIndex"] <= st["commitIndex"] or st["appliedIndex"] >= 1
+        assert sorted(p["name"] for p in st["peers"]) == sorted(set(cluster.names) - {name})
+        assert all(p["connected"] for p in st["peers"])
+    assert requests.get(cluster.urls[0] + "/healthz").text == "ok"
+    assert requests.get(cluster.urls[1] + "/readyz").status_code == 200
+    assert "gitVersion" in requests.get(cluster.urls[2] + "/version").json()
+
+
+def test_write_through_each_master_is_read_linearizably_from_every_other(cluster):
+    for i, writer in enumerate(cluster.names):
+        for round_ in range(5):
+            name = f"lin-{i}-{round_}"
+            r = post(cluster.url(writer), pod_body(name))
+            assert r.status_code == 200, r.text
+            created = r.json()
+            assert created["resourceVersion"] > 0 and created["uid"] and created["creationTimestamp"]
+            assert created["selfLink"] == f"/api/v1beta1/pods/{name}"
+            for reader in cluster.names:
+                if reader == writer:
+                    continue
+                got = requests.get(cluster.url(reader) + f"{PODS}/{name}", timeout=5)
+                assert got.status_code == 200, (reader, got.text)
+                assert got.json()["resourceVersion"] == created["resourceVersion"]
+    listed = requests.get(cluster.urls[2] + PODS).json()
+    assert len([p for p in listed["items"] if p["id"].startswith("lin-")]) == 15
+
+
+def test_duplicate_create_and_stale_update_conflict(cluster):
+    a, b = cluster.urls[0], cluster.urls[1]
+    assert post(a, pod_body("dup")).status_code == 200
+    r = post(b, pod_body("dup"))
+    assert r.status_code == 409 and r.json()["reason"] == "AlreadyExists"
+    assert r.json()["message"] == 'pod "dup" already exists'
+    cur = requests.get(b + f"{PODS}/dup").json()
+    cur["labels"] = {"name": "dup", "v": "2"}
+    r1 = requests.put(a + f"{PODS}/dup", json=cur)
+    assert r1.status_code == 200 and r1.json()["resourceVersion"] > cur["resourceVersion"]
+    r2 = requests.put(b + f"{PODS}/dup", json=cur)  # the old resourceVersion again
+    assert r2.status_code == 409 and r2.json()["reason"] == "Conflict"
+    no_rv = dict(cur)
+    no_rv.pop("resourceVersion")
+    r3 = requests.put(b + f"{PODS}/dup", json=no_rv)
+    assert r3.status_code == 409
+    assert requests.get(a + f"{PODS}/dup").json()["labels"] == {"name": "dup", "v": "2"}
+
+
+def test_watch_on_follower_sees_leader_writes_and_resumes(cluster):
+    leader = cluster.leader()
+    follower = next(n for n in cluster.names if n != leader)
+    stream = requests.get(cluster.url(follower) + "/api/v1beta1/watch/pods", stream=True, timeout=10)
+    assert stream.status_code == 200
+    lines = stream.iter_lines(chunk_size=1)
+    for i in range(3):
+        assert post(cluster.url(leader), pod_body(f"w{i}")).status_code == 200
+    events = [json.loads(next(lines)) for _ in range(3)]
+    stream.close()
+    assert [(e["type"], e["object"]["id"]) for e in events] == [("ADDED", "w0"), ("ADDED", "w1"), ("ADDED", "w2")]
+    resume_from = events[0]["object"]["resourceVersion"]
+    requests.delete(cluster.url(leader) + f"{PODS}/w1")
+    resumed = requests.get(cluster.url(follower) + "/api/v1beta1/watch/pods",
+                           params={"resourceVersion": resume_from}, stream=True, timeout=10)
+    lines = resumed.iter_lines(chunk_size=1)
+    got = [json.loads(next(lines)) for _ in range(3)]
+    resumed.close()
+    assert [(e["type"], e["object"]["id"]) for e in got] == [("ADDED", "w1"), ("ADDED", "w2"), ("DELETED", "w1")]
+    bad = requests.get(cluster.url(follower) + "/api/v1beta1/watch/pods", params={"resourceVersion": "x"})
+    assert bad.status_code == 422
+
+
+class Writer:
+    """Creates pods in a loop through every master (failing over), recording acknowledged ones."""
+
+    def __init__(self, cluster, prefix, threads=4):
+        self.cluster, self.prefix = cluster, prefix
+        self.acked: set[str] = set()
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
+
+    def run(self, t):
+        n = 0
+        session = requests.Session()
+        while not self.stop.is_set():
+            name = f"{self.prefix}-{t}-{n}"
+            for attempt in range(50):
+                url = self.cluster.urls[(t + attempt) % len(self.cluster.urls)]
+                try:
+                    r = session.post(url + PODS, json=pod_body(name), timeout=6)
+                except requests.RequestException:
+                    continue
+                if r.status_code == 200 or (r.status_code == 409 and attempt):
+                    if r.status_code == 200:
+                        with self.lock:
+                            self.acked.add(name)
+                    break
+                if r.status_code not in (503, 504):
+                    self.errors.append(f"{r.status_code} {r.text[:200]}")
+                    break
+                if self.stop.is_set():
+                    break
+            n += 1
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
+def names_on(cluster, master, prefix):
+    r = requests.get(cluster.url(master) + PODS, timeout=10)
+    assert r.status_code == 200, r.text
+    return {p["id"] for p in r.json()["items"] if p["id"].startswith(prefix)}
+
+
+def test_leader_kill_under_write_load(cluster):
+    old = cluster.leader()
+    with Writer(cluster, "load") as w:
+        poll_until(lambda: len(w.acked) >= 30, 20, what="some writes before the kill")
+        killed_at = time.monotonic()
+        cluster.kill(old)
+        survivors = [n for n in cluster.names if n != old]
+        new = poll_until(lambda: next((s["name"] for s in (cluster.raft(n) for n in survivors)
+                                       if s["role"] == "leader" and s["controllersActive"]), None),
+                         10, what="a new leader")
+        elected_in = time.monotonic() - killed_at
+        before = len(w.acked)
+        poll_until(lambda: len(w.acked) >= before + 30, 20, what="writes after the failover")
+    assert not w.errors, w.errors[:5]
+    assert new != old and elected_in < 5
+    for s in survivors:
+        assert w.acked <= names_on(cluster, s, "load-")
+    cluster.start(old)
+    cluster.wait_ready(timeout_s=30)
+    poll_until(lambda: w.acked <= names_on(cluster, old, "load-"), 20, what="the restarted master catching up")
+
+
+def test_full_cluster_kill_and_restart_keeps_every_acknowledged_write(tmp_path):
+    c = MasterCluster(tmp_path, extra_toml="\n[raft]\nlog_compaction_min_entries = 40\n")
+    c.start_all()
+    try:
+        acked = set()
+        for i in range(150):
+            r = post(c.urls[i % 3], pod_body(f"d{i}"))
+            assert r.status_code == 200, r.text
+            acked.add(f"d{i}")
+        poll_until(lambda: all((tmp_path / "data" / n / "raft.dump").exists() for n in c.names), 20,
+                   what="snapshots on every master")
+        for i in range(150, 180):  # acknowledged after the snapshots
+            assert post(c.urls[i % 3], pod_body(f"d{i}")).status_code == 200
+            acked.add(f"d{i}")
+        r = requests.delete(c.urls[0] + f"{PODS}/d3")
+        assert r.status_code == 200
+        acked.discard("d3")
+        for name in list(c.procs):
+            c.kill(name)
+        c.start_all()
+        for name in c.names:
+            assert names_on(c, name, "d") == acked
+        assert post(c.urls[1], pod_body("after-restart")).status_code == 200
+    finally:
+        c.close()
+
+
+def test_no_quorum_writes_answer_503_quickly_and_commit_nothing(tmp_path):
+    c = MasterCluster(tmp_path, extra_toml="\n[raft]\nwrite_timeout_s = 2.0\n")
+    c.start_all()
+    try:
+        survivor = c.names[0]
+        for name in c.names[1:]:
+            c.kill(name)
+        start = time.monotonic()
+        r = post(c.url(survivor), pod_body("lonely"), timeout=15)
+        took = time.monotonic() - start
+        assert r.status_code == 503, r.text
+        assert r.headers.get("Retry-After") and r.json()["kind"] == "Status"
+        assert took < 2.0 + 1.5
+        assert requests.get(c.url(survivor) + PODS, timeout=15).status_code == 503
+        local = requests.get(c.url(survivor) + PODS, params={"resourceVersion": "0"}, timeout=5).json()
+        assert "lonely" not in {p["id"] for p in local["items"]}
+        for name in c.names[1:]:
+            c.start(name)
+        c.wait_ready(timeout_s=30)
+        assert requests.get(c.url(survivor) + f"{PODS}/lonely").status_code == 404
+    finally:
+        c.close()
+
+
+def test_raft_port_refuses_peers_without_the_secret(cluster, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    frame = zlib.compress(pickle.dumps(Payload(), protocol=2), 3)
+    for name in cluster.names:
+        with socket.create_connection(("127.0.0.1", cluster.raft_ports[name]), timeout=5) as s:
+            s.sendall(struct.pack("i", len(frame)) + frame)
+            try:
+                closed = s.recv(100) == b""  # the node drops a frame it cannot authenticate
+            except ConnectionResetError:
+                closed = True
+        assert closed, f"master {name} kept a connection that sent an unauthenticated frame"
+    assert not marker.exists()
+    assert post(cluster.urls[0], pod_body("still-fine")).status_code == 200

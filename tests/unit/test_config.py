@@ -1,0 +1,73 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from raftkube.config import ConfigError, load, read_or_create_secret
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path, text):
+    p = tmp_path / "cluster.toml"
+    p.write_text(text)
+    return p
+
+
+MASTERS = """
+[[masters]]
+name = "m1"
+api_port = 9080
+raft_port = 9001
+"""
+
+
+def test_repo_cluster_toml_is_the_documented_default():
+    cfg = load(ROOT / "cluster.toml")
+    assert [(m.name, m.host, m.api_port, m.raft_port) for m in cfg.masters] == [
+        ("m1", "127.0.0.1", 8080, 7001), ("m2", "127.0.0.1", 8081, 7002), ("m3", "127.0.0.1", 8082, 7003)]
+    assert cfg.master_dir("m2") == ROOT / ".raftkube" / "m2"
+    assert cfg.raft.leader_fallback_timeout_s < cfg.raft.min_timeout_s
+    assert cfg.api_urls[0] == "http://127.0.0.1:8080"
+
+
+def test_defaults_for_a_minimal_file(tmp_path):
+    cfg = load(write(tmp_path, MASTERS))
+    assert cfg.secret_file == tmp_path / ".raftkube" / "secret"
+    assert cfg.raft.write_timeout_s == 5.0 and cfg.api.threads >= 4
+
+
+@pytest.mark.parametrize("text, needle", [
+    (MASTERS + "\n[raft]\nbogus = 1\n", "raft.bogus"),
+    (MASTERS + "\n[raft]\nmin_timeout_s = 'fast'\n", "raft.min_timeout_s"),
+    (MASTERS + "\n[api]\nthreads = 1\n", "api.threads"),
+    ("extra = 1\n" + MASTERS, "unknown key extra"),
+    (MASTERS + "nickname = 1\n", "masters[0].nickname"),
+    ("[[masters]]\napi_port = 1\n", "masters[0].name"),
+    ("[[masters]]\nname = 'm1'\napi_port = 70000\n", "masters[0].api_port"),
+    ("[[masters]]\nname = 'm1'\nhost = 'x'\nport = 3\n", "masters[0].port"),
+    (MASTERS + MASTERS, "used twice"),
+    ("", "masters"),
+    (MASTERS + "\n[raft]\nappend_entries_period_s = 0.2\n", "append_entries_period_s"),
+    ("this is not toml = = =", "not valid TOML"),
+])
+def test_bad_config_names_the_key(tmp_path, text, needle):
+    with pytest.raises(ConfigError) as exc:
+        load(write(tmp_path, text))
+    assert needle in str(exc.value)
+
+
+def test_unknown_master_name(tmp_path):
+    cfg = load(write(tmp_path, MASTERS))
+    with pytest.raises(ConfigError, match="no master named 'm9'"):
+        cfg.master("m9")
+
+
+def test_secret_is_generated_0600_and_reused(tmp_path):
+    path = tmp_path / "d" / "secret"
+    first = read_or_create_secret(path)
+    assert len(first) >= 32 and (path.stat().st_mode & 0o777) == 0o600
+    assert read_or_create_secret(path) == first
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        read_or_create_secret(path)
