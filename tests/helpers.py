@@ -143,7 +143,7 @@ class MasterCluster:
         return "\n".join(out)
 
 
-def pod_body(name: str, image: str = "busybox", host_port: int = 0, **labels) -> dict:
+def pod_body(name: str, image: str = "busybox", host_port: int = 0, labels: dict | None = None) -> dict:
     """A v1beta1 pod in the article's shape."""
     port = {"containerPort": 80}
     if host_port:

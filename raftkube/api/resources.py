@@ -202,11 +202,12 @@ class WatchResource:
 
 
 def _stream(events):
-    yield b""  # headers leave at once
+    # waitress sends the headers with the first non-empty chunk: a newline (whitespace between JSON values,
+    # skipped by stream decoders) lets them leave at once, before any event exists.
+    yield b"\n"
     try:
         for ev in events:
-            if ev is None:
-                yield b""  # lets waitress notice a closed client
+            if ev is None:  # idle: the registry polls the stop check (waitress.client_disconnected)
                 continue
             yield json.dumps({"type": ev.type, "object": v1beta1.to_wire(ev.object)},
                              separators=(",", ":")).encode() + b"\n"

@@ -56,8 +56,10 @@ def prepare_for_update(new: dict, old: dict) -> None:
     if kind == "Pod":
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
         spec["nodeName"] = old_spec.get("nodeName", "")
-        if "serviceEnv" in old_spec:
+        if "serviceEnv" in old_spec:  # set at bind time only, never by a user update
             spec["serviceEnv"] = old_spec["serviceEnv"]
+        else:
+            spec.pop("serviceEnv", None)
         spec["restartPolicy"] = spec.get("restartPolicy") or old_spec.get("restartPolicy") or "Always"
         new["status"] = old.get("status") or {"phase": PENDING}
     elif kind in ("Node", "ReplicationController"):

@@ -79,7 +79,7 @@ def test_watch_on_follower_sees_leader_writes_and_resumes(cluster):
     follower = next(n for n in cluster.names if n != leader)
     stream = requests.get(cluster.url(follower) + "/api/v1beta1/watch/pods", stream=True, timeout=10)
     assert stream.status_code == 200
-    lines = stream.iter_lines(chunk_size=1)
+    lines = (line for line in stream.iter_lines(chunk_size=1) if line.strip())
     for i in range(3):
         assert post(cluster.url(leader), pod_body(f"w{i}")).status_code == 200
     events = [json.loads(next(lines)) for _ in range(3)]
@@ -89,7 +89,7 @@ def test_watch_on_follower_sees_leader_writes_and_resumes(cluster):
     requests.delete(cluster.url(leader) + f"{PODS}/w1")
     resumed = requests.get(cluster.url(follower) + "/api/v1beta1/watch/pods",
                            params={"resourceVersion": resume_from}, stream=True, timeout=10)
-    lines = resumed.iter_lines(chunk_size=1)
+    lines = (line for line in resumed.iter_lines(chunk_size=1) if line.strip())
     got = [json.loads(next(lines)) for _ in range(3)]
     resumed.close()
     assert [(e["type"], e["object"]["id"]) for e in got] == [("ADDED", "w1"), ("ADDED", "w2"), ("DELETED", "w1")]

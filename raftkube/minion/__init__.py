@@ -1,0 +1,1 @@
+"""The minion: node agent and kubelet (see DESIGN.md)."""

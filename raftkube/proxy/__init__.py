@@ -1,0 +1,1 @@
+"""The service proxy on every minion (see DESIGN.md)."""

@@ -1,0 +1,166 @@
+"""The v1beta1 API in-process (falcon TestClient over a single-replica store): routing, errors, writes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from falcon import testing
+
+from raftkube.api.app import create_app
+from raftkube.config import ApiConfig
+from raftkube.registry import Registry
+from raftkube.state.local import LocalStore
+from tests.helpers import pod_body
+
+DATA = Path(__file__).parent / "data"
+PODS = "/api/v1beta1/pods"
+
+
+@pytest.fixture
+def store():
+    return LocalStore()
+
+
+@pytest.fixture
+def api(store):
+    return testing.TestClient(create_app(Registry(store), store, ApiConfig(max_body_bytes=64 * 1024)))
+
+
+def assert_status(r, code, reason):
+    assert r.status_code == code, r.text
+    body = r.json
+    assert body["kind"] == "Status" and body["status"] == "Failure"
+    assert body["code"] == code and body["reason"] == reason
+    return body
+
+
+def test_article_pod_is_accepted_verbatim(api):
+    raw = (DATA / "redis.json").read_text()
+    r = api.simulate_post(PODS, body=raw)
+    assert r.status_code == 200, r.text
+    pod = r.json
+    assert pod["kind"] == "Pod" and pod["apiVersion"] == "v1beta1" and pod["id"] == "redis"
+    assert pod["uid"] and pod["creationTimestamp"].endswith("Z") and pod["resourceVersion"] == 1
+    assert pod["selfLink"] == "/api/v1beta1/pods/redis"
+    assert pod["currentState"]["status"] == "Waiting" and pod["desiredState"].get("host", "") == ""
+    assert pod["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"] == 6379
+    listed = api.simulate_get(PODS).json
+    assert listed["kind"] == "PodList" and [p["id"] for p in listed["items"]] == ["redis"]
+    again = api.simulate_post(PODS, body=raw)
+    assert assert_status(again, 409, "AlreadyExists")["message"] == 'pod "redis" already exists'
+
+
+def test_article_replication_controller_is_accepted_verbatim(api):
+    r = api.simulate_post("/api/v1beta1/replicationControllers", body=(DATA / "redisController.json").read_text())
+    assert r.status_code == 200, r.text
+    assert r.json["desiredState"]["replicaSelector"] == {"name": "redis"}
+    assert api.simulate_post(PODS, body=(DATA / "redis.json").read_text()).status_code == 200
+    rc = api.simulate_get("/api/v1beta1/replicationControllers/redisController").json
+    assert rc["currentState"]["replicas"] == 1  # computed on read from the matching pods
+
+
+def test_invalid_pod_lists_every_field_and_writes_nothing(api, store):
+    body = pod_body("bad")
+    c = body["desiredState"]["manifest"]["containers"][0]
+    del c["image"]
+    c["ports"][0]["containerPort"] = 70000
+    c["env"] = [{"name": "1BAD", "value": "x"}]
+    r = api.simulate_post(PODS, json=body)
+    status = assert_status(r, 422, "Invalid")
+    fields = {cause["field"] for cause in status["details"]["causes"]}
+    assert {"desiredState.manifest.containers[0].image",
+            "desiredState.manifest.containers[0].ports[0].containerPort",
+            "desiredState.manifest.containers[0].env[0].name"} <= fields
+    assert status["message"].startswith('pod "bad" is invalid')
+    assert store.machine.revision == 0
+
+
+@pytest.mark.parametrize("body, code, reason", [
+    ("{not json", 400, "BadRequest"),
+    ("[1, 2]", 400, "BadRequest"),
+    ("", 400, "BadRequest"),
+    (json.dumps({"id": "x", "desiredState": {"manifest": {"version": "v1beta1", "containers": "nope"}}}), 422,
+     "Invalid"),
+    (json.dumps({"id": "x", "kind": "Service"}), 400, "BadRequest"),
+])
+def test_malformed_bodies_are_4xx_and_change_nothing(api, store, body, code, reason):
+    assert_status(api.simulate_post(PODS, body=body), code, reason)
+    assert store.machine.revision == 0
+
+
+def test_body_over_the_limit_is_413(api, store):
+    big = pod_body("big")
+    big["annotations"] = {"blob": "x" * (70 * 1024)}
+    assert_status(api.simulate_post(PODS, json=big), 413, "RequestEntityTooLarge")
+    assert store.machine.revision == 0
+
+
+def test_unknown_resources_and_wrong_methods(api):
+    assert assert_status(api.simulate_get("/api/v1beta1/gizmos"), 404, "NotFound")
+    assert_status(api.simulate_get("/api/v1beta1/nothing/here/at/all"), 404, "NotFound")
+    assert_status(api.simulate_put(PODS, json={}), 405, "MethodNotAllowed")
+    assert_status(api.simulate_post(PODS + "/x", json={}), 405, "MethodNotAllowed")
+    assert_status(api.simulate_get(PODS + "/missing"), 404, "NotFound")
+    assert_status(api.simulate_delete(PODS + "/missing"), 404, "NotFound")
+
+
+def test_update_rules(api):
+    created = api.simulate_post(PODS, json=pod_body("u")).json
+    created["labels"] = {"name": "u", "tier": "x"}
+    stale = dict(created)
+    ok = api.simulate_put(PODS + "/u", json=created)
+    assert ok.status_code == 200 and ok.json["resourceVersion"] == created["resourceVersion"] + 1
+    assert ok.json["uid"] == created["uid"]
+    assert_status(api.simulate_put(PODS + "/u", json=stale), 409, "Conflict")
+    no_rv = {k: v for k, v in created.items() if k != "resourceVersion"}
+    assert_status(api.simulate_put(PODS + "/u", json=no_rv), 409, "Conflict")
+    other = dict(ok.json, id="someone-else")
+    assert_status(api.simulate_put(PODS + "/u", json=other), 400, "BadRequest")
+
+
+def test_bind_once_then_status_update_keeps_spec(api):
+    api.simulate_post(PODS, json=pod_body("b"))
+    r = api.simulate_post("/api/v1beta1/bindings", json={"podID": "b", "host": "minion-1"})
+    assert r.status_code == 200 and r.json["status"] == "Success"
+    assert_status(api.simulate_post("/api/v1beta1/bindings", json={"podID": "b", "host": "minion-2"}), 409,
+                  "Conflict")
+    assert_status(api.simulate_post("/api/v1beta1/bindings", json={"podID": "b"}), 422, "Invalid")
+    status = {"id": "b", "currentState": {"status": "Running", "podIP": "10.0.0.5", "hostIP": "192.168.1.2",
+                                          "info": {"c": {"state": {"running": {"startedAt": "2014-10-14T09:00:00Z"}},
+                                                         "restartCount": 2}}}}
+    r = api.simulate_put(PODS + "/b/status", json=status)
+    assert r.status_code == 200, r.text
+    pod = api.simulate_get(PODS + "/b").json
+    assert pod["desiredState"]["host"] == "minion-1" and pod["currentState"]["host"] == "minion-1"
+    assert pod["currentState"]["status"] == "Running" and pod["currentState"]["podIP"] == "10.0.0.5"
+    assert pod["currentState"]["info"]["c"]["restartCount"] == 2
+    assert pod["desiredState"]["manifest"]["containers"][0]["image"] == "busybox"
+    # once bound, a user PUT keeps the host even if the body clears it
+    pod["desiredState"]["host"] = ""
+    pod["desiredState"]["manifest"]["containers"][0]["image"] = "busybox:2"
+    r = api.simulate_put(PODS + "/b", json=pod)
+    assert r.status_code == 200, r.text
+    assert r.json["desiredState"]["host"] == "minion-1" and r.json["currentState"]["status"] == "Running"
+
+
+def test_selectors_and_namespaces(api):
+    api.simulate_post(PODS, json=pod_body("a", labels={"name": "redis"}))
+    api.simulate_post(PODS, json=pod_body("b", labels={"name": "web"}))
+    api.simulate_post(PODS, json=pod_body("c", labels={"name": "web"}), params={"namespace": "other"})
+    ids = lambda r: sorted(p["id"] for p in r.json["items"])
+    assert ids(api.simulate_get(PODS, params={"labels": "name=web"})) == ["b", "c"]
+    assert ids(api.simulate_get(PODS, params={"labels": "name!=web", "namespace": "default"})) == ["a"]
+    assert ids(api.simulate_get(PODS, params={"namespace": "other"})) == ["c"]
+    assert api.simulate_get(PODS + "/c").status_code == 404
+    assert api.simulate_get(PODS + "/c", params={"namespace": "other"}).json["namespace"] == "other"
+    api.simulate_post("/api/v1beta1/bindings", json={"podID": "a", "host": "m1"})
+    assert ids(api.simulate_get(PODS, params={"fields": "DesiredState.Host="})) == ["b", "c"]
+    assert ids(api.simulate_get(PODS, params={"fields": "DesiredState.Host=m1"})) == ["a"]
+    assert_status(api.simulate_get(PODS, params={"labels": "oops"}), 400, "BadRequest")
+    assert_status(api.simulate_get(PODS, params={"fields": "spec.bogus=1"}), 400, "BadRequest")
+
+
+def test_health_endpoints(api):
+    assert api.simulate_get("/healthz").text == "ok"
+    assert api.simulate_get("/readyz").status_code == 200
+    assert api.simulate_get("/raft").json["role"] == "leader"
