@@ -48,6 +48,8 @@ class Master:
 
     def stop(self) -> None:
         log.info("master %s stopping", self.me.name)
+        if self.store is not None:
+            self.store.hub.close()  # ends open watch streams, freeing their API threads
         if self.server is not None:
             self.server.close()
         if self.store is not None:

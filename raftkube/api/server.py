@@ -28,8 +28,13 @@ class ApiServer:
         return self
 
     def close(self) -> None:
-        self._server.close()
-        task_dispatcher = getattr(self._server, "task_dispatcher", None)
-        if task_dispatcher is not None:
-            task_dispatcher.shutdown(cancel_pending=True, timeout=2)
-        self._thread.join(timeout=3)
+        """Stop accepting, close every connection (open watches included) and end the loop thread."""
+        socket_map = self._server._map
+        for channel in list(socket_map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+        socket_map.clear()  # waitress' loop runs while its socket map is not empty
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+        self._thread.join(timeout=2)

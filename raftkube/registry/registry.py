@@ -290,6 +290,8 @@ class Registry:
         while not stop():
             events = hub.events_after(cursor, poll_s)
             if not events:
+                if hub.closed:
+                    return
                 yield None
                 continue
             for ev in events:

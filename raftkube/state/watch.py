@@ -61,6 +61,10 @@ class WatchHub:
 
     # ---- consumer side (API threads) --------------------------------------------------------
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def last_revision(self) -> int:
         return self._last_rev
 

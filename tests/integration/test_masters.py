@@ -171,7 +171,7 @@ def test_leader_kill_under_write_load(cluster):
 
 
 def test_full_cluster_kill_and_restart_keeps_every_acknowledged_write(tmp_path):
-    c = MasterCluster(tmp_path, extra_toml="\n[raft]\nlog_compaction_min_entries = 40\n")
+    c = MasterCluster(tmp_path, extra_toml="\n[raft]\nlog_compaction_min_entries = 40\nlog_compaction_min_time_s = 3.0\n")
     c.start_all()
     try:
         acked = set()
