@@ -100,9 +100,11 @@ class Unavailable(ApiError):
 
 
 class Timeout(Unavailable):
-    """The outcome of a write is unknown: it may still commit. Callers re-read before deciding."""
+    """The outcome of a write is unknown: it may still commit. Callers re-read before deciding.
 
-    code = 504
+    Served as 503 (with Retry-After) like every other "no quorum" answer; the reason tells them apart.
+    """
+
     reason = "Timeout"
 
 
@@ -126,7 +128,7 @@ def error_from_status(status: dict, http_code: int) -> ApiError:
     if cls is None:
         cls = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed, 409: Conflict, 410: Gone,
                413: RequestTooLarge, 415: UnsupportedMediaType, 422: Invalid, 503: Unavailable,
-               504: Timeout}.get(http_code, ApiError)
+               504: Unavailable}.get(http_code, ApiError)
     details = status.get("details") or {}
     causes = [Cause(c.get("reason", ""), c.get("field", ""), c.get("message", ""))
               for c in details.get("causes") or ()]

@@ -218,33 +218,41 @@ class Registry:
         return self.store.submit({"ops": ops, **({"epoch": epoch} if epoch is not None else {})})
 
     def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
-        """Submit with one retry after an unknown outcome; a write is reported only once committed."""
+        """Submit, settling an unknown outcome by a barrier and a re-read, all within the write timeout.
+
+        A write is reported as done only once it committed; AlreadyExists/Conflict after our own earlier
+        attempt are checked against what we wrote.
+        """
         txn = {"ops": ops}
         if epoch is not None:
             txn["epoch"] = epoch
-        for attempt in range(3):
+        timeout_s = getattr(getattr(self.store, "settings", None), "write_timeout_s", 5.0)
+        deadline = time.monotonic() + timeout_s
+        retried = False
+        while True:
             try:
-                return self.store.submit(txn)
+                return self.store.submit(txn, timeout_s=max(deadline - time.monotonic(), 0.05))
             except Timeout as exc:
                 # The entry may still apply. A barrier in the current term settles it: afterwards the
                 # entry has either been applied here or can never commit.
                 log.info("write outcome unknown (%s); re-reading", exc)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.05:
+                    raise
                 try:
-                    self.store.barrier()
+                    self.store.barrier(timeout_s=remaining)
                 except ApiError:
                     raise exc from None
                 done = applied()
                 if done is not None:
                     return done
-                if attempt == 2:
-                    raise
+                retried = True
             except (AlreadyExists, Conflict, NotFound):
-                if attempt:  # our own earlier attempt may be what now conflicts
+                if retried:  # our own earlier attempt may be what now conflicts
                     done = applied()
                     if done is not None:
                         return done
                 raise
-        raise AssertionError("unreachable")
 
     def _local(self, key) -> dict:
         found = self.store.machine.get(key)
