@@ -371,6 +371,7 @@ class RaftStore:
                           "connected": st.get(f"partner_node_status_server_{addr}") == 2})
         return {
             "name": self.name,
+            "pid": os.getpid(),
             "role": _ROLES.get(st["state"], str(st["state"])),
             "leader": self._addr_to_name.get(leader_addr, leader_addr) if leader_addr else None,
             "term": st["raft_term"],
