@@ -76,6 +76,13 @@ class ControllersConfig:
     node_grace_period_s: float = 40.0
     #: pods of a NotReady minion are marked Failed after this further delay
     pod_eviction_delay_s: float = 20.0
+    #: how often the node lifecycle controller compares heartbeats with the grace period
+    node_monitor_period_s: float = 1.0
+    #: an unschedulable pod is retried after this delay, doubling up to the maximum
+    scheduler_backoff_initial_s: float = 1.0
+    scheduler_backoff_max_s: float = 60.0
+    #: concurrent writes (binds, pod creates) per controller; they share Raft entries (group commit)
+    workers: int = 16
 
 
 @dataclass(frozen=True)

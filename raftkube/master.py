@@ -8,6 +8,7 @@ import threading
 from raftkube.api.app import create_app
 from raftkube.api.server import ApiServer
 from raftkube.config import ClusterConfig, read_or_create_secret
+from raftkube.controllers.manager import ControllerManager
 from raftkube.registry import Registry
 from raftkube.state.raft import RaftStore
 
@@ -32,6 +33,7 @@ class Master:
         self.me = config.master(name)
         self.store: RaftStore | None = None
         self.server: ApiServer | None = None
+        self.controllers: ControllerManager | None = None
 
     def start(self) -> "Master":
         cfg, me = self.config, self.me
@@ -42,12 +44,15 @@ class Master:
         registry = Registry(self.store)
         app = create_app(registry, self.store, cfg.api)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+        self.controllers = ControllerManager(registry, self.store.leadership, cfg.controllers).start()
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
                  cfg.master_dir(me.name))
         return self
 
     def stop(self) -> None:
         log.info("master %s stopping", self.me.name)
+        if self.controllers is not None:
+            self.controllers.stop()
         if self.store is not None:
             self.store.hub.close()  # ends open watch streams, freeing their API threads
         if self.server is not None:

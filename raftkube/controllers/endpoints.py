@@ -1,0 +1,128 @@
+"""Endpoints controller (2014's ``pkg/service/endpoints_controller.go``): for each service, the
+``podIP:containerPort`` of its running pods, written only when the set changed; removed with the service."""
+
+from __future__ import annotations
+
+import logging
+
+from raftkube.controllers.base import Controller, Informer, LabelIndex, obj_key
+from raftkube.model.errors import AlreadyExists, ApiError, Conflict, NotFound, NotLeader
+from raftkube.model.objects import ACTIVE_PHASES, labels_of, name_of, namespace_of, pod_phase
+from raftkube.model.selectors import selector_from_map
+
+log = logging.getLogger(__name__)
+
+
+def resolve_port(service: dict, pod: dict) -> int | None:
+    """The service's containerPort on ``pod``: a number as is, a name looked up among the pod's container
+    ports, 0/"" the first port of the first container; None if the pod has no such port."""
+    want = (service.get("spec") or {}).get("containerPort")
+    containers = (pod.get("spec") or {}).get("containers") or []
+    if isinstance(want, int) and not isinstance(want, bool) and want > 0:
+        return want
+    if isinstance(want, str) and want:
+        for c in containers:
+            for p in c.get("ports") or ():
+                if p.get("name") == want and p.get("containerPort"):
+                    return int(p["containerPort"])
+        return None
+    ports = (containers[0].get("ports") or []) if containers else []
+    if ports and ports[0].get("containerPort"):
+        return int(ports[0]["containerPort"])
+    return None
+
+
+def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
+    """The endpoints ``[{"ip", "port"}]`` (sorted) of ``service`` among ``pods``: pods matching its selector
+    that run (have a pod IP and are not terminated) and have the port."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    if not selector:
+        return []
+    sel = selector_from_map(selector)
+    out = set()
+    for pod in pods:
+        if namespace_of(pod) != namespace_of(service) or not sel.matches(labels_of(pod)):
+            continue
+        ip = (pod.get("status") or {}).get("podIP") or ""
+        if not ip or pod_phase(pod) not in ACTIVE_PHASES:
+            continue
+        port = resolve_port(service, pod)
+        if port:
+            out.add((ip, port))
+    return [{"ip": ip, "port": port} for ip, port in sorted(out)]
+
+
+def same_endpoints(a: list[dict] | None, b: list[dict] | None) -> bool:
+    """Order-insensitive comparison of two endpoint lists."""
+    def norm(eps):
+        return sorted(((e.get("ip") or ""), int(e.get("port") or 0)) for e in eps or ())
+    return norm(a) == norm(b)
+
+
+class EndpointsController(Controller):
+    name = "endpoints"
+
+    def __init__(self, client, **kw):
+        super().__init__(client, **kw)
+        self.pods = LabelIndex()
+        self.service_informer = Informer(client, "Service", self._changed)
+        self.pod_informer = Informer(client, "Pod", self._on_pod)
+        self.endpoints_informer = Informer(client, "Endpoints")
+        self.informers = [self.service_informer, self.pod_informer, self.endpoints_informer]
+
+    def _changed(self, old, new) -> None:
+        self.wake()
+
+    def _on_pod(self, old, new) -> None:
+        self.pods.update(old, new)
+        self.wake()
+
+    def reconcile(self) -> None:
+        services = {obj_key(s): s for s in self.service_informer.items()}
+        for key, svc in sorted(services.items()):
+            if self.stop_event.is_set():
+                return
+            selector = (svc.get("spec") or {}).get("selector") or {}
+            candidates = self.pods.select(key[0], selector_from_map(selector)) if selector else []
+            want = plan_endpoints(svc, candidates)
+            have = self.endpoints_informer.get(key)
+            if have is not None and same_endpoints(have.get("endpoints"), want):
+                continue
+            self._write(key, have, want)
+        for key, ep in sorted((obj_key(e), e) for e in self.endpoints_informer.items()):
+            if key not in services and not self.stop_event.is_set():
+                self._delete(ep)
+
+    def _write(self, key: tuple[str, str], have: dict | None, want: list[dict]) -> None:
+        try:
+            if have is None:
+                obj = {"kind": "Endpoints", "metadata": {"name": key[1], "namespace": key[0]}, "endpoints": want}
+                written = self.client.create(obj)
+            else:
+                obj = dict(have)
+                obj["endpoints"] = want
+                written = self.client.update(obj)
+            log.info("endpoints %s/%s: %s", key[0], key[1],
+                     ", ".join(f"{e['ip']}:{e['port']}" for e in want) or "(none)")
+            self.endpoints_informer.store_local(written)
+        except NotLeader:
+            raise
+        except (AlreadyExists, Conflict, NotFound) as exc:
+            log.info("endpoints %s/%s changed underneath (%s); relisting", key[0], key[1], exc)
+            self.endpoints_informer.relist()
+            self.wake()
+        except ApiError as exc:
+            log.warning("endpoints %s/%s: write failed: %s", key[0], key[1], exc)
+
+    def _delete(self, ep: dict) -> None:
+        try:
+            self.client.delete("Endpoints", name_of(ep), namespace_of(ep))
+            log.info("endpoints %s/%s removed: its service is gone", namespace_of(ep), name_of(ep))
+        except NotLeader:
+            raise
+        except NotFound:
+            pass
+        except ApiError as exc:
+            log.warning("endpoints %s/%s: delete failed: %s", namespace_of(ep), name_of(ep), exc)
+            return
+        self.endpoints_informer.store_local(ep, deleted=True)

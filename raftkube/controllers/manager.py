@@ -1,0 +1,104 @@
+"""The controller manager: started by every master, runs the controllers only while this master leads.
+
+It waits on the store's ``Leadership``: when an epoch appears (this master is leader and has committed
+its own claim, so its local state is current), it starts the scheduler, replication manager, endpoints
+and node lifecycle controllers with an in-process client whose writes carry that epoch. When leadership
+goes, it stops them at once; a write already on its way is rejected by the state machine (NotLeader).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import Callable
+
+from raftkube.client import LocalClient
+from raftkube.config import ControllersConfig
+from raftkube.controllers.base import Controller
+from raftkube.controllers.endpoints import EndpointsController
+from raftkube.controllers.events import EventRecorder
+from raftkube.controllers.nodes import NodeLifecycleController
+from raftkube.controllers.replication import ReplicationManager
+from raftkube.controllers.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def build_controllers(client, config: ControllersConfig, *, rng: random.Random | None = None,
+                      clock: Callable[[], float] = time.monotonic,
+                      wall_clock: Callable[[], float] = time.time) -> tuple[list[Controller], list]:
+    """The controllers of one leadership term, over ``client``; returns (controllers, other stoppables)."""
+    rng = rng or random.Random()
+    events = EventRecorder(client, "scheduler", threads=2, name="scheduler-events")
+    controllers: list[Controller] = [
+        Scheduler(client, clock=clock, rng=random.Random(rng.random()), resync_period_s=config.resync_period_s,
+                  binders=config.workers, backoff_initial_s=config.scheduler_backoff_initial_s,
+                  backoff_max_s=config.scheduler_backoff_max_s, events=events),
+        ReplicationManager(client, clock=clock, rng=random.Random(rng.random()),
+                           resync_period_s=config.resync_period_s, workers=config.workers),
+        EndpointsController(client, clock=clock, resync_period_s=config.resync_period_s),
+        NodeLifecycleController(client, clock=wall_clock, resync_period_s=config.resync_period_s,
+                                grace_period_s=config.node_grace_period_s,
+                                eviction_delay_s=config.pod_eviction_delay_s,
+                                check_period_s=config.node_monitor_period_s),
+    ]
+    return controllers, [events]
+
+
+class ControllerManager:
+    def __init__(self, registry, leadership, config: ControllersConfig, *, rng: random.Random | None = None):
+        self.registry = registry
+        self.leadership = leadership
+        self.config = config
+        self.rng = rng or random.Random()
+        self.epoch: int | None = None
+        self.controllers: list[Controller] = []
+        self._extras: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ctrl-manager", daemon=True)
+
+    def start(self) -> "ControllerManager":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._switch(None)
+        self._thread.join(timeout=5)
+
+    @property
+    def active(self) -> bool:
+        return self.epoch is not None
+
+    def _run(self) -> None:
+        generation = -1
+        while not self._stop.is_set():
+            generation, epoch = self.leadership.wait_change(generation, 1.0)
+            if self._stop.is_set():
+                break
+            try:
+                self._switch(epoch)
+            except Exception:
+                log.exception("controller manager: switching to epoch %s failed", epoch)
+
+    def _switch(self, epoch: int | None) -> None:
+        if epoch == self.epoch:
+            return
+        old, old_extras = self.controllers, self._extras
+        for c in old:  # at once: no more writes from the old term
+            c.stop()
+        for x in old_extras:
+            x.stop()
+        self.controllers, self._extras, self.epoch = [], [], epoch
+        if epoch is not None and not self._stop.is_set():
+            client = LocalClient(self.registry, epoch)
+            self.controllers, self._extras = build_controllers(client, self.config, rng=self.rng)
+            for c in self.controllers:
+                c.start()
+            log.info("controllers started (epoch %d): %s", epoch, ", ".join(c.name for c in self.controllers))
+        elif old:
+            log.info("controllers stopped: no longer leader")
+        for c in old:
+            c.join(2.0)

@@ -1,0 +1,227 @@
+"""Replication manager: keeps ``replicas`` active pods per replicationController (2014's
+``pkg/controller/replication_controller.go``), with the fixes the design asks for.
+
+- The store is the truth: every decision counts the pods that exist (the informer's copy, relisted on
+  every resync and whenever a new leader starts), so a leader change never doubles a controller's pods.
+- Expectations: creates and deletes in flight are remembered per RC until the informer shows them (or
+  they expire), so a burst of watch events between a create and its echo does not over-create.
+- The surplus is deleted preferring unscheduled pods, then not-yet-running ones, then the newest.
+- Deleting an RC leaves its pods (2014 behaviour).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from raftkube.controllers.base import Controller, Informer, LabelIndex, obj_key
+from raftkube.model.errors import ApiError, NotFound, NotLeader, Timeout
+from raftkube.model.objects import ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of
+from raftkube.model.selectors import selector_from_map
+
+log = logging.getLogger(__name__)
+
+
+def _deletion_rank(pod: dict) -> tuple:
+    """Sorts the pods to delete first: unscheduled, then not running, then the newest."""
+    created = (pod.get("metadata") or {}).get("creationTimestamp") or ""
+    return (1 if pod_node(pod) else 0, 1 if pod_phase(pod) == RUNNING else 0,
+            _Desc(created), _Desc(rv_of(pod)), name_of(pod))
+
+
+class _Desc:
+    """Reverses the order of one sort-key component."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __lt__(self, other: "_Desc") -> bool:
+        return other.v < self.v
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Desc) and other.v == self.v
+
+
+def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0) -> tuple[int, list[dict]]:
+    """(number of pods to create, pods to delete) so that ``rc`` has exactly ``spec.replicas`` active pods.
+
+    ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed. ``pending_creates``
+    are creates in flight (or not yet seen): they count against creating more, but never cause a delete,
+    since a create's echo may already be among ``pods``; only pods that exist are ever surplus.
+    """
+    replicas = int((rc.get("spec") or {}).get("replicas") or 0)
+    active = [p for p in pods if pod_phase(p) in ACTIVE_PHASES]
+    if len(active) > replicas:
+        return 0, sorted(active, key=_deletion_rank)[:len(active) - replicas]
+    return max(replicas - len(active) - pending_creates, 0), []
+
+
+def pod_from_template(rc: dict) -> dict:
+    """A new pod for ``rc``: the template's spec and a copy of its labels; the server assigns the name."""
+    template = (rc.get("spec") or {}).get("template") or {}
+    tmeta = template.get("metadata") or {}
+    return {"kind": "Pod",
+            "metadata": {"name": "", "namespace": namespace_of(rc), "labels": dict(tmeta.get("labels") or {}),
+                         "annotations": dict(tmeta.get("annotations") or {})},
+            "spec": copy.deepcopy(template.get("spec") or {})}
+
+
+@dataclass
+class Expectations:
+    """What one RC is waiting to see: creates in flight or not yet observed, deletes not yet observed."""
+
+    inflight: int = 0
+    created: dict[str, float] = field(default_factory=dict)  # pod name -> expiry
+    unknown: list[float] = field(default_factory=list)  # creates of unknown outcome -> expiry
+    deleting: dict[str, float] = field(default_factory=dict)  # pod name -> expiry
+    retry_at: float = 0.0  # after a failed create, wait until then
+    failures: int = 0
+
+    def pending(self) -> int:
+        return self.inflight + len(self.created) + len(self.unknown)
+
+    def observe(self, present: set[str], now: float) -> None:
+        self.created = {n: t for n, t in self.created.items() if n not in present and t > now}
+        self.deleting = {n: t for n, t in self.deleting.items() if n in present and t > now}
+        self.unknown = [t for t in self.unknown if t > now]
+
+    def idle(self) -> bool:
+        return not (self.inflight or self.created or self.unknown or self.deleting)
+
+
+class ReplicationManager(Controller):
+    name = "replication"
+
+    def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, **kw):
+        super().__init__(client, **kw)
+        self.pods = LabelIndex()
+        self.pod_informer = Informer(client, "Pod", self._on_pod)
+        self.rc_informer = Informer(client, "ReplicationController", self._on_rc)
+        self.informers = [self.rc_informer, self.pod_informer]
+        self.expectation_ttl_s = expectation_ttl_s
+        self.expectations: dict[tuple[str, str], Expectations] = {}
+        self.lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ctrl-replication-io") if workers else None
+
+    def _on_pod(self, old: dict | None, new: dict | None) -> None:
+        self.pods.update(old, new)
+        self.wake()
+
+    def _on_rc(self, old: dict | None, new: dict | None) -> None:
+        self.wake()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- reconcile --------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        now = self.clock()
+        rcs = self.rc_informer.items()
+        live = {obj_key(rc) for rc in rcs}
+        with self.lock:
+            for key in [k for k, e in self.expectations.items() if k not in live and e.idle()]:
+                del self.expectations[key]
+        for rc in sorted(rcs, key=obj_key):
+            if self.stop_event.is_set():
+                return
+            self.sync_rc(rc, now)
+
+    def sync_rc(self, rc: dict, now: float) -> None:
+        key = obj_key(rc)
+        selector = (rc.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return
+        pods = self.pods.select(key[0], selector_from_map(selector))
+        with self.lock:
+            exp = self.expectations.setdefault(key, Expectations())
+            exp.observe({name_of(p) for p in pods}, now)
+            visible = [p for p in pods if name_of(p) not in exp.deleting]
+            to_create, to_delete = plan_replicas(rc, visible, exp.pending())
+            if to_create and exp.retry_at > now:
+                to_create = 0
+            exp.inflight += to_create
+            for pod in to_delete:
+                exp.deleting[name_of(pod)] = now + self.expectation_ttl_s
+        if to_create or to_delete:
+            log.info("rc %s/%s: %d active, want %s: creating %d, deleting %d", key[0], key[1],
+                     len(visible), (rc.get("spec") or {}).get("replicas"), to_create, len(to_delete))
+        for _ in range(to_create):
+            self._run(self._create, rc, key)
+        for pod in to_delete:
+            self._run(self._delete, pod, key)
+
+    def _run(self, fn, *args) -> None:
+        if self._pool is None:
+            fn(*args)
+            return
+        try:
+            self._pool.submit(fn, *args)
+        except RuntimeError:  # shut down: we are stopping
+            pass
+
+    def _create(self, rc: dict, key: tuple[str, str]) -> None:
+        name, outcome = None, "failed"
+        try:
+            if self.stop_event.is_set():
+                return
+            created = self.client.create(pod_from_template(rc))
+            name, outcome = name_of(created), "created"
+        except NotLeader:
+            self.stop()
+        except Timeout as exc:
+            outcome = "unknown"
+            log.warning("rc %s/%s: create outcome unknown: %s", key[0], key[1], exc)
+        except ApiError as exc:
+            log.warning("rc %s/%s: create failed: %s", key[0], key[1], exc)
+        except Exception:
+            log.exception("rc %s/%s: create crashed", key[0], key[1])
+        finally:
+            now = self.clock()
+            with self.lock:  # expectations first, then the cache: never both or neither counted
+                exp = self.expectations.setdefault(key, Expectations())
+                exp.inflight = max(exp.inflight - 1, 0)
+                if outcome == "created":
+                    exp.created[name] = now + self.expectation_ttl_s
+                    exp.failures = 0
+                elif outcome == "unknown":
+                    exp.unknown.append(now + self.expectation_ttl_s)
+                elif not self.stop_event.is_set():
+                    exp.failures += 1
+                    exp.retry_at = now + min(0.5 * 2 ** exp.failures, 30.0)
+            if outcome == "created":
+                self.pod_informer.store_local(created)
+            self.wake()
+
+    def _delete(self, pod: dict, key: tuple[str, str]) -> None:
+        try:
+            if self.stop_event.is_set():
+                return
+            self.client.delete("Pod", name_of(pod), namespace_of(pod))
+            self.pod_informer.store_local(pod, deleted=True)
+        except NotLeader:
+            self.stop()
+        except NotFound:
+            self.pod_informer.store_local(pod, deleted=True)
+        except ApiError as exc:
+            log.warning("rc %s/%s: deleting pod %s failed: %s", key[0], key[1], name_of(pod), exc)
+            with self.lock:
+                self.expectations.setdefault(key, Expectations()).deleting.pop(name_of(pod), None)
+        self.wake()
+
+    def wait_idle(self, timeout_s: float = 5.0) -> bool:
+        """Tests: wait until no create or delete is in flight."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(e.inflight == 0 for e in self.expectations.values()):
+                    return True
+            time.sleep(0.01)
+        return False
