@@ -922,5 +922,62 @@ def logs(pod, container, follow, tail, server):
             raise click.ClickException(f'log stream from minion "{host}" broke: {exc.__class__.__name__}') from None
 
 
+# ---- minion (kubelet + node agent) --------------------------------------------------------------------
+def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint=what)
+        out[key] = value
+    return out
+
+
+@main.command()
+@click.option("--masters", default=None, help="master API URLs, comma-separated (default: those of ./cluster.toml)")
+@click.option("--name", default=None, help="minion name (default: the hostname)")
+@click.option("--address", default=None, help="this host's address (default: the one that reaches the masters)")
+@click.option("--runtime", type=click.Choice(["docker", "hollow"]), default="docker", show_default=True)
+@click.option("--port", type=int, default=KUBELET_PORT, show_default=True, help="kubelet HTTP port (-1: none)")
+@click.option("--label", "labels", multiple=True, help="minion label k=v (repeatable)")
+@click.option("--count", type=int, default=1, show_default=True, help="hollow minions in this process")
+@click.option("--name-prefix", default="", help="with --count: minions are named <prefix><i>")
+@click.option("--heartbeat", "heartbeat_s", type=float, default=5.0, show_default=True, help="seconds")
+@click.option("--container-label", "container_labels", multiple=True, help="extra label k=v on every container")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
+           verbose):
+    """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
+
+    \b
+    Examples:
+      raftkube minion --masters http://10.0.0.1:8080,http://10.0.0.2:8080
+      raftkube minion --runtime hollow --count 100 --name-prefix hollow-   (kubemark-style simulation)
+    """
+    import socket
+
+    from raftkube.minion.node import MinionSettings, host_address, run_minion
+    _setup_logging(verbose)
+    if masters:
+        urls = [u.strip() for u in masters.split(",") if u.strip()]
+    else:
+        try:
+            urls = load("cluster.toml").api_urls
+        except ConfigError as exc:
+            raise click.ClickException(f"--masters not given and ./cluster.toml unusable: {exc}") from None
+    if count > 1 and runtime != "hollow":
+        raise click.UsageError("--count > 1 needs --runtime hollow")
+    settings = MinionSettings(
+        name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
+        port=port, labels=_key_values(labels, "--label"), count=count,
+        name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
+        container_labels=_key_values(container_labels, "--container-label"))
+    stop = _stop_on_signals()
+    try:
+        run_minion(HttpClient(urls), settings, stop)
+    except OSError as exc:
+        raise click.ClickException(f"minion: {exc}") from None
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,165 @@
+"""Wiring of a minion process: node agent (registration + heartbeat) + kubelet(s) + HTTP server.
+
+``MinionProcess`` runs one real minion (Docker runtime) or ``count`` hollow minions in one process.
+Hollow minions share one watch of every bound pod, one status pusher and one HTTP port (``/pods``
+lists them all), so a single process can simulate 100+ minions against real masters.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from raftkube.minion.agent import NodeAgent
+from raftkube.minion.kubelet import Kubelet, KubeletSettings, PodSource, StatusPusher
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 10250
+
+
+@dataclass(frozen=True)
+class MinionSettings:
+    name: str
+    """The minion (node) name; with ``count`` > 1 the names are ``<name_prefix><i>``."""
+    address: str
+    """The host address the minion registers (its pods' hostIP, where the kubelet port is reached)."""
+    runtime: str = "docker"
+    """``docker`` (real engine) or ``hollow`` (no containers, kubemark style)."""
+    port: int = DEFAULT_PORT
+    """The kubelet HTTP port; 0 picks a free one, -1 disables the server."""
+    labels: dict = field(default_factory=dict)
+    count: int = 1
+    name_prefix: str = ""
+    heartbeat_s: float = 5.0
+    container_labels: dict = field(default_factory=dict)
+    """Extra labels put on every container (tests label theirs with the test run id)."""
+    kubelet: KubeletSettings = KubeletSettings()
+
+
+def host_capacity() -> dict:
+    """cpu in milli-cpu (cores * 1000) and memory in bytes (MemTotal of /proc/meminfo)."""
+    memory = 0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    return {"cpu": (os.cpu_count() or 1) * 1000, "memory": memory}
+
+
+def host_address(masters: list[str] | None = None) -> str:
+    """The address this host uses to reach the first master (no packet is sent), else its hostname's."""
+    for url in masters or ():
+        host = urlsplit(url).hostname
+        if not host:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect((host, 9))
+                addr = s.getsockname()[0]
+                if addr and not addr.startswith("0."):
+                    return addr
+        except OSError:
+            continue
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+class _Agent(NodeAgent):
+    """The node agent, also advertising the kubelet port (``status.kubeletPort``)."""
+
+    def __init__(self, *args, kubelet_port: int = 0, **kw):
+        super().__init__(*args, **kw)
+        self.kubelet_port = kubelet_port
+
+    def _status(self) -> dict:
+        status = super()._status()
+        if self.kubelet_port > 0:
+            status["kubeletPort"] = self.kubelet_port
+        return status
+
+
+class MinionProcess:
+    def __init__(self, client, settings: MinionSettings, runtime_factory=None):
+        self.client = client
+        self.settings = settings
+        self.runtime_factory = runtime_factory
+        self.names = ([f"{settings.name_prefix}{i}" for i in range(settings.count)]
+                      if settings.count > 1 or settings.name_prefix else [settings.name])
+        self.kubelets: list[Kubelet] = []
+        self.agents: list[NodeAgent] = []
+        self.source: PodSource | None = None
+        self.pusher: StatusPusher | None = None
+        self.server = None
+
+    def _runtime(self, name: str):
+        if self.runtime_factory is not None:
+            return self.runtime_factory(name)
+        if self.settings.runtime == "hollow":
+            from raftkube.minion.hollow import HollowRuntime
+            return HollowRuntime(name)
+        from raftkube.minion.docker_runtime import DockerRuntime
+        return DockerRuntime(name, extra_labels=self.settings.container_labels)
+
+    def start(self) -> "MinionProcess":
+        s = self.settings
+        hollow = s.runtime == "hollow"
+        kset = s.kubelet
+        if hollow:
+            kset = KubeletSettings(**{**kset.__dict__, "workers": 0, "probe_period_s": 0.0,
+                                      "sync_period_s": max(kset.sync_period_s, 10.0)})
+        runtimes = {n: self._runtime(n) for n in self.names}
+        if s.runtime == "docker":
+            from raftkube.minion.images import ensure_images
+            for rt in runtimes.values():
+                ensure_images(rt.client)
+        fields = f"DesiredState.Host={self.names[0]}" if len(self.names) == 1 else "DesiredState.Host!="
+        self.source = PodSource(self.client, fields)
+        self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
+        if s.port >= 0:
+            from raftkube.minion.server import MinionServer
+            self.server = MinionServer(lambda: self.kubelets, port=s.port).start()
+        port = self.server.port if self.server is not None else 0
+        for i, name in enumerate(self.names):
+            thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
+            self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
+                                         pusher=self.pusher, thread_name=thread).start())
+            self.agents.append(_Agent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
+                                      kubelet_port=port).start())
+        self.source.start()
+        log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
+                 + (" ..." if len(self.names) > 5 else ""), s.runtime, s.address, port or "-")
+        return self
+
+    def stop(self) -> None:
+        for a in self.agents:
+            a.stop()
+        if self.source is not None:
+            self.source.stop()
+        for k in self.kubelets:
+            k.stop()
+        if self.pusher is not None:
+            self.pusher.stop()
+        if self.server is not None:
+            self.server.stop()
+        for k in self.kubelets:
+            k.runtime.close()
+        log.info("minion(s) stopped")
+
+
+def run_minion(client, settings: MinionSettings, stop: threading.Event) -> None:
+    proc = MinionProcess(client, settings).start()
+    try:
+        stop.wait()
+    finally:
+        proc.stop()
