@@ -1,0 +1,107 @@
+"""Endpoints controller and node lifecycle: planners and sync_once against the in-memory store."""
+
+from raftkube.controllers.endpoints import EndpointsController, plan_endpoints, resolve_port, same_endpoints
+from raftkube.controllers.nodes import NodeLifecycleController, parse_time, plan_node
+from raftkube.model.objects import node_ready
+from tests.unit.fakes import FakeClock, RecordingClient, container, node, pod, put, service
+
+# ---- endpoints ------------------------------------------------------------------------------
+
+
+def test_resolve_port_number_name_or_first():
+    p = pod("p", containers=[container("a", container_port=6379, port_name="redis"),
+                             container("b", container_port=9000, port_name="metrics")])
+    assert resolve_port(service(container_port=8080), p) == 8080
+    assert resolve_port(service(container_port="metrics"), p) == 9000
+    assert resolve_port(service(container_port="nope"), p) is None
+    assert resolve_port(service(container_port=0), p) == 6379
+    assert resolve_port(service(container_port=""), p) == 6379
+
+
+def test_plan_endpoints_running_matching_pods_only():
+    pods = [pod("a", pod_ip="10.1.0.2", phase="Running", node_name="n"),
+            pod("b", pod_ip="10.1.0.1", phase="Running", node_name="n"),
+            pod("no-ip", phase="Pending", node_name="n"),
+            pod("dead", pod_ip="10.1.0.9", phase="Failed", node_name="n"),
+            pod("other", labels={"app": "db"}, pod_ip="10.1.0.3", phase="Running")]
+    assert plan_endpoints(service(), pods) == [{"ip": "10.1.0.1", "port": 80}, {"ip": "10.1.0.2", "port": 80}]
+    assert same_endpoints([{"ip": "b", "port": 1}, {"ip": "a", "port": 2}],
+                          [{"ip": "a", "port": 2}, {"ip": "b", "port": 1}])
+    assert not same_endpoints([{"ip": "a", "port": 1}], [{"ip": "a", "port": 2}])
+
+
+def test_endpoints_written_only_on_change_and_removed_with_the_service():
+    client = RecordingClient()
+    put(client, service())
+    put(client, pod("a", pod_ip="10.1.0.1", phase="Running", node_name="n1"))
+    c = EndpointsController(client)
+    c.sync_once()
+    assert client.writes() == [("create", "Endpoints", "web")]
+    assert client.get("Endpoints", "web")["endpoints"] == [{"ip": "10.1.0.1", "port": 80}]
+    client.clear()
+    c.sync_once()
+    c.reconcile()
+    assert client.actions == []  # unchanged: no write
+    put(client, pod("b", pod_ip="10.1.0.0", phase="Running", node_name="n1"))
+    c.sync_once()
+    assert client.writes() == [("update", "Endpoints", "web")]
+    assert len(client.get("Endpoints", "web")["endpoints"]) == 2
+    client.clear()
+    client.inner.delete("Service", "web")
+    c.sync_once()
+    assert client.writes() == [("delete", "Endpoints", "web")]
+
+
+# ---- node lifecycle -------------------------------------------------------------------------
+HB = "2027-01-15T08:00:00Z"
+
+
+def hb_ts() -> float:
+    return parse_time(HB)
+
+
+def test_plan_node_grace_then_eviction():
+    t = hb_ts()
+    n = node("n1", heartbeat=HB)
+    assert plan_node(n, t + 39, 40, 20).mark_not_ready is False
+    assert plan_node(n, t + 41, 40, 20) == plan_node(n, t + 41, 40, 20)
+    assert plan_node(n, t + 41, 40, 20).mark_not_ready and not plan_node(n, t + 41, 40, 20).evict
+    assert plan_node(n, t + 61, 40, 20).evict
+    down = node("n1", heartbeat=HB, ready=False)
+    assert not plan_node(down, t + 41, 40, 20).mark_not_ready  # already marked
+
+
+def test_node_becomes_not_ready_after_grace_and_its_pods_fail_after_the_delay():
+    clock = FakeClock(hb_ts())
+    client = RecordingClient(clock)
+    put(client, node("n1", heartbeat=HB))
+    put(client, node("n2", heartbeat=HB))
+    put(client, pod("a", node_name="n1", phase="Running"))
+    put(client, pod("b", node_name="n2", phase="Running"))
+    c = NodeLifecycleController(client, clock=clock, grace_period_s=40, eviction_delay_s=20)
+    clock.advance(30)
+    c.sync_once()
+    assert client.actions == []
+    clock.advance(15)
+    # n2 heartbeats; n1 does not
+    n2 = client.get("Node", "n2", "")
+    n2["status"]["conditions"][0]["lastHeartbeatTime"] = "2027-01-15T08:00:44Z"
+    client.inner.update_status(n2)
+    c.sync_once()
+    assert client.writes() == [("update_status", "Node", "n1")]
+    n1 = client.get("Node", "n1", "")
+    assert not node_ready(n1) and n1["status"]["conditions"][0]["status"] == "Unknown"
+    assert node_ready(client.get("Node", "n2", ""))
+    client.clear()
+    clock.advance(10)
+    c.sync_once()
+    assert client.actions == []  # marked once, eviction not due yet
+    clock.advance(11)
+    c.sync_once()
+    assert client.writes() == [("update_status", "Pod", "a")]
+    a = client.get("Pod", "a")
+    assert a["status"]["phase"] == "Failed" and a["status"]["reason"] == "NodeLost"
+    assert client.get("Pod", "b")["status"]["phase"] == "Running"
+    client.clear()
+    c.sync_once()
+    assert client.actions == []  # nothing left to evict
