@@ -1,0 +1,139 @@
+"""Controllers on three real masters with heartbeat-only minions (NodeAgent over HttpClient in this process)."""
+
+from collections import Counter
+
+import pytest
+
+from raftkube.client import HttpClient
+from raftkube.minion.agent import NodeAgent
+from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
+from tests.helpers import MasterCluster, poll_until
+
+CONTROLLERS_TOML = """
+[controllers]
+resync_period_s = 2.0
+node_grace_period_s = 3.0
+pod_eviction_delay_s = 1.0
+node_monitor_period_s = 0.2
+"""
+
+
+@pytest.fixture
+def ctl(tmp_path, request):
+    cluster = MasterCluster(tmp_path, extra_toml=CONTROLLERS_TOML)
+    cluster.start_all()
+    client = HttpClient(cluster.urls, timeout_s=5.0, retry_for_s=15.0)
+    agents = [NodeAgent(HttpClient(cluster.urls, timeout_s=2.0), f"minion-{i}", f"10.0.0.{i + 1}",
+                        heartbeat_s=0.5).start() for i in range(3)]
+    poll_until(lambda: len(client.list("Node")[0]) == 3, 10.0, what="3 minions registered")
+    yield cluster, client, agents
+    for a in agents:
+        a.stop()
+    try:
+        cluster.close()
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            print(cluster.logs())
+
+
+def rc(name: str, replicas: int, host_port: int = 0) -> dict:
+    port = {"containerPort": 80, **({"hostPort": host_port} if host_port else {})}
+    return {"kind": "ReplicationController", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"app": name},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [port]}]}}}}
+
+
+def pods_of(client, app: str) -> list[dict]:
+    return client.list("Pod", labels=f"app={app}")[0]
+
+
+def active(pods):
+    return [p for p in pods if pod_phase(p) in ACTIVE_PHASES]
+
+
+def settled(client, app: str, n: int):
+    """Exactly n active pods, all bound; returns them."""
+    pods = active(pods_of(client, app))
+    return pods if len(pods) == n and all(pod_node(p) for p in pods) else None
+
+
+def resize(client, name: str, replicas: int) -> None:
+    def attempt():
+        cur = client.get("ReplicationController", name)
+        cur["spec"]["replicas"] = replicas
+        client.update(cur)
+        return True
+    poll_until(attempt, 10.0, what=f"resize {name} to {replicas}")
+
+
+def test_rc_spread_resize_replace_and_host_ports(ctl):
+    cluster, client, _agents = ctl
+    client.create(rc("web", 5))
+    pods = poll_until(lambda: settled(client, "web", 5), 15.0, what="5 bound web pods")
+    spread = Counter(pod_node(p) for p in pods)
+    assert set(spread) == {"minion-0", "minion-1", "minion-2"} and max(spread.values()) == 2
+    assert client.get("ReplicationController", "web")["status"]["replicas"] == 5
+    events = client.list("Event")[0]
+    assert sum(1 for e in events if e["reason"] == "scheduled") >= 5
+
+    resize(client, "web", 2)
+    poll_until(lambda: len(pods_of(client, "web")) == 2 and settled(client, "web", 2), 15.0, what="2 web pods")
+    resize(client, "web", 7)
+    pods = poll_until(lambda: len(pods_of(client, "web")) == 7 and settled(client, "web", 7), 15.0,
+                      what="7 web pods")
+    assert max(Counter(pod_node(p) for p in pods).values()) == 3
+
+    victim = name_of(pods[0])
+    client.delete("Pod", victim)
+    poll_until(lambda: (lambda ps: ps and victim not in {name_of(p) for p in ps})(settled(client, "web", 7)),
+               15.0, what="a replacement for the deleted pod")
+
+    # same host port: at most one per minion; the fourth waits with a reason
+    client.create(rc("hp", 4, host_port=8080))
+    poll_until(lambda: sum(1 for p in pods_of(client, "hp") if pod_node(p)) == 3 and len(pods_of(client, "hp")) == 4,
+               15.0, what="3 of 4 host-port pods bound")
+    hp = pods_of(client, "hp")
+    assert len({pod_node(p) for p in hp if pod_node(p)}) == 3
+    [waiting] = [p for p in hp if not pod_node(p)]
+    poll_until(lambda: client.get("Pod", name_of(waiting))["status"].get("message", "").startswith("no minion fits"),
+               10.0, what="the unschedulable pod's reason")
+
+
+def test_leader_killed_while_scaling_new_leader_finishes_exactly(ctl):
+    cluster, client, _agents = ctl
+    leader = cluster.leader()
+    client.create(rc("big", 60))
+    poll_until(lambda: len(pods_of(client, "big")) >= 5, 10.0, what="scaling under way")
+    cluster.kill(leader)
+    cluster.wait_ready(timeout_s=20.0)
+    pods = poll_until(lambda: settled(client, "big", 60), 40.0, what="exactly 60 bound pods after failover")
+    assert len(pods_of(client, "big")) == 60  # no duplicates, no leftovers
+    # and it stays that way (a late create of the old leader would show up here)
+    resize(client, "big", 10)
+    poll_until(lambda: len(pods_of(client, "big")) == 10 and settled(client, "big", 10), 20.0,
+               what="scaled down to 10 by the new leader")
+
+
+def test_minion_that_stops_heartbeating_gets_its_pods_replaced(ctl):
+    cluster, client, agents = ctl
+    client.create(rc("app", 6))
+    pods = poll_until(lambda: settled(client, "app", 6), 15.0, what="6 bound pods")
+    lost = agents[0]
+    on_lost = {name_of(p) for p in pods if pod_node(p) == lost.name}
+    assert on_lost
+    lost.stop()
+    poll_until(lambda: client.get("Node", lost.name, "")["status"]["conditions"][0]["status"] != "True",
+               15.0, what="the silent minion marked NotReady")
+
+    def replaced():
+        pods = pods_of(client, "app")
+        failed = {name_of(p) for p in pods if pod_phase(p) == "Failed"}
+        live = active(pods)
+        return (failed == on_lost and len(live) == 6 and all(pod_node(p) and pod_node(p) != lost.name for p in live)
+                and all(p["status"].get("reason") == "NodeLost" for p in pods if name_of(p) in on_lost))
+    poll_until(replaced, 20.0, what="pods of the lost minion failed and replaced elsewhere")
+    lost.start()  # heartbeats again: Ready again
+    poll_until(lambda: client.get("Node", lost.name, "")["status"]["conditions"][0]["status"] == "True",
+               10.0, what="the minion Ready again")
