@@ -46,6 +46,9 @@ class RaftConfig:
     #: a leader that hears no majority for this long steps down; below min_timeout_s so a
     #: partitioned leader steps down before a new one is elected
     leader_fallback_timeout_s: float = 0.25
+    #: how often a master retries a peer it is not connected to (pysyncobj's default of 5 s makes a
+    #: restarted master take seconds to rejoin, stalling elections meanwhile)
+    connection_retry_s: float = 0.25
     #: snapshot + compact the log after this many entries or this many seconds
     log_compaction_min_entries: int = 5000
     log_compaction_min_time_s: float = 300.0

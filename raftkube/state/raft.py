@@ -150,6 +150,7 @@ class RaftStore:
             raftMaxTimeout=settings.max_timeout_s,
             appendEntriesPeriod=settings.append_entries_period_s,
             leaderFallbackTimeout=settings.leader_fallback_timeout_s,
+            connectionRetryTime=settings.connection_retry_s,
             commandsWaitLeader=False,
             logCompactionMinEntries=settings.log_compaction_min_entries,
             logCompactionMinTime=settings.log_compaction_min_time_s,
@@ -315,7 +316,9 @@ class RaftStore:
                 self.stats["txns"] += sum(1 for p in batch.items if p.txn is not None)
             elif err in _RETRYABLE:
                 self.stats["retries"] += 1
-                backoff = min(0.01 * (2 ** batch.attempt), 0.5)
+                # no leader yet (or it just changed): retry soon; MISSING_LEADER is answered locally, so a
+                # short cap costs little and lets writes resume as soon as a leader is elected
+                backoff = min(0.005 * (2 ** batch.attempt), 0.05)
                 self._retry.append((time.monotonic() + backoff, batch))
             else:
                 # LEADER_CHANGED / UNKNOWN_OUTCOME: the entry may or may not apply. Reads simply retry.
