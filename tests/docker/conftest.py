@@ -1,0 +1,114 @@
+"""Real Docker engine tests. The engine must be running (``.ci/run`` starts it): no engine is a failure,
+never a skip. Every container a test makes carries the label ``io.raftkube.test-run=<run id>`` and is
+removed at teardown, whatever happened."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from raftkube.client import HttpClient
+from raftkube.minion.images import ensure_images
+from raftkube.minion.runtime import LABEL_NODE
+from tests.helpers import MasterCluster, free_ports, poll_until
+
+RUN_ID = uuid.uuid4().hex[:10]
+RUN_LABEL = "io.raftkube.test-run"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    import docker
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the engine
+        pytest.fail(f"the Docker engine is not reachable ({exc}); start it (dockerd) before tests/docker "
+                    "— .ci/run does", pytrace=False)
+    ensure_images(client)
+    yield client
+    leftovers = client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={RUN_ID}"})
+    for c in leftovers:
+        c.remove(force=True)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def masters(tmp_path_factory):
+    c = MasterCluster(tmp_path_factory.mktemp("masters"))
+    c.start_all()
+    yield c
+    try:
+        c.close()
+    except AssertionError:
+        print(c.logs())
+        raise
+
+
+@pytest.fixture(scope="module")
+def api(masters):
+    return HttpClient(masters.urls)
+
+
+class MinionProc:
+    """A real `raftkube minion` process on Docker, its containers labelled with the test run."""
+
+    def __init__(self, workdir: Path, masters: list[str], name: str):
+        self.workdir, self.masters, self.name = workdir, masters, name
+        self.port = free_ports(1)[0]
+        self.proc: subprocess.Popen | None = None
+        self.log_path = workdir / f"{name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "MinionProc":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(self.masters),
+             "--name", self.name, "--address", "127.0.0.1", "--port", str(self.port), "--heartbeat", "1",
+             "--label", f"test-node={self.name}", "--container-label", f"{RUN_LABEL}={RUN_ID}"],
+            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=self.workdir)
+        log.close()
+        poll_until(lambda: requests.get(self.url + "/healthz", timeout=1).text == "ok", 20,
+                   what=f"minion {self.name} serving")
+        return self
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"minion {self.name} did not stop within 15 s of SIGTERM; killed")
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def minion(masters, docker_client, tmp_path, request):
+    name = f"dk-{RUN_ID[:6]}-{request.node.name.split('[')[0][5:30].replace('_', '-').strip('-')}"
+    m = MinionProc(tmp_path, masters.urls, name).start()
+    yield m
+    try:
+        m.stop()
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            print(m.logs())
+        for c in docker_client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={RUN_ID}",
+                                                                           f"{LABEL_NODE}={name}"]}):
+            c.remove(force=True)
