@@ -37,7 +37,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 DEFAULT_SERVER = "http://localhost:8080"
 KUBELET_PORT = 10250
 #: how long one CLI request keeps trying the other masters (503s, connection errors) before giving up
-REQUEST_RETRY_S = 5.0
+REQUEST_RETRY_S = 3.0
 
 
 def _setup_logging(verbose: bool) -> None:

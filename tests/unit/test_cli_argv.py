@@ -93,3 +93,91 @@ def test_server_selection(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBERNETES_MASTER", "10.0.0.1:8080,http://10.0.0.2:8080/")
     assert cli.server_urls(None)[0] == ["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
     assert cli.server_urls("http://x:1")[0] == ["http://x:1"]
+
+
+# ---- commands over a stub client (no network): waiting, progress, timeouts --------------------------
+
+class _Resp:
+    def __init__(self, doc):
+        self.doc = doc
+
+    def json(self):
+        return self.doc
+
+
+class StubClient:
+    """Answers ``request`` from a tiny in-memory cluster of one RC and its pods; records every call."""
+
+    def __init__(self, pods, replace=True, replicas=2):
+        self.rc = {"kind": "ReplicationController", "id": "ru", "resourceVersion": 7,
+                   "desiredState": {"replicas": replicas, "replicaSelector": {"name": "ru"},
+                                    "podTemplate": {"labels": {"name": "ru"}, "desiredState": {"manifest": {
+                                        "version": "v1beta1", "containers": [{"name": "c", "image": "old"}]}}}},
+                   "currentState": {"replicas": len(pods)}}
+        self.pods = list(pods)
+        self.replace = replace
+        self.calls = []
+        self.n = 0
+
+    def request(self, method, path, params=None, body=None, **kw):
+        self.calls.append((method, path, dict(params or {})))
+        if path.endswith("/replicationControllers/ru"):
+            if method == "PUT":
+                self.rc = body
+            self.rc["currentState"] = {"replicas": len(self.pods)}
+            return _Resp(self.rc)
+        if path.endswith("/pods") and method == "GET":
+            assert params == {"labels": "name=ru"}
+            return _Resp({"kind": "PodList", "items": [{"id": p} for p in self.pods]})
+        if method == "DELETE" and "/pods/" in path:
+            self.pods.remove(path.rsplit("/", 1)[1])
+            if self.replace:
+                self.n += 1
+                self.pods.append(f"new-{self.n}")
+            return _Resp({"kind": "Status", "status": "Success"})
+        raise AssertionError((method, path))
+
+
+def _invoke(monkeypatch, stub, args):
+    from click.testing import CliRunner
+    monkeypatch.setattr(cli, "make_client", lambda server: stub)
+    return CliRunner().invoke(cli.main, args)
+
+
+def test_rollingupdate_sets_the_image_then_deletes_pods_in_order(monkeypatch):
+    stub = StubClient(["b", "a"])
+    res = _invoke(monkeypatch, stub, ["-image", "new", "-u", "0s", "rollingupdate", "ru"])
+    assert res.exit_code == 0, res.output
+    assert stub.rc["desiredState"]["podTemplate"]["desiredState"]["manifest"]["containers"][0]["image"] == "new"
+    assert [c[1].rsplit("/", 1)[1] for c in stub.calls if c[0] == "DELETE"] == ["a", "b"]
+    assert "[1/2] deleted pod a; waiting for its replacement" in res.output
+    assert "[2/2] 2/2 pods" in res.output
+    assert res.output.rstrip().endswith('replicationController "ru": all 2 pods replaced')
+
+
+def test_rollingupdate_times_out_when_nothing_replaces_a_pod(monkeypatch):
+    stub = StubClient(["a", "b"], replace=False)
+    res = _invoke(monkeypatch, stub, ["rollingupdate", "ru", "-u", "0s", "--timeout", "0.3s"])
+    assert res.exit_code == 1
+    assert res.output.splitlines()[-1] == ('Error: timed out after 0.3s waiting for replicationController "ru" '
+                                           'to replace pod "a" (1/2 pods)')
+    assert stub.pods == ["b"]  # the second pod is left alone
+
+
+def test_resize_wait_times_out_with_the_current_count(monkeypatch):
+    stub = StubClient(["a"], replicas=1)
+    res = _invoke(monkeypatch, stub, ["resize", "ru", "3", "--wait", "--timeout", "0.3s"])
+    assert res.exit_code == 1
+    assert 'replicationController "ru": 1/3 replicas' in res.output
+    assert res.output.splitlines()[-1] == \
+        'Error: timed out after 0.3s waiting for replicationController "ru" to have 3 replicas (it has 1)'
+    assert stub.rc["desiredState"]["replicas"] == 3 and stub.rc["resourceVersion"] == 7
+
+
+def test_every_command_has_help_with_an_example():
+    from click.testing import CliRunner
+    for name in cli.CLIENT_COMMANDS + ("master",):
+        out = CliRunner().invoke(cli.main, [name, "--help"]).output
+        assert "Example" in out, name
+        if name != "master":
+            assert "-h, --server" in out, name
