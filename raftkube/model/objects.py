@@ -61,7 +61,8 @@ Node (v1beta1 "Minion")::
      "status": {"hostIP": str, "capacity": {"cpu": int milli-cpu, "memory": int bytes},
                 "conditions": [{"type": "Ready", "status": "True"|"False"|"Unknown",
                                 "reason", "lastHeartbeatTime", "lastTransitionTime"}],
-                "kubeletPort": int}}
+                "kubeletPort": int,
+                "serviceHost": str (where this minion's containers reach its service proxy)}}
 
 Event::
 

@@ -15,7 +15,7 @@ Choices not dictated by 2014 (the internal model holds more than v1beta1 had; th
   ``currentState.reason`` carries ``status.reason``; each ``currentState.info`` entry carries ``ready``
   (defaulting to "the container is running"). ``info["net"]`` is emitted when there is a pod IP and is
   skipped on input (its ``podIP`` is the fallback for ``currentState.podIP``).
-* Minions: ``status: {conditions: [...], kubeletPort}`` carries the node status beyond ``hostIP`` and
+* Minions: ``status: {conditions: [...], kubeletPort, serviceHost}`` carries the node status beyond ``hostIP`` and
   ``resources.capacity``; ``unschedulable: true`` is emitted when set. Nodes have no namespace.
 * A pod template's ``manifest.id`` is emitted as the controller's id (it was free text in 2014).
 * Phases: Pending->Waiting, Running->Running, Succeeded/Failed->Terminated; back: Waiting->Pending,
@@ -612,12 +612,15 @@ def _node_from_wire(r: _Reader, body: dict) -> dict:
                    "reason": r.str_(c, "reason", cp), "lastHeartbeatTime": r.ts(c, "lastHeartbeatTime", cp),
                    "lastTransitionTime": r.ts(c, "lastTransitionTime", cp)}
                   for c, cp in r.items(st, "conditions", "status")]
-    return {"spec": {"unschedulable": r.bool_(body, "unschedulable", "")},
+    node = {"spec": {"unschedulable": r.bool_(body, "unschedulable", "")},
             "status": {"hostIP": r.str_(body, "hostIP", ""),
                        "capacity": {"cpu": r.int_(cap, "cpu", "resources.capacity"),
                                     "memory": r.int_(cap, "memory", "resources.capacity")},
                        "conditions": conditions,
                        "kubeletPort": r.int_(st, "kubeletPort", "status")}}
+    if r.str_(st, "serviceHost", "status"):  # only when set: from_wire(to_wire(obj)) == obj
+        node["status"]["serviceHost"] = r.str_(st, "serviceHost", "status")
+    return node
 
 
 def _node_to_wire(obj: dict) -> dict:
@@ -636,6 +639,8 @@ def _node_to_wire(obj: dict) -> dict:
         for c in status.get("conditions") or ()]}
     if status.get("kubeletPort"):
         st["kubeletPort"] = status["kubeletPort"]
+    if status.get("serviceHost"):
+        st["serviceHost"] = status["serviceHost"]
     w["status"] = st
     return w
 

@@ -13,6 +13,7 @@ from raftkube.model import validation
 from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound, Timeout
 from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
                                     namespace_of, rv_of)
+from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.registry import strategy
 from raftkube.state.codec import decode_object, encode_object
@@ -195,6 +196,8 @@ class Registry:
         self._local(key)  # 404 before proposing
         if not node:
             raise BadRequest("binding needs a host")
+        if service_env is None:
+            service_env = self._service_env(key[1], node)
         op = {"op": "bind", "key": list(key), "node": node}
         if service_env:
             op["patch"] = {"serviceEnv": service_env}
@@ -212,6 +215,15 @@ class Registry:
             return result
         found = self.store.machine.get(key)
         return decode_object(found[1], found[0])
+
+    def _service_env(self, namespace: str, node: str) -> list[dict]:
+        """The service variables of a pod bound now to ``node``: this namespace's services (local read)."""
+        _rev, raw = self.store.machine.list("Service", namespace)
+        services = [decode_object(data, rv) for _key, rv, data in raw]
+        if not services:
+            return []
+        found = self.store.machine.get(self._key("Node", "", node))
+        return service_env(services, service_host(decode_object(found[1], found[0]) if found else None, node))
 
     def transaction(self, ops: list[dict], *, epoch: int | None = None) -> list:
         """Raw batch of store ops, applied atomically (for controllers that need several at once)."""
