@@ -141,6 +141,12 @@ class KubecfgGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # e.g. `raftkube list pods | head -1`: stop quietly
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            ctx.exit(1)
 
 
 def api_message(exc: ApiError) -> str:
@@ -868,8 +874,9 @@ def logs(pod, container, follow, tail, server):
       raftkube logs redis
       raftkube logs redis redis --tail 20
     """
-    pod_name = pod.split("/", 1)[1] if pod.strip("/").startswith("pods/") else pod
-    pod_name = pod_name.strip("/")
+    pod_name = pod.strip("/")
+    if pod_name.startswith("pods/"):
+        pod_name = pod_name[len("pods/"):]
     client = make_client(server)
     wire = _get(client, PODS, pod_name)
     names = [c.get("name") or "" for c in
