@@ -65,8 +65,10 @@ class ControllerManager:
 
     def stop(self) -> None:
         self._stop.set()
-        self._switch(None)
+        old = self._switch(None)
         self._thread.join(timeout=5)
+        for c in old:
+            c.join(1.0)
 
     @property
     def active(self) -> bool:
@@ -83,9 +85,10 @@ class ControllerManager:
             except Exception:
                 log.exception("controller manager: switching to epoch %s failed", epoch)
 
-    def _switch(self, epoch: int | None) -> None:
+    def _switch(self, epoch: int | None) -> list[Controller]:
+        """Stop the controllers of the previous term (without waiting for them) and start this term's."""
         if epoch == self.epoch:
-            return
+            return []
         old, old_extras = self.controllers, self._extras
         for c in old:  # at once: no more writes from the old term
             c.stop()
@@ -100,5 +103,4 @@ class ControllerManager:
             log.info("controllers started (epoch %d): %s", epoch, ", ".join(c.name for c in self.controllers))
         elif old:
             log.info("controllers stopped: no longer leader")
-        for c in old:
-            c.join(2.0)
+        return old

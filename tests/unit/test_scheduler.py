@@ -100,11 +100,17 @@ def test_retried_at_once_when_a_minion_appears_and_reason_cleared_on_bind():
     put(client, pod("a"))
     s = scheduler(client)
     s.sync_once()
-    assert client.get("Pod", "a")["status"]["message"] == "no minions available"
-    put(client, node("n1"))
+    assert [e["message"] for e in events(client, FAILED_SCHEDULING)] == ["no minions available"]
+    assert client.writes("update_status") == []  # without any minion the pod is left alone
+    put(client, node("n1", labels={"disk": "hdd"}))
+    put(client, pod("b", node_selector={"disk": "ssd"}, labels={"app": "b"}))
+    s.sync_once()
+    assert client.get("Pod", "b")["status"]["reason"] == FAILED_SCHEDULING
+    put(client, node("n2", labels={"disk": "ssd"}))
     s.sync_once()  # no clock advance: the new minion cancels the backoff
-    p = client.get("Pod", "a")
-    assert pod_node(p) == "n1" and p["status"].get("reason", "") == ""
+    assert pod_node(client.get("Pod", "a")) in ("n1", "n2")
+    b = client.get("Pod", "b")
+    assert pod_node(b) == "n2" and b["status"].get("reason", "") == ""  # the reason is cleared on bind
 
 
 def test_retried_at_once_when_a_pod_is_deleted():
