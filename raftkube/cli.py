@@ -951,9 +951,13 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--name-prefix", default="", help="with --count: minions are named <prefix><i>")
 @click.option("--heartbeat", "heartbeat_s", type=float, default=5.0, show_default=True, help="seconds")
 @click.option("--container-label", "container_labels", multiple=True, help="extra label k=v on every container")
+@click.option("--proxy/--no-proxy", "run_proxy", default=None,
+              help="run the service proxy (default: on with --runtime docker, off with hollow)")
+@click.option("--service-host", default="",
+              help="where containers reach this minion's proxy (default: the docker bridge gateway)")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
-           verbose):
+           run_proxy, service_host, verbose):
     """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
 
     \b
@@ -978,12 +982,19 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
         port=port, labels=_key_values(labels, "--label"), count=count,
         name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
-        container_labels=_key_values(container_labels, "--container-label"))
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
     stop = _stop_on_signals()
+    proxy = None
+    if run_proxy if run_proxy is not None else runtime == "docker":
+        from raftkube.proxy.service_proxy import ServiceProxy
+        proxy = ServiceProxy(HttpClient(urls), settings.name).start()
     try:
         run_minion(HttpClient(urls), settings, stop)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
+    finally:
+        if proxy is not None:
+            proxy.stop()
 
 
 if __name__ == "__main__":

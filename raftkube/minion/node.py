@@ -39,6 +39,9 @@ class MinionSettings:
     container_labels: dict = field(default_factory=dict)
     """Extra labels put on every container (tests label theirs with the test run id)."""
     kubelet: KubeletSettings = KubeletSettings()
+    service_host: str = ""
+    """Where this minion's containers reach its service proxy (Node ``status.serviceHost``, the HOST of the
+    service variables); empty: the Docker bridge gateway (docker runtime) or ``address`` (hollow)."""
 
 
 def host_capacity() -> dict:
@@ -75,17 +78,44 @@ def host_address(masters: list[str] | None = None) -> str:
         return "127.0.0.1"
 
 
-class _Agent(NodeAgent):
-    """The node agent, also advertising the kubelet port (``status.kubeletPort``)."""
+def bridge_gateway(docker_client) -> str:
+    """The address containers on Docker's default bridge reach the host at (its gateway; when the network
+    does not name one, the first address of its subnet, which is what Docker assigns); "" if unknown."""
+    import ipaddress
+    if docker_client is None:
+        return ""
+    try:
+        configs = docker_client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+    except Exception as exc:  # noqa: BLE001 - any engine error: fall back to the minion address
+        log.warning("cannot inspect the docker bridge network: %s", exc)
+        return ""
+    for cfg in configs:
+        if cfg.get("Gateway"):
+            return cfg["Gateway"]
+        try:
+            net = ipaddress.ip_network(cfg.get("Subnet") or "", strict=False)
+        except ValueError:
+            continue
+        if net.version == 4:
+            return str(next(net.hosts()))
+    return ""
 
-    def __init__(self, *args, kubelet_port: int = 0, **kw):
+
+class _Agent(NodeAgent):
+    """The node agent, also advertising the kubelet port (``status.kubeletPort``) and where containers
+    reach the service proxy (``status.serviceHost``)."""
+
+    def __init__(self, *args, kubelet_port: int = 0, service_host: str = "", **kw):
         super().__init__(*args, **kw)
         self.kubelet_port = kubelet_port
+        self.service_host = service_host
 
     def _status(self) -> dict:
         status = super()._status()
         if self.kubelet_port > 0:
             status["kubeletPort"] = self.kubelet_port
+        if self.service_host:
+            status["serviceHost"] = self.service_host
         return status
 
 
@@ -130,12 +160,15 @@ class MinionProcess:
             from raftkube.minion.server import MinionServer
             self.server = MinionServer(lambda: self.kubelets, port=s.port).start()
         port = self.server.port if self.server is not None else 0
+        service_host = s.service_host or (
+            bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
+        ) or s.address
         for i, name in enumerate(self.names):
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
             self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
                                          pusher=self.pusher, thread_name=thread).start())
             self.agents.append(_Agent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
-                                      kubelet_port=port).start())
+                                      kubelet_port=port, service_host=service_host).start())
         self.source.start()
         log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
                  + (" ..." if len(self.names) > 5 else ""), s.runtime, s.address, port or "-")
