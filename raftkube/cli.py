@@ -210,6 +210,40 @@ def master(name: str, config_path: str, verbose: bool) -> None:
         raise click.ClickException(f"master {name}: {exc}") from None
 
 
+@main.command()
+@click.option("--config", "config_path", default="cluster.toml", show_default=True,
+              help="cluster description (masters, ports, data directory)")
+@click.option("--minions", type=click.IntRange(0, 100), default=1, show_default=True, help="local minions to start")
+@click.option("--runtime", type=click.Choice(["docker", "hollow"]), default="docker", show_default=True,
+              help="docker: real containers; hollow: simulated (no Docker needed)")
+def up(config_path: str, minions: int, runtime: str) -> None:
+    """Run a whole local cluster in the foreground: the masters of the config and N minions.
+
+    Every process's output is shown with a [name] prefix; a process that dies is restarted; Ctrl-C stops
+    everything. Data stays on disk, so the next `up` brings the same objects back.
+
+    Example: raftkube up --minions 2          (then, in another shell: kubecfg list /pods)
+    """
+    _setup_logging(False)
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if runtime == "docker" and minions:
+        import shutil
+        import subprocess
+        docker = shutil.which("docker")
+        if docker is None or subprocess.run([docker, "info"], capture_output=True).returncode != 0:
+            raise click.ClickException(
+                "the Docker engine is not reachable: start it (scripts/up does it, installing Debian's docker.io "
+                "if needed), or use --runtime hollow")
+    from raftkube.up import run_up
+    stop = _stop_on_signals()
+    code = run_up(config, minions, runtime, stop)
+    if code:
+        sys.exit(code)
+
+
 
 # ---- shared pieces of the client commands ----------------------------------------------------------
 

@@ -14,6 +14,7 @@ import time
 from typing import Iterator, Protocol
 
 import requests
+import urllib3
 
 from raftkube.model import v1beta1
 from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
@@ -22,6 +23,9 @@ from raftkube.model.selectors import parse_field_selector, parse_label_selector
 from raftkube.registry import WatchEvent
 
 log = logging.getLogger(__name__)
+
+#: an idle watch stream carries a newline this often (see api/resources.py)
+WATCH_KEEPALIVE_S = 15.0
 
 
 class Client(Protocol):
@@ -136,7 +140,8 @@ class HttpClient:
             url = self.current_url + path
             try:
                 resp = self.session.request(method, url, params=params, data=data, headers=headers,
-                                            timeout=timeout_s or self.timeout_s, stream=stream)
+                                            timeout=timeout_s if timeout_s is not None else self.timeout_s,
+                                            stream=stream)
             except requests.RequestException as exc:
                 last = Unavailable(f"cannot reach master {self.current_url}: {exc.__class__.__name__}")
             else:
@@ -218,7 +223,8 @@ class HttpClient:
         if resource_version:
             params["resourceVersion"] = str(resource_version)
         path = "/api/v1beta1/watch/" + RESOURCES_BY_KIND[kind].plural
-        resp = self.request("GET", path, params, stream=True, timeout_s=None)
+        # the server writes a newline every WATCH_KEEPALIVE_S on an idle stream: a longer silence is a dead master
+        resp = self.request("GET", path, params, stream=True, timeout_s=(self.timeout_s, 3 * WATCH_KEEPALIVE_S))
         return _HttpWatch(resp, kind)
 
     def raft_status(self, url: str) -> dict:
@@ -253,7 +259,7 @@ class _HttpWatch:
                     raise error_from_status(obj, int(obj.get("code") or 500))
                 internal = v1beta1.from_wire(self._kind, obj, namespace=obj.get("namespace") or DEFAULT_NAMESPACE)
                 yield WatchEvent(ev["type"], internal, rv_of(internal))
-        except (requests.RequestException, AttributeError, ValueError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, AttributeError, ValueError) as exc:
             if isinstance(exc, Gone):
                 raise
             raise Unavailable(f"watch stream ended: {exc.__class__.__name__}") from None

@@ -100,8 +100,12 @@ def master_argv(config: ClusterConfig, name: str) -> list[str]:
 
 
 def minion_argv(config: ClusterConfig, index: int, runtime: str) -> list[str]:
-    return [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
-            "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index)]
+    argv = [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
+            "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index),
+            "--address", "127.0.0.1"]
+    if index:  # minions on one host share its ports: only the first runs the service proxy
+        argv.append("--no-proxy")
+    return argv
 
 
 def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Event,

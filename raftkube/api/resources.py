@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import falcon
 
@@ -201,14 +202,20 @@ class WatchResource:
         resp.stream = _stream(events)
 
 
-def _stream(events):
+def _stream(events, keepalive_s: float = 15.0):
     # waitress sends the headers with the first non-empty chunk: a newline (whitespace between JSON values,
-    # skipped by stream decoders) lets them leave at once, before any event exists.
+    # skipped by stream decoders) lets them leave at once, before any event exists. The same newline every
+    # ``keepalive_s`` on an idle stream tells clients the master is alive (and waitress if they are not).
     yield b"\n"
+    idle_since = time.monotonic()
     try:
         for ev in events:
             if ev is None:  # idle: the registry polls the stop check (waitress.client_disconnected)
+                if time.monotonic() - idle_since >= keepalive_s:
+                    idle_since = time.monotonic()
+                    yield b"\n"
                 continue
+            idle_since = time.monotonic()
             yield json.dumps({"type": ev.type, "object": v1beta1.to_wire(ev.object)},
                              separators=(",", ":")).encode() + b"\n"
     except Gone as exc:
