@@ -52,6 +52,8 @@ class KubeletSettings:
     stop_grace_s: float = 5.0
     """SIGTERM -> SIGKILL delay when a container is replaced (spec change, failed probe, dead infra).
     Containers of deleted pods are killed at once (the pod is gone)."""
+    min_sync_interval_s: float = 0.05
+    """Wake-ups closer together than this share one round (one runtime listing)."""
     workers: int = 4
     """Pods whose actions run in parallel; 0 runs them inline in the sync thread (hollow minions)."""
     probe_period_s: float = 1.0
@@ -467,11 +469,14 @@ class PodSource:
         with self._lock:
             # a pod never moves between nodes, but drop it from wherever it was to be safe
             touched = {n for n, pods in self._by_node.items() if uid in pods}
+            old = next((self._by_node[n][uid] for n in touched), None)
             for n in touched:
                 self._by_node[n].pop(uid, None)
             if ev_type != "DELETED" and node:
                 self._by_node.setdefault(node, {})[uid] = pod
                 touched.add(node)
+        if old is not None and ev_type != "DELETED" and old.get("spec") == pod.get("spec"):
+            return  # a status write (most often the kubelet's own): nothing to sync
         self._notify(touched)
 
     def _run(self) -> None:
@@ -638,6 +643,9 @@ class Kubelet:
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.settings.sync_period_s)
+            # coalesce a burst of wake-ups (watch events, finished workers) into one round
+            if self._stop.wait(self.settings.min_sync_interval_s):
+                break
             self._wake.clear()
             if self._stop.is_set():
                 break
