@@ -277,7 +277,7 @@ class Scheduler(Controller):
         if not ok:
             return
         self.bound += 1
-        log.debug("pod %s/%s bound to %s", key[0], key[1], node)
+        log.info("pod %s/%s bound to %s", key[0], key[1], node)
         self.events.record(pod, SCHEDULED, f"Successfully assigned {key[1]} to {node}", status="Pending")
         if ((pod.get("status") or {}).get("reason") or "") == FAILED_SCHEDULING:
             self._write_status(key, "", "")

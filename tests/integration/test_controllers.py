@@ -85,6 +85,16 @@ def test_rc_spread_resize_replace_and_host_ports(ctl):
                       what="7 web pods")
     assert max(Counter(pod_node(p) for p in pods).values()) == 3
 
+    # endpoints: the running pods of a service (the pod IPs a kubelet would report)
+    client.create({"kind": "Service", "metadata": {"name": "web"},
+                   "spec": {"port": 9000, "selector": {"app": "web"}, "containerPort": 0}})
+    for i, p in enumerate(pods[:2]):
+        p["status"] = {"phase": "Running", "podIP": f"172.17.0.{i + 2}"}
+        client.update_status(p)
+    poll_until(lambda: sorted((e["ip"], e["port"]) for e in client.get("Endpoints", "web")["endpoints"])
+               == [("172.17.0.2", 80), ("172.17.0.3", 80)], 10.0, what="endpoints of the running pods")
+    pods = settled(client, "web", 7)
+
     victim = name_of(pods[0])
     client.delete("Pod", victim)
     poll_until(lambda: (lambda ps: ps and victim not in {name_of(p) for p in ps})(settled(client, "web", 7)),
@@ -104,13 +114,17 @@ def test_rc_spread_resize_replace_and_host_ports(ctl):
 def test_leader_killed_while_scaling_new_leader_finishes_exactly(ctl):
     cluster, client, _agents = ctl
     leader = cluster.leader()
-    client.create(rc("big", 60))
-    poll_until(lambda: len(pods_of(client, "big")) >= 5, 10.0, what="scaling under way")
+    n = 300
+    client.create(rc("big", n))
+    at_kill = poll_until(lambda: len(pods_of(client, "big")) >= 10 and len(pods_of(client, "big")), 10.0,
+                         interval_s=0.01, what="scaling under way")
     cluster.kill(leader)
+    assert at_kill < n, "the RC finished before the kill: make it bigger"
     cluster.wait_ready(timeout_s=20.0)
-    pods = poll_until(lambda: settled(client, "big", 60), 40.0, what="exactly 60 bound pods after failover")
-    assert len(pods_of(client, "big")) == 60  # no duplicates, no leftovers
-    # and it stays that way (a late create of the old leader would show up here)
+    pods = poll_until(lambda: settled(client, "big", n), 40.0, what=f"exactly {n} bound pods after failover")
+    assert len(pods_of(client, "big")) == n  # no duplicates, no leftovers
+    assert len({name_of(p) for p in pods}) == n
+    # the new leader owns it from here (a late create of the old leader would show up as an extra pod)
     resize(client, "big", 10)
     poll_until(lambda: len(pods_of(client, "big")) == 10 and settled(client, "big", 10), 20.0,
                what="scaled down to 10 by the new leader")
