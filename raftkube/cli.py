@@ -216,7 +216,9 @@ def master(name: str, config_path: str, verbose: bool) -> None:
 @click.option("--minions", type=click.IntRange(0, 100), default=1, show_default=True, help="local minions to start")
 @click.option("--runtime", type=click.Choice(["docker", "hollow"]), default="docker", show_default=True,
               help="docker: real containers; hollow: simulated (no Docker needed)")
-def up(config_path: str, minions: int, runtime: str) -> None:
+@click.option("--container-label", "container_labels", multiple=True,
+              help="extra label k=v on every container the minions start (tests use it to find their own)")
+def up(config_path: str, minions: int, runtime: str, container_labels: tuple[str, ...]) -> None:
     """Run a whole local cluster in the foreground: the masters of the config and N minions.
 
     Every process's output is shown with a [name] prefix; a process that dies is restarted; Ctrl-C stops
@@ -239,7 +241,7 @@ def up(config_path: str, minions: int, runtime: str) -> None:
                 "if needed), or use --runtime hollow")
     from raftkube.up import run_up
     stop = _stop_on_signals()
-    code = run_up(config, minions, runtime, stop)
+    code = run_up(config, minions, runtime, stop, container_labels=container_labels)
     if code:
         sys.exit(code)
 

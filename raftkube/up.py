@@ -99,17 +99,19 @@ def master_argv(config: ClusterConfig, name: str) -> list[str]:
     return [sys.executable, "-m", "raftkube.cli", "master", name, "--config", str(config.path)]
 
 
-def minion_argv(config: ClusterConfig, index: int, runtime: str) -> list[str]:
+def minion_argv(config: ClusterConfig, index: int, runtime: str, container_labels: tuple[str, ...] = ()) -> list[str]:
     argv = [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
             "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index),
             "--address", "127.0.0.1"]
     if index:  # minions on one host share its ports: only the first runs the service proxy
         argv.append("--no-proxy")
+    for label in container_labels:
+        argv += ["--container-label", label]
     return argv
 
 
 def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Event,
-           out: TextIO = sys.stdout) -> int:
+           out: TextIO = sys.stdout, container_labels: tuple[str, ...] = ()) -> int:
     """Run the cluster until ``stop`` is set or a child dies; returns a process exit code."""
     group = ProcessGroup(out=out)
     try:
@@ -121,7 +123,8 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
             out.write("raftkube up: the masters did not become ready within 60 s (see their logs above)\n")
             return 1
         for i in range(minions):
-            group.start(f"minion-{i + 1}", minion_argv(config, i, runtime), cwd=str(config.path.parent))
+            group.start(f"minion-{i + 1}", minion_argv(config, i, runtime, container_labels),
+                        cwd=str(config.path.parent))
         urls = ",".join(config.api_urls)
         out.write(
             f"\nraftkube is up: {len(config.masters)} masters, {minions} minion(s) ({runtime}).\n"
