@@ -39,6 +39,7 @@ class Registry:
         self.store = store
         self.clock = clock
         self.new_uid = new_uid
+        self._labels_cache: dict[tuple, tuple[int, dict]] = {}  # pod key -> (rv, labels), for RC counts
 
     # ---- reads ------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str, *, consistent: bool = True) -> dict:
@@ -84,8 +85,7 @@ class Registry:
         for rc in rcs:
             ns = namespace_of(rc)
             if ns not in by_ns:
-                _rev, raw = self.store.machine.list("Pod", ns)
-                by_ns[ns] = [(decode_object(d, rv)["metadata"].get("labels") or {}) for _k, rv, d in raw]
+                by_ns[ns] = self._pod_labels(ns)
             sel = (rc.get("spec") or {}).get("selector") or {}
             if not sel:
                 count = 0
@@ -93,6 +93,22 @@ class Registry:
                 s = selector_from_map(sel)
                 count = sum(1 for lbl in by_ns[ns] if s.matches(lbl))
             rc.setdefault("status", {})["replicas"] = count
+
+    def _pod_labels(self, namespace: str) -> list[dict]:
+        """The labels of every pod in a namespace, decoding only pods changed since the last call."""
+        _rev, raw = self.store.machine.list("Pod", namespace)
+        cache = self._labels_cache
+        out = []
+        for key, rv, data in raw:
+            hit = cache.get(key)
+            if hit is None or hit[0] != rv:
+                hit = cache[key] = (rv, decode_object(data, rv)["metadata"].get("labels") or {})
+            out.append(hit[1])
+        if len(cache) > 2 * len(raw) + 1024:  # forget deleted pods now and then
+            live = {key for key, _rv, _data in raw}
+            for key in [k for k in list(cache) if k[1] == namespace and k not in live]:
+                cache.pop(key, None)  # API threads share the cache: tolerate concurrent changes
+        return out
 
     # ---- writes -----------------------------------------------------------------------------
     def create(self, obj: dict, *, epoch: int | None = None) -> dict:
