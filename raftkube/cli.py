@@ -1025,7 +1025,7 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         from raftkube.proxy.service_proxy import ServiceProxy
         proxy = ServiceProxy(HttpClient(urls), settings.name).start()
     try:
-        run_minion(HttpClient(urls), settings, stop)
+        run_minion(HttpClient(urls, retry_for_s=3.0), settings, stop)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
     finally:

@@ -175,12 +175,13 @@ class MinionProcess:
         return self
 
     def stop(self) -> None:
-        for a in self.agents:
-            a.stop()
-        if self.source is not None:
-            self.source.stop()
-        for k in self.kubelets:
-            k.stop()
+        # in parallel: each may be inside a client call that is retrying a lost master
+        stoppers = [threading.Thread(target=x.stop, name="minion-stop", daemon=True)
+                    for x in [*self.agents, *([self.source] if self.source is not None else []), *self.kubelets]]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join(timeout=15)
         if self.pusher is not None:
             self.pusher.stop()
         if self.server is not None:
