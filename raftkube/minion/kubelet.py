@@ -480,11 +480,13 @@ class PodSource:
         self._notify(touched)
 
     def _run(self) -> None:
+        rv = 0  # 0: (re)list first; else resume the watch after this revision (on any master)
         while not self._stop.is_set():
             try:
-                pods, rv = self.client.list("Pod", None, fields=self.fields)
-                self._replace_all(pods)
-                self.synced.set()
+                if not rv:
+                    pods, rv = self.client.list("Pod", None, fields=self.fields)
+                    self._replace_all(pods)
+                    self.synced.set()
                 self._watch = self.client.watch("Pod", None, fields=self.fields, resource_version=rv)
                 if self._stop.is_set():
                     break
@@ -494,14 +496,16 @@ class PodSource:
                     if ev is None:
                         continue
                     self._apply(ev.type, ev.object)
+                    rv = max(rv, ev.revision)
                 if not self._stop.is_set():
-                    log.info("pod watch ended; relisting")
+                    log.info("pod watch ended; resuming after revision %d", rv)
             except Gone:
-                log.info("pod watch: revision compacted (410); relisting")
+                log.info("pod watch: revision %d compacted (410); relisting", rv)
+                rv = 0
             except (ApiError, requests.RequestException, OSError, ValueError) as exc:
                 if self._stop.is_set():
                     break
-                log.warning("pod watch failed (%s); relisting in %.1fs", exc, self.retry_s)
+                log.warning("pod watch failed (%s); retrying in %.1fs from revision %d", exc, self.retry_s, rv)
                 self._stop.wait(self.retry_s)
             finally:
                 w, self._watch = self._watch, None

@@ -294,3 +294,51 @@ def test_kubelet_kills_containers_of_deleted_pods():
     k.source.pods.clear()
     k.sync_once()
     assert rt.list_containers() == []
+
+
+# ---- the pod source: list once, then resume the watch where it broke -----------------------------
+class FlakyWatchClient:
+    """list -> one pod; the first watch delivers a bind then breaks (master died); later ones idle."""
+
+    def __init__(self):
+        self.lists, self.watch_rvs = 0, []
+        self.done = threading.Event()
+
+    def list(self, kind, namespace=None, labels="", fields=""):
+        self.lists += 1
+        return [make_pod()], 10
+
+    def watch(self, kind, namespace=None, labels="", fields="", resource_version=0):
+        from raftkube.model.errors import Unavailable
+        from raftkube.registry import WatchEvent
+        self.watch_rvs.append(resource_version)
+        first = len(self.watch_rvs) == 1
+
+        class W:
+            def __iter__(w):
+                if first:
+                    yield WatchEvent("ADDED", make_pod(name="b", uid="uid-b"), 12)
+                    raise Unavailable("watch stream ended: ConnectionError")
+                self.done.set()
+                while not w.closed.wait(0.01):
+                    yield None
+
+            def close(w):
+                w.closed.set()
+        w = W()
+        w.closed = threading.Event()
+        return w
+
+
+def test_pod_source_resumes_the_watch_after_a_lost_master():
+    client = FlakyWatchClient()
+    source = kl.PodSource(client, f"DesiredState.Host={NODE}", retry_s=0.01)
+    woken = []
+    source.subscribe(NODE, woken.append)
+    source.start()
+    try:
+        assert client.done.wait(5)
+    finally:
+        source.stop()
+    assert client.lists == 1 and client.watch_rvs == [10, 12]
+    assert set(source.pods_for(NODE)) == {"uid-web-0001", "uid-b"} and woken
