@@ -96,8 +96,10 @@ class ServiceConfig:
                 w.close()
             except Exception:  # noqa: BLE001 - closing a broken stream
                 pass
+        # A watch blocked in a read does not always notice ``close`` from another thread (it wakes at the
+        # next event); its thread is a daemon that does nothing more once stopped, so do not wait for it.
         for t in self._threads:
-            t.join(timeout_s)
+            t.join(timeout_s if t.name == "proxy-sync" else 0.2)
 
     # ---- threads ----------------------------------------------------------------------------------
     def _watch_loop(self, cache: _Cache) -> None:

@@ -66,7 +66,7 @@ class _Timer:
 class Proxier:
     def __init__(self, balancer: RoundRobin | None = None, *, bind_address: str = "0.0.0.0",
                  dial_timeouts_s: tuple[float, ...] = DIAL_TIMEOUTS_S, udp_idle_s: float = 60.0,
-                 chunk_bytes: int = 256 * 1024, backlog: int = 1024):
+                 chunk_bytes: int = 1 << 20, backlog: int = 1024):
         self.balancer = balancer or RoundRobin()
         self.bind_address = bind_address
         self.dial_timeouts_s = tuple(dial_timeouts_s)
