@@ -110,7 +110,7 @@ def test_article_walkthrough(up_cluster):
     assert answer.startswith("redis pod")
 
     # 4. kill -9 the leader master; the cluster keeps working
-    leader = c.leader()
+    leader = c.wait_ready(names=c.names)
     pid = requests.get(c.url(leader) + "/raft", timeout=3).json()["pid"]
     os.kill(pid, signal.SIGKILL)
     survivors = [n for n in c.names if n != leader]
