@@ -292,7 +292,8 @@ def _complete_resource(ctx, param, incomplete: str):
 
 
 def server_urls(server: str | None) -> tuple[list[str], dict[str, str]]:
-    """Where the masters are: ``-h``, else ``$KUBERNETES_MASTER``, else ./cluster.toml, else localhost:8080.
+    """Where the masters are: ``-h``, else ``$KUBERNETES_MASTER``, else the nearest cluster.toml (this folder or
+    a parent, as git finds its repository), else localhost:8080.
 
     Returns the URLs and, when cluster.toml named them, ``{url: master name}``.
     """
@@ -300,9 +301,9 @@ def server_urls(server: str | None) -> tuple[list[str], dict[str, str]]:
     raw = server or os.environ.get("KUBERNETES_MASTER")
     if raw:
         urls = [u.strip() for u in raw.split(",") if u.strip()]
-    elif Path("cluster.toml").is_file():
+    elif (found := _nearest_config()) is not None:
         try:
-            config = load("cluster.toml")
+            config = load(found)
         except ConfigError as exc:
             raise click.ClickException(f"{exc} (or choose the masters with -h URL[,URL...])") from None
         urls = config.api_urls
@@ -312,6 +313,14 @@ def server_urls(server: str | None) -> tuple[list[str], dict[str, str]]:
     if not urls:
         raise click.UsageError("no master URL given (-h URL[,URL...])")
     return [(u if "://" in u else "http://" + u).rstrip("/") for u in urls], names
+
+
+def _nearest_config() -> Path | None:
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "cluster.toml").is_file():
+            return folder / "cluster.toml"
+    return None
 
 
 def make_client(server: str | None) -> HttpClient:
