@@ -73,6 +73,7 @@ class Scheduler(Controller):
         self.spreaders: dict[tuple[str, str, str], tuple[str, dict]] = {}  # (kind, ns, name) -> (ns, selector)
         self._spread_cache: dict[LabelSet, list[LabelSet]] = {}
         self.bound = 0
+        self._parked = -1  # pods parked while no minion is ready (logged when the count changes)
         self.node_informer = Informer(client, "Node", self._on_node)
         self.pod_informer = Informer(client, "Pod", self._on_pod)
         self.informers = [self.node_informer,
@@ -224,6 +225,15 @@ class Scheduler(Controller):
         """One pass over the unbound pods whose backoff is over; returns the number of binds started."""
         now = self.clock()
         with self.lock:
+            if not self.live_nodes:
+                # Nothing can fit anywhere: park every pod (no per-pod work, writes or events) until a
+                # minion appears, which wakes this loop through the node informer.
+                waiting = sum(1 for k in self.queue if k not in self.assumed)
+                if waiting != self._parked:
+                    self._parked = waiting
+                    log.info("%d pod(s) wait for a ready minion", waiting)
+                return 0
+            self._parked = -1
             keys = [k for k in self.queue
                     if k not in self.assumed and (k not in self.backoff or self.backoff[k].next_at <= now)]
         started = 0
@@ -293,7 +303,8 @@ class Scheduler(Controller):
             emit = message != b.last_event or now - b.last_event_at >= b.delay_s
             if emit:
                 b.last_event, b.last_event_at = message, now
-        log.info("pod %s/%s: %s (retry in %.0f s)", key[0], key[1], message, b.delay_s)
+        log.log(logging.INFO if emit else logging.DEBUG, "pod %s/%s: %s (retry in %.0f s)", key[0], key[1], message,
+                b.delay_s)
         status = pod.get("status") or {}
         with self.lock:
             have_minions = bool(self.live_nodes)

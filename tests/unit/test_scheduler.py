@@ -100,8 +100,9 @@ def test_retried_at_once_when_a_minion_appears_and_reason_cleared_on_bind():
     put(client, pod("a"))
     s = scheduler(client)
     s.sync_once()
-    assert [e["message"] for e in events(client, FAILED_SCHEDULING)] == ["no minions available"]
-    assert client.writes("update_status") == []  # without any minion the pod is left alone
+    # without any ready minion pods are parked: no status writes, no events (a cluster being set up, or an
+    # API-only benchmark, sees no controller writes for its pods)
+    assert events(client, FAILED_SCHEDULING) == [] and client.writes("update_status") == []
     put(client, node("n1", labels={"disk": "hdd"}))
     put(client, pod("b", node_selector={"disk": "ssd"}, labels={"app": "b"}))
     s.sync_once()
