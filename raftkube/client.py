@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Iterator, Protocol
@@ -265,6 +266,17 @@ class _HttpWatch:
             raise Unavailable(f"watch stream ended: {exc.__class__.__name__}") from None
 
     def close(self):
+        """End the stream, also while another thread is blocked reading it: closing the response alone
+        would wait for that reader (up to the next keepalive); shutting the socket down wakes it with EOF."""
+        raw = self._resp.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is None:  # http.client let go of conn.sock (Connection: close); the reader's file holds it
+            sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self._resp.close()
 
 

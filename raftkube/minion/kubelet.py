@@ -443,7 +443,7 @@ class PodSource:
         w = self._watch
         if w is not None:
             try:
-                w.close()
+                w.close()  # HttpClient's close wakes the reading thread at once
             except Exception:  # noqa: BLE001 - closing a broken stream
                 pass
         if self._thread is not None:
