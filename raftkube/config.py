@@ -57,6 +57,9 @@ class RaftConfig:
     #: most transactions grouped into one Raft entry, and entries in flight at once
     max_batch: int = 512
     max_inflight: int = 2
+    #: Python's GIL switch interval in a master process: short, so the Raft tick thread is not starved by
+    #: busy API threads (see master.py)
+    gil_switch_interval_s: float = 0.001
     #: events each master keeps for watch resume; older resourceVersions get 410 Gone
     watch_ring: int = 100_000
 
@@ -75,6 +78,8 @@ class ApiConfig:
 class ControllersConfig:
     #: full resync period of every controller
     resync_period_s: float = 10.0
+    #: relist everything from the store this often (a safety net; watch failures relist on their own)
+    relist_period_s: float = 300.0
     #: a minion whose last heartbeat is older than this becomes NotReady
     node_grace_period_s: float = 40.0
     #: pods of a NotReady minion are marked Failed after this further delay

@@ -1,8 +1,9 @@
 """What every controller shares: a watch-fed local copy of a kind (``Informer``) and the run loop.
 
 A controller is level-triggered: ``sync_once()`` relists its informers from the client (the store is the
-truth) and reconciles everything; watch events only keep the informers current between resyncs and wake
-the loop, which then calls ``reconcile()`` on the cached state. A write answered ``NotLeader`` means this
+truth) and reconciles everything. It runs at start and every ``relist_period_s``; in between, watch events
+keep the informers current and wake the loop, which calls ``reconcile()`` on the cached state, and so does
+the periodic resync every ``resync_period_s``. A write answered ``NotLeader`` means this
 master was deposed: the controller stops.
 """
 
@@ -189,11 +190,12 @@ class Controller:
     debounce_s = 0.02
 
     def __init__(self, client, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, resync_period_s: float = 10.0):
+                 rng: random.Random | None = None, resync_period_s: float = 10.0, relist_period_s: float = 300.0):
         self.client = client
         self.clock = clock
         self.rng = rng or random.Random()
         self.resync_period_s = resync_period_s
+        self.relist_period_s = relist_period_s
         self.informers: list[Informer] = []
         self.stop_event = threading.Event()
         self._wake = threading.Event()
@@ -252,6 +254,7 @@ class Controller:
                 self._threads.append(t)
                 t.start()
             next_resync = time.monotonic() + self.resync_period_s
+            next_relist = time.monotonic() + self.relist_period_s
             while not stop.is_set():
                 timeout = next_resync - time.monotonic()
                 own = self.next_deadline_s()
@@ -264,10 +267,17 @@ class Controller:
                     stop.wait(self.debounce_s)
                     self._wake.clear()
                 try:
-                    if time.monotonic() >= next_resync:
-                        next_resync = time.monotonic() + self.resync_period_s
+                    # The periodic resync reconciles the watch-fed caches; relisting from the store (decoding
+                    # every object, which holds the GIL for a while and once starved the Raft tick thread into
+                    # elections) is a rare safety net: watches that fail relist on their own.
+                    now = time.monotonic()
+                    if now >= next_relist:
+                        next_relist = now + self.relist_period_s
+                        next_resync = now + self.resync_period_s
                         self.sync_once()
                     else:
+                        if now >= next_resync:
+                            next_resync = now + self.resync_period_s
                         self.reconcile()
                 except NotLeader:
                     raise

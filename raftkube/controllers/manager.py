@@ -34,12 +34,15 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
     events = EventRecorder(client, "scheduler", threads=2, name="scheduler-events")
     controllers: list[Controller] = [
         Scheduler(client, clock=clock, rng=random.Random(rng.random()), resync_period_s=config.resync_period_s,
-                  binders=config.workers, backoff_initial_s=config.scheduler_backoff_initial_s,
+                  relist_period_s=config.relist_period_s, binders=config.workers, backoff_initial_s=config.scheduler_backoff_initial_s,
                   backoff_max_s=config.scheduler_backoff_max_s, events=events),
         ReplicationManager(client, clock=clock, rng=random.Random(rng.random()),
-                           resync_period_s=config.resync_period_s, workers=config.workers),
-        EndpointsController(client, clock=clock, resync_period_s=config.resync_period_s),
+                           resync_period_s=config.resync_period_s, relist_period_s=config.relist_period_s,
+                           workers=config.workers),
+        EndpointsController(client, clock=clock, resync_period_s=config.resync_period_s,
+                            relist_period_s=config.relist_period_s),
         NodeLifecycleController(client, clock=wall_clock, resync_period_s=config.resync_period_s,
+                                relist_period_s=config.relist_period_s,
                                 grace_period_s=config.node_grace_period_s,
                                 eviction_delay_s=config.pod_eviction_delay_s,
                                 check_period_s=config.node_monitor_period_s),
