@@ -314,6 +314,16 @@ class Registry:
                 return False
             return fields is None or fields.matches(obj)
 
+        def in_scope(ev_key, data: bytes | None, rv: int) -> tuple[bool, dict | None]:
+            """Whether a stored version is in this watch, decoding it only when needed: the namespace is in
+            the key, so an unfiltered watch never decodes the previous version of a MODIFIED object."""
+            if data is None or (namespace is not None and ev_key[1] != namespace):
+                return False, None
+            if labels is None and fields is None:
+                return True, None
+            obj = decode_object(data, rv)
+            return matches(obj), obj
+
         cursor = resource_version
         if not resource_version:
             items, cursor = self.list(kind, namespace, labels, fields, consistent=False)
@@ -334,14 +344,17 @@ class Registry:
                 cursor = ev.rev
                 if ev.key[0] != kind:
                     continue
-                new = decode_object(ev.data, ev.rev) if ev.data is not None else None
-                old = decode_object(ev.prev, ev.prev_rv) if ev.prev is not None else None
-                now_in, was_in = matches(new), matches(old)
+                now_in, new = in_scope(ev.key, ev.data, ev.rev)
+                was_in, old = in_scope(ev.key, ev.prev, ev.prev_rv)
                 if ev.type == DELETED:
                     if was_in:
+                        old = old or decode_object(ev.prev, ev.prev_rv)
                         old["metadata"]["resourceVersion"] = ev.rev
                         yield WatchEvent(DELETED, old, ev.rev)
-                elif now_in and was_in:
+                    continue
+                if now_in or was_in:
+                    new = new or decode_object(ev.data, ev.rev)
+                if now_in and was_in:
                     yield WatchEvent(MODIFIED, self._decorate(new), ev.rev)
                 elif now_in:
                     yield WatchEvent(ADDED, self._decorate(new), ev.rev)

@@ -1,0 +1,90 @@
+"""The registry over a single-replica store: server-set fields, preconditions, watch transitions."""
+
+import copy
+
+import pytest
+
+from raftkube.model.errors import BadRequest, Conflict, Gone
+from raftkube.model.selectors import parse_field_selector, parse_label_selector
+from raftkube.registry import Registry
+from raftkube.state.local import LocalStore
+
+
+def pod(name, ns="default", **labels):
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+@pytest.fixture
+def reg():
+    return Registry(LocalStore(), clock=lambda: 1413277200.0, new_uid=iter(f"uid-{i}" for i in range(100)).__next__)
+
+
+def drain(watch, n):
+    out = []
+    for ev in watch:
+        if ev is None:
+            break
+        out.append((ev.type, ev.object["metadata"]["name"], ev.revision))
+        if len(out) == n:
+            break
+    return out
+
+
+def test_create_stamps_server_fields_and_rejects_a_client_resource_version(reg):
+    p = reg.create(pod("a"))
+    md = p["metadata"]
+    assert md["uid"] == "uid-0" and md["creationTimestamp"] == "2014-10-14T09:00:00Z"
+    assert md["resourceVersion"] == 1 and p["spec"]["nodeName"] == "" and p["status"]["phase"] == "Pending"
+    with pytest.raises(BadRequest):
+        reg.create({**pod("b"), "metadata": {"name": "b", "resourceVersion": 3}})
+    unnamed = reg.create({"kind": "Pod", "metadata": {}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    assert unnamed["metadata"]["name"] == "uid-1"  # a refused create consumes nothing
+
+
+def test_update_keeps_identity_and_binding(reg):
+    reg.create(pod("a"))
+    reg.bind("default", "a", "n1", service_env=[{"name": "X_SERVICE_HOST", "value": "h"}])
+    cur = reg.get("Pod", "default", "a")
+    sneaky = dict(cur, metadata=dict(cur["metadata"], uid="forged"))
+    sneaky["spec"] = dict(cur["spec"], nodeName="", serviceEnv=[{"name": "EVIL", "value": "1"}])
+    out = reg.update(copy.deepcopy(sneaky))
+    assert out["metadata"]["uid"] == "uid-0" and out["spec"]["nodeName"] == "n1"
+    assert out["spec"]["serviceEnv"] == [{"name": "X_SERVICE_HOST", "value": "h"}]
+    with pytest.raises(Conflict):
+        reg.update(copy.deepcopy(sneaky))  # its resourceVersion is now stale
+
+
+def test_filtered_watch_turns_transitions_into_added_and_deleted(reg):
+    w = reg.watch("Pod", "default", parse_label_selector("app=web"), None, resource_version=0, poll_s=0)
+    assert drain(w, 1) == []
+    a = reg.create(pod("a"))  # not matching
+    reg.create(pod("b", "other", app="web"))  # other namespace
+    a["metadata"]["labels"] = {"app": "web"}
+    a = reg.update(a)  # starts matching -> ADDED
+    a["metadata"]["labels"]["tier"] = "1"
+    a = reg.update(a)  # still matching -> MODIFIED
+    a["metadata"]["labels"] = {}
+    a = reg.update(a)  # stops matching -> DELETED
+    reg.delete("Pod", "default", "a")  # not in the watch any more -> nothing
+    assert [e[:2] for e in drain(w, 10)] == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+
+
+def test_unfiltered_and_field_watches_resume_from_a_revision(reg):
+    reg.create(pod("a"))
+    reg.create(pod("b"))
+    reg.bind("default", "b", "n1")
+    reg.delete("Pod", "default", "a")
+    everything = reg.watch("Pod", None, None, None, resource_version=1, poll_s=0)
+    assert drain(everything, 10) == [("ADDED", "b", 2), ("MODIFIED", "b", 3), ("DELETED", "a", 4)]
+    bound = reg.watch("Pod", None, None, parse_field_selector("Pod", "DesiredState.Host=n1"), resource_version=2,
+                      poll_s=0)
+    assert drain(bound, 10) == [("ADDED", "b", 3)]
+
+
+def test_watch_from_a_revision_that_left_the_ring_is_gone():
+    reg = Registry(LocalStore(watch_ring=16))
+    for i in range(40):
+        reg.create(pod(f"p{i}"))
+    with pytest.raises(Gone):
+        next(iter(reg.watch("Pod", resource_version=3, poll_s=0)))
