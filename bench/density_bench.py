@@ -198,7 +198,7 @@ def main() -> int:
             print(f"  first probe error: {errors[0]}")
         print(f"  leader (name, term) seen: {sorted(terms)}  -> leader changes: {max(0, len(terms) - 1)}  "
               f"(target 0)")
-        print(f"  leader RSS max: " + ", ".join(f"{n} {v:.0f} MiB" for n, v in sorted(rss.items()))
+        print("  leader RSS max: " + ", ".join(f"{n} {v:.0f} MiB" for n, v in sorted(rss.items()))
               + "  (target <= 1024 MiB)")
         print(f"  hollow minion process RSS: {rss_mb(minion.pid):.0f} MiB")
         ok = True

@@ -28,7 +28,7 @@ from raftkube import __version__, printers
 from raftkube.client import HttpClient
 from raftkube.config import ConfigError, load
 from raftkube.model import v1beta1, validation
-from raftkube.model.errors import ApiError, BadRequest, Conflict, Invalid, NotFound
+from raftkube.model.errors import ApiError, Conflict, Invalid, NotFound
 from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES, Resource
 from raftkube.model.selectors import format_labels
 

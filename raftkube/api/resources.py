@@ -11,7 +11,7 @@ import falcon
 from raftkube.api.errors import success_body
 from raftkube.model import v1beta1
 from raftkube.model.errors import BadRequest, Conflict, Gone, Invalid, NotFound, RequestTooLarge
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES, RESOURCES_BY_KIND, Resource
+from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES, Resource
 from raftkube.model.selectors import parse_field_selector, parse_label_selector
 
 log = logging.getLogger(__name__)

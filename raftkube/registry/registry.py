@@ -112,28 +112,13 @@ class Registry:
 
     # ---- writes -----------------------------------------------------------------------------
     def create(self, obj: dict, *, epoch: int | None = None) -> dict:
-        kind = obj["kind"]
         if rv_of(obj):
             raise BadRequest("resourceVersion may not be set on objects to be created")
         uid = self.new_uid()
         now = self.clock()
         strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
         validation.validate(obj)
-        key = key_of(obj)
-        data = encode_object(obj)
-        op = {"op": "create", "key": list(key), "data": data}
-
-        def applied() -> dict | None:
-            found = self.store.machine.get(key)
-            if found is not None and found[1] == data:
-                return decode_object(found[1], found[0])
-            return None
-
-        revs = self._submit([op], epoch, applied)
-        if isinstance(revs, dict):
-            return self._decorate(revs)
-        obj["metadata"]["resourceVersion"] = revs[0]
-        return self._decorate(obj)
+        return self._write("create", key_of(obj), obj, 0, epoch)
 
     def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True) -> dict:
         """Replace an object; ``metadata.resourceVersion`` must match the stored one (409 otherwise)."""
@@ -183,10 +168,16 @@ class Registry:
         raise AssertionError("unreachable")
 
     def _replace(self, key, obj: dict, expect_rv: int, epoch: int | None) -> dict:
-        data = encode_object(obj)
-        op = {"op": "update", "key": list(key), "data": data, "rv": expect_rv}
+        return self._write("update", key, obj, expect_rv, epoch)
 
-        def applied() -> dict | None:
+    def _write(self, op_name: str, key, obj: dict, expect_rv: int, epoch: int | None) -> dict:
+        """Propose a create or update of ``obj``; answer with the stored object."""
+        data = encode_object(obj)
+        op = {"op": op_name, "key": list(key), "data": data}
+        if expect_rv:
+            op["rv"] = expect_rv
+
+        def applied() -> dict | None:  # the store keeps our bytes verbatim: equal bytes = our write
             found = self.store.machine.get(key)
             if found is not None and found[1] == data:
                 return decode_object(found[1], found[0])

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import threading
 
-from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader
 from raftkube.state.codec import pack
-from raftkube.state.machine import StateMachine
+from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.watch import WatchHub
-
-_ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": NotFound, "NotLeader": NotLeader,
-           "BadRequest": BadRequest}
 
 
 class LocalStore:
@@ -28,10 +24,7 @@ class LocalStore:
     def submit(self, txn: dict, timeout_s: float | None = None) -> list:
         with self._lock:
             [result] = self.machine.apply(pack([txn]))
-        ok, reason, message, revs = result
-        if not ok:
-            raise _ERRORS.get(reason, ApiError)(message)
-        return revs
+        return check_result(result)
 
     def barrier(self, timeout_s: float | None = None) -> None:
         return None

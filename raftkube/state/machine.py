@@ -24,6 +24,7 @@ import logging
 import threading
 from typing import Callable, Iterable
 
+from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader
 from raftkube.model.objects import RESOURCES_BY_KIND
 from raftkube.state.codec import pack, unpack
 
@@ -38,6 +39,18 @@ def _describe(key) -> str:
     kind, _ns, name = key
     res = RESOURCES_BY_KIND.get(kind)
     return f'{res.singular if res else kind} "{name}"'
+
+
+_ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": NotFound, "NotLeader": NotLeader,
+           "BadRequest": BadRequest}
+
+
+def check_result(result: list) -> list:
+    """A transaction's result -> its revisions, or the ApiError its failure reason names."""
+    ok, reason, message, revs = result
+    if not ok:
+        raise _ERRORS.get(reason, ApiError)(message)
+    return revs
 
 
 class TxnFailed(Exception):

@@ -17,17 +17,14 @@ from pathlib import Path
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 
 from raftkube.config import RaftConfig
-from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, Timeout,
-                                   Unavailable)
+from raftkube.model.errors import ApiError, Timeout, Unavailable
 from raftkube.state.codec import pack, unpack
-from raftkube.state.machine import StateMachine
+from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
 
 _RETRYABLE = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER, FAIL_REASON.DISCARDED}
-_ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": NotFound, "NotLeader": NotLeader,
-           "BadRequest": BadRequest}
 _ROLES = {0: "follower", 1: "candidate", 2: "leader"}
 
 
@@ -215,10 +212,7 @@ class RaftStore:
                                   retry_after_s=1.0)
         if p.error is not None:
             raise p.error
-        ok, reason, message, revs = p.result
-        if not ok:
-            raise _ERRORS.get(reason, ApiError)(message)
-        return revs
+        return check_result(p.result)
 
     def barrier(self, timeout_s: float | None = None) -> None:
         """Wait until this master has applied an entry committed after the call: then local reads are

@@ -3,14 +3,12 @@
 import json
 import os
 import pickle
-import signal
 import socket
 import struct
 import threading
 import time
 import zlib
 
-import pytest
 import requests
 
 from tests.helpers import MasterCluster, poll_until, pod_body
