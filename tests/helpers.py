@@ -30,6 +30,17 @@ def poll_until(predicate, timeout_s: float = 10.0, interval_s: float = 0.05, wha
         time.sleep(interval_s)
 
 
+def holds_for(predicate, duration_s: float, interval_s: float = 0.05, what: str = "condition") -> None:
+    """Assert that ``predicate()`` stays true for a whole observation window (for "nothing happens" checks,
+    where there is no event to wait for); fails at the first sample where it is false."""
+    deadline = time.monotonic() + duration_s
+    while True:
+        assert predicate(), f"{what} stopped holding within {duration_s}s"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval_s)
+
+
 def free_ports(n: int) -> list[int]:
     socks, ports = [], []
     for _ in range(n):

@@ -11,7 +11,7 @@ from raftkube.minion.images import BUSYBOX_IMAGE
 from raftkube.minion.runtime import INFRA_NAME, LABEL_CONTAINER, LABEL_POD_NAME, LABEL_NODE
 from raftkube.model.errors import Conflict
 from tests.docker.conftest import RUN_ID
-from tests.helpers import free_ports, poll_until
+from tests.helpers import free_ports, holds_for, poll_until
 
 pytestmark = pytest.mark.docker
 PODS = "/api/v1beta1/pods"
@@ -140,12 +140,9 @@ def test_restarted_minion_adopts_running_containers(masters, api, minion, docker
     minion.start()
     poll_until(lambda: [p for p in requests.get(minion.url + "/pods", timeout=2).json()["items"]
                         if p["name"] == "steady" and p["containers"]], 20, what="new minion sees the pod")
-    # give the new kubelet a few sync rounds to (wrongly) replace anything
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        after = pod_containers(docker_client, minion.name, "steady", running_only=False)
-        assert {c.id for c in after} == before
-        time.sleep(0.2)
+    # over a few sync rounds the new kubelet must not replace anything
+    holds_for(lambda: {c.id for c in pod_containers(docker_client, minion.name, "steady", running_only=False)}
+              == before, 4.0, interval_s=0.2, what="the adopted containers unchanged")
     info = get_pod(masters, "steady")["currentState"]["info"]["side"]
     assert info["restartCount"] == 0 and "running" in info["state"]
 

@@ -12,7 +12,7 @@ from raftkube.model.objects import node_ready, pod_node
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
 from raftkube.state.raft import Leadership
-from tests.helpers import poll_until
+from tests.helpers import holds_for, poll_until
 from tests.unit.fakes import rc
 
 
@@ -30,8 +30,7 @@ def test_controllers_follow_leadership_and_stale_epochs_are_refused():
     leadership = Leadership()
     mgr = ControllerManager(registry, leadership, ControllersConfig(resync_period_s=1.0)).start()
     try:
-        time.sleep(0.05)
-        assert not mgr.active and not ctrl_threads()
+        holds_for(lambda: not mgr.active and not ctrl_threads(), 0.05, what="no controllers without leadership")
         epoch = claim(registry)
         t0 = time.monotonic()
         leadership._set(epoch)
@@ -57,8 +56,8 @@ def test_controllers_follow_leadership_and_stale_epochs_are_refused():
         cur = client.get("ReplicationController", "web")
         cur["spec"]["replicas"] = 5
         client.update(cur)
-        time.sleep(0.3)
-        assert len(client.list("Pod")[0]) == 3  # no controller runs without leadership
+        # no controller runs without leadership: the resize to 5 is not acted on
+        holds_for(lambda: len(client.list("Pod")[0]) == 3, 0.3, what="3 pods without a leader")
     finally:
         mgr.stop()
     poll_until(lambda: not ctrl_threads(), 3.0, what="controller threads gone")
