@@ -73,7 +73,7 @@ class Scheduler(Controller):
         self.spreaders: dict[tuple[str, str, str], tuple[str, dict]] = {}  # (kind, ns, name) -> (ns, selector)
         self._spread_cache: dict[LabelSet, list[LabelSet]] = {}
         self.bound = 0
-        self._parked = -1  # pods parked while no minion is ready (logged when the count changes)
+        self._parked = False  # pods are parked while no minion is ready (logged once per parking)
         self.node_informer = Informer(client, "Node", self._on_node)
         self.pod_informer = Informer(client, "Pod", self._on_pod)
         self.informers = [self.node_informer,
@@ -228,12 +228,11 @@ class Scheduler(Controller):
             if not self.live_nodes:
                 # Nothing can fit anywhere: park every pod (no per-pod work, writes or events) until a
                 # minion appears, which wakes this loop through the node informer.
-                waiting = sum(1 for k in self.queue if k not in self.assumed)
-                if waiting != self._parked:
-                    self._parked = waiting
-                    log.info("%d pod(s) wait for a ready minion", waiting)
+                if not self._parked and self.queue:
+                    self._parked = True
+                    log.info("%d pod(s) wait for a ready minion", len(self.queue))
                 return 0
-            self._parked = -1
+            self._parked = False
             keys = [k for k in self.queue
                     if k not in self.assumed and (k not in self.backoff or self.backoff[k].next_at <= now)]
         started = 0
