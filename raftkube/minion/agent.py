@@ -26,7 +26,7 @@ def rfc3339(ts: float) -> str:
 class NodeAgent:
     def __init__(self, client, name: str, address: str, capacity: dict | None = None,
                  labels: dict | None = None, heartbeat_s: float = 5.0, *,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, extra_status: dict | None = None):
         self.client = client
         self.name = name
         self.address = address
@@ -35,6 +35,8 @@ class NodeAgent:
         self.labels = dict(labels or {})
         self.heartbeat_s = heartbeat_s
         self.clock = clock
+        #: more status fields to advertise (the minion's kubeletPort and serviceHost)
+        self.extra_status = dict(extra_status or {})
         self.heartbeats = 0
         self._ready_since: str | None = None
         self._stop = threading.Event()
@@ -57,7 +59,7 @@ class NodeAgent:
         now = rfc3339(self.clock())
         if self._ready_since is None:
             self._ready_since = now
-        return {"hostIP": self.address, "capacity": dict(self.capacity),
+        return {"hostIP": self.address, "capacity": dict(self.capacity), **self.extra_status,
                 "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                 "lastHeartbeatTime": now, "lastTransitionTime": self._ready_since}]}
 

@@ -101,24 +101,6 @@ def bridge_gateway(docker_client) -> str:
     return ""
 
 
-class _Agent(NodeAgent):
-    """The node agent, also advertising the kubelet port (``status.kubeletPort``) and where containers
-    reach the service proxy (``status.serviceHost``)."""
-
-    def __init__(self, *args, kubelet_port: int = 0, service_host: str = "", **kw):
-        super().__init__(*args, **kw)
-        self.kubelet_port = kubelet_port
-        self.service_host = service_host
-
-    def _status(self) -> dict:
-        status = super()._status()
-        if self.kubelet_port > 0:
-            status["kubeletPort"] = self.kubelet_port
-        if self.service_host:
-            status["serviceHost"] = self.service_host
-        return status
-
-
 class MinionProcess:
     def __init__(self, client, settings: MinionSettings, runtime_factory=None):
         self.client = client
@@ -167,8 +149,9 @@ class MinionProcess:
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
             self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
                                          pusher=self.pusher, thread_name=thread).start())
-            self.agents.append(_Agent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
-                                      kubelet_port=port, service_host=service_host).start())
+            advertised = {k: v for k, v in (("kubeletPort", port), ("serviceHost", service_host)) if v}
+            self.agents.append(NodeAgent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
+                                         extra_status=advertised).start())
         self.source.start()
         log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
                  + (" ..." if len(self.names) > 5 else ""), s.runtime, s.address, port or "-")
