@@ -307,7 +307,9 @@ class RaftStore:
                         p.finish()
                     else:
                         p.finish(result=next(writes, [False, "InternalError", "no result for transaction", []]))
-                self.stats["txns"] += sum(1 for p in batch.items if p.txn is not None)
+                writes = sum(1 for p in batch.items if p.txn is not None)
+                self.stats["txns"] += writes
+                self.stats["barriers"] += len(batch.items) - writes
             elif err in _RETRYABLE:
                 self.stats["retries"] += 1
                 # no leader yet (or it just changed): retry soon; MISSING_LEADER is answered locally, so a
@@ -381,6 +383,7 @@ class RaftStore:
             "controllersActive": self.leadership.epoch is not None,
             "revision": self.machine.revision,
             "logLength": st["log_len"],
+            "proposals": dict(self.stats),  # entries this master proposed, the writes and reads they carried
             "peers": peers,
         }
 
