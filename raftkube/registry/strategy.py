@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from raftkube.model.objects import DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND, meta
+from raftkube.model.objects import DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
 
 
 def normalize_meta(obj: dict) -> dict:
-    md = meta(obj)
+    """Default the metadata of ``obj`` in a fresh dict: callers (controllers) often pass shallow copies of
+    objects they cache, whose metadata must not change under them."""
+    md = obj["metadata"] = dict(obj.get("metadata") or {})
     if RESOURCES_BY_KIND[obj["kind"]].namespaced:
         md["namespace"] = md.get("namespace") or DEFAULT_NAMESPACE
     else:

@@ -88,3 +88,13 @@ def test_watch_from_a_revision_that_left_the_ring_is_gone():
         reg.create(pod(f"p{i}"))
     with pytest.raises(Gone):
         next(iter(reg.watch("Pod", resource_version=3, poll_s=0)))
+
+
+def test_writes_do_not_change_the_callers_shared_metadata(reg):
+    cached = reg.create(pod("a"))
+    shallow = dict(cached)  # what controllers do with the objects they cache
+    shallow["spec"] = dict(cached["spec"], containers=[{"name": "c", "image": "busybox:2"}])
+    written = reg.update(shallow)
+    assert written["metadata"]["resourceVersion"] == 2
+    assert cached["metadata"]["resourceVersion"] == 1  # the cached object is left as it was
+    assert cached["metadata"] is not written["metadata"]
