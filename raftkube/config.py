@@ -223,15 +223,27 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
 
 
 def read_or_create_secret(path: Path) -> str:
-    """The cluster secret: read from a 0600 file, generated (32 random bytes, hex) if missing."""
+    """The cluster secret: read from a 0600 file, generated (32 random bytes, hex) if missing.
+
+    Masters starting together race to create it: the secret is written to a private temporary file and
+    linked into place, which fails if another master got there first, so nobody ever reads a half-written
+    file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32) + "\n")
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another master created it first: use theirs
+        finally:
+            os.unlink(tmp)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigError(f"{path}: the cluster secret must not be readable by others (mode {mode:o}; chmod 600)")

@@ -71,3 +71,28 @@ def test_secret_is_generated_0600_and_reused(tmp_path):
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         read_or_create_secret(path)
+
+
+def test_masters_starting_together_all_read_one_whole_secret(tmp_path):
+    """Three masters create the secret at the same moment: none may read a half-written file."""
+    import threading
+
+    for attempt in range(20):
+        path = tmp_path / f"run{attempt}" / "secret"
+        barrier = threading.Barrier(3)
+        results, errors = [], []
+
+        def start():
+            barrier.wait()
+            try:
+                results.append(read_or_create_secret(path))
+            except Exception as exc:  # noqa: BLE001 - recorded and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and len(results) == 3 and len(set(results)) == 1 and len(results[0]) == 64
+        assert sorted(p.name for p in path.parent.iterdir()) == ["secret"]  # no temporary file left
