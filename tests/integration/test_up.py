@@ -1,0 +1,59 @@
+"""`raftkube up`: one foreground command for the whole cluster; Ctrl-C stops it; data survives a second run."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import requests
+
+from tests.helpers import MasterCluster, poll_until, pod_body
+
+
+def run_up(layout: MasterCluster, log_name: str) -> subprocess.Popen:
+    log = open(layout.workdir / log_name, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "raftkube.cli", "up", "--config", str(layout.config),
+                             "--minions", "1", "--runtime", "hollow"], cwd=layout.workdir, stdout=log,
+                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    log.close()
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("raftkube up did not stop within 40 s of Ctrl-C")
+
+
+def test_up_streams_prefixed_logs_stops_on_ctrl_c_and_keeps_data(tmp_path):
+    layout = MasterCluster(tmp_path)  # writes cluster.toml with free ports; `raftkube up` starts everything
+    first = run_up(layout, "up1.log")
+    try:
+        poll_until(lambda: "raftkube is up" in (tmp_path / "up1.log").read_text(errors="replace"), 60,
+                   what="the cluster to come up")
+        def every_prefix():
+            text = (tmp_path / "up1.log").read_text(errors="replace")
+            return text if all(f"[{n}" in text for n in ("m1", "m2", "m3", "minion-1")) else None
+
+        text = poll_until(every_prefix, 30, what="every process's prefixed log lines")
+        assert layout.urls[0] in text and "kubecfg" in text and "minion-1: pid" in text
+        r = requests.post(layout.urls[1] + "/api/v1beta1/pods", json=pod_body("survivor"), timeout=10)
+        assert r.status_code == 200, r.text
+        poll_until(lambda: requests.get(layout.urls[2] + "/api/v1beta1/pods/survivor", timeout=3)
+                   .json()["currentState"]["status"] == "Running", 30, what="the hollow minion running the pod")
+    finally:
+        assert stop(first) == 0
+    assert "stopped" in (tmp_path / "up1.log").read_text(errors="replace")
+
+    second = run_up(layout, "up2.log")
+    try:
+        poll_until(lambda: "raftkube is up" in (tmp_path / "up2.log").read_text(errors="replace"), 60,
+                   what="the cluster to come up again")
+        got = requests.get(layout.urls[0] + "/api/v1beta1/pods/survivor", timeout=10)
+        assert got.status_code == 200 and got.json()["id"] == "survivor"
+    finally:
+        assert stop(second) == 0
