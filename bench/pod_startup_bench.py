@@ -10,7 +10,8 @@ runtime) on this host, local image raftkube/busybox:latest (`sleep`). A watch on
 timestamps the first event where each pod's status is Running; latency = that time minus the moment the
 create request was sent. Replacement: an RC of 3 replicas; one Running pod is deleted; latency = delete
 sent -> a new pod of the RC Running through the API. Every container is removed at the end.
-Targets (issue 4): startup p50 <= 1 s, p99 <= 2 s; replacement p50 <= 1.5 s.
+Targets (issue 4): startup p50 <= 1 s, p99 <= 2 s; replacement p50 <= 1.5 s. For reference, the script
+first times the same containers created straight through the docker SDK (the engine's own pace).
 """
 
 from __future__ import annotations
@@ -90,12 +91,36 @@ def pod_body(name: str, labels: dict) -> dict:
                                                           "command": ["sleep", "100000"]}]}}}
 
 
+def docker_floor(dc, pods: int, run_id: str, threads: int = 8) -> float:
+    """The same containers as the kubelet makes (a pause container + one app container in its network
+    namespace per pod), created and started straight through the docker SDK: the engine's own pace here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from raftkube.minion.images import PAUSE_IMAGE
+
+    labels = {RUN_LABEL: run_id, "io.raftkube.bench-floor": "1"}
+
+    def one(i: int) -> None:
+        infra = dc.containers.run(PAUSE_IMAGE, detach=True, labels=labels)
+        dc.containers.run(IMAGE, ["sleep", "3600"], detach=True, labels=labels,
+                          network_mode=f"container:{infra.id}")
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(threads) as ex:
+        list(ex.map(one, range(pods)))
+    took = time.monotonic() - t0
+    for c in dc.containers.list(all=True, filters={"label": "io.raftkube.bench-floor=1"}):
+        c.remove(force=True)
+    return took
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pods", type=int, default=50)
     ap.add_argument("--rate", type=float, default=5.0, help="pods created per second (0 = all at once)")
     ap.add_argument("--replacements", type=int, default=5)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-floor", action="store_true", help="skip the raw docker reference measurement")
     args = ap.parse_args()
 
     import docker
@@ -106,6 +131,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="pod-startup-"))
     run_id = f"{os.getpid()}-{int(time.time())}"
+    if not args.no_floor:
+        floor = docker_floor(dc, args.pods, run_id)
+        print(f"docker floor: {args.pods} pods' containers (pause + app each) straight through the engine, "
+              f"8 threads: {floor:.2f} s ({args.pods / floor:.1f} pods/s)", flush=True)
     cluster = MasterCluster(work)
     minion = None
     ok = False
