@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pod startup on a real Docker minion: create -> Running as seen through the API, and RC replacement.
 
-    python bench/pod_startup_bench.py                  # 50 pods, paced at --rate 5 pods/s, + 5 replacements
+    python bench/pod_startup_bench.py                  # 50 pods, paced at --rate 2 pods/s, + 5 replacements
     python bench/pod_startup_bench.py --rate 0         # all 50 created at once (burst)
     python bench/pod_startup_bench.py --pods 10 --replacements 2 --keep
 
@@ -117,7 +117,7 @@ def docker_floor(dc, pods: int, run_id: str, threads: int = 8) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pods", type=int, default=50)
-    ap.add_argument("--rate", type=float, default=5.0, help="pods created per second (0 = all at once)")
+    ap.add_argument("--rate", type=float, default=2.0, help="pods created per second (0 = all at once)")
     ap.add_argument("--replacements", type=int, default=5)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--no-floor", action="store_true", help="skip the raw docker reference measurement")

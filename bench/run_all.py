@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], list[str]]] = {
                                                 r"^targets"]),
     "scheduler_bench": ([], ["--minions", "20", "--rcs", "10", "--replicas", "30"],
                         [r"^bind rate", r"all .*bound", r"RSS"]),
-    "pod_startup_bench": (["--rate", "2"], ["--pods", "10", "--rate", "2", "--replacements", "2"],
+    "pod_startup_bench": ([], ["--pods", "10", "--replacements", "2"],
                           [r"^docker floor", r"startup", r"create -> Running", r"^replacement"]),
     "density_bench": ([], ["--minions", "20", "--rcs", "10", "--replicas", "30"],
                       [r"Running", r"p99", r"leader change", r"RSS"]),
