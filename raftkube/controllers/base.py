@@ -31,22 +31,39 @@ def obj_key(obj: dict) -> ObjKey:
 class Informer:
     """A local copy of one kind: relisted on demand, kept current by a watch in its own thread.
 
-    ``handler(old, new)`` is called for every change (from the watch thread, or from ``relist``).
+    Every handler ``(old, new)`` is called for every change (from the watch thread, or from ``relist``).
     Events older than what is cached are ignored, so a relist racing the watch never goes back in time.
+    A *shared* informer (``SharedInformers``) serves several controllers: one watch, one decoded copy.
     """
 
-    def __init__(self, client, kind: str, handler: Handler | None = None, *, fields: str = ""):
+    def __init__(self, client, kind: str, handler: Handler | None = None, *, fields: str = "",
+                 shared: bool = False):
         self.client = client
         self.kind = kind
         self.fields = fields
-        self.handler = handler or (lambda old, new: None)
+        self.shared = shared
+        self.handlers: list[Handler] = [handler] if handler is not None else []
         self.objects: dict[ObjKey, dict] = {}
         self.revision = 0
         self.synced = False
         self.lock = threading.RLock()
         self._watch = None
+        self._listed_at = float("-inf")
 
-    def relist(self) -> None:
+    def add_handler(self, handler: Handler) -> None:
+        with self.lock:
+            self.handlers.append(handler)
+
+    def _notify(self, old: dict | None, new: dict | None) -> None:
+        for handler in self.handlers:
+            handler(old, new)
+
+    def relist(self, max_age_s: float = 0.0) -> None:
+        """List from the client; with ``max_age_s``, a list that recent is reused (controllers sharing this
+        informer all relist when they start)."""
+        if max_age_s and self.synced and time.monotonic() - self._listed_at < max_age_s:
+            return
+        self._listed_at = time.monotonic()
         items, revision = self.client.list(self.kind, fields=self.fields)
         listed = {obj_key(o): o for o in items}
         changes = []
@@ -63,7 +80,7 @@ class Informer:
             self.revision = max(self.revision, revision)
             self.synced = True
             for old, new in changes:
-                self.handler(old, new)
+                self._notify(old, new)
 
     def apply(self, ev) -> None:
         obj = ev.object
@@ -77,10 +94,10 @@ class Informer:
                 if old is None:
                     return
                 del self.objects[key]
-                self.handler(old, None)
+                self._notify(old, None)
             else:
                 self.objects[key] = obj
-                self.handler(old, obj)
+                self._notify(old, obj)
 
     def items(self) -> list[dict]:
         with self.lock:
@@ -137,6 +154,39 @@ class Informer:
                 pass
 
 
+class SharedInformers:
+    """One informer per kind for all the controllers of a leadership term: one watch and one decoded copy
+    of each object instead of one per controller (measured: the controllers' separate pod watches cost the
+    leader about a quarter of its create throughput)."""
+
+    def __init__(self, client):
+        self.client = client
+        self._by_kind: dict[str, Informer] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def get(self, kind: str, handler: Handler | None = None) -> Informer:
+        informer = self._by_kind.get(kind)
+        if informer is None:
+            informer = self._by_kind[kind] = Informer(self.client, kind, shared=True)
+        if handler is not None:
+            informer.add_handler(handler)
+        return informer
+
+    def start(self) -> "SharedInformers":
+        for kind, informer in self._by_kind.items():
+            t = threading.Thread(target=informer.run, args=(self._stop,), name=f"ctrl-watch-{kind.lower()}",
+                                 daemon=True)
+            self._threads.append(t)
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for informer in self._by_kind.values():
+            informer.close()
+
+
 class _Local:
     __slots__ = ("type", "object", "revision")
 
@@ -190,8 +240,10 @@ class Controller:
     debounce_s = 0.02
 
     def __init__(self, client, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, resync_period_s: float = 10.0, relist_period_s: float = 300.0):
+                 rng: random.Random | None = None, resync_period_s: float = 10.0, relist_period_s: float = 300.0,
+                 informers: SharedInformers | None = None):
         self.client = client
+        self._shared = informers
         self.clock = clock
         self.rng = rng or random.Random()
         self.resync_period_s = resync_period_s
@@ -200,6 +252,12 @@ class Controller:
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def informer(self, kind: str, handler: Handler | None = None) -> Informer:
+        """This controller's view of a kind: the term's shared informer when there is one, else its own."""
+        if self._shared is not None:
+            return self._shared.get(kind, handler)
+        return Informer(self.client, kind, handler)
 
     # ---- what subclasses provide ------------------------------------------------------------
     def reconcile(self) -> None:
@@ -213,7 +271,7 @@ class Controller:
     def sync_once(self) -> None:
         """List everything from the client, then reconcile: the level-triggered unit of work."""
         for informer in self.informers:
-            informer.relist()
+            informer.relist(max_age_s=1.0 if informer.shared else 0.0)
         self.reconcile()
 
     def wake(self) -> None:
@@ -229,7 +287,8 @@ class Controller:
         self.stop_event.set()
         self._wake.set()
         for informer in self.informers:
-            informer.close()
+            if not informer.shared:  # shared ones belong to the manager's term
+                informer.close()
 
     def join(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -249,6 +308,8 @@ class Controller:
                     log.warning("%s: initial sync failed: %s", self.name, exc)
                     stop.wait(0.5)
             for informer in self.informers:
+                if informer.shared:  # watched once for every controller by SharedInformers
+                    continue
                 t = threading.Thread(target=informer.run, args=(stop,),
                                      name=f"ctrl-{self.name}-watch-{informer.kind.lower()}", daemon=True)
                 self._threads.append(t)

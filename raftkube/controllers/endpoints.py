@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from raftkube.controllers.base import Controller, Informer, LabelIndex, obj_key
+from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.model.errors import AlreadyExists, ApiError, Conflict, NotFound, NotLeader
 from raftkube.model.objects import ACTIVE_PHASES, labels_of, name_of, namespace_of, pod_phase
 from raftkube.model.selectors import selector_from_map
@@ -65,9 +65,9 @@ class EndpointsController(Controller):
     def __init__(self, client, **kw):
         super().__init__(client, **kw)
         self.pods = LabelIndex()
-        self.service_informer = Informer(client, "Service", self._changed)
-        self.pod_informer = Informer(client, "Pod", self._on_pod)
-        self.endpoints_informer = Informer(client, "Endpoints")
+        self.service_informer = self.informer("Service", self._changed)
+        self.pod_informer = self.informer("Pod", self._on_pod)
+        self.endpoints_informer = self.informer("Endpoints")
         self.informers = [self.service_informer, self.pod_informer, self.endpoints_informer]
 
     def _changed(self, old, new) -> None:

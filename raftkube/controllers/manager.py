@@ -16,7 +16,7 @@ from typing import Callable
 
 from raftkube.client import LocalClient
 from raftkube.config import ControllersConfig
-from raftkube.controllers.base import Controller
+from raftkube.controllers.base import Controller, SharedInformers
 from raftkube.controllers.endpoints import EndpointsController
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NodeLifecycleController
@@ -31,23 +31,25 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
                       wall_clock: Callable[[], float] = time.time) -> tuple[list[Controller], list]:
     """The controllers of one leadership term, over ``client``; returns (controllers, other stoppables)."""
     rng = rng or random.Random()
+    shared = SharedInformers(client)  # one watch per kind for all of them
     events = EventRecorder(client, "scheduler", threads=2, name="scheduler-events")
     controllers: list[Controller] = [
         Scheduler(client, clock=clock, rng=random.Random(rng.random()), resync_period_s=config.resync_period_s,
-                  relist_period_s=config.relist_period_s, binders=config.workers, backoff_initial_s=config.scheduler_backoff_initial_s,
+                  relist_period_s=config.relist_period_s, informers=shared, binders=config.workers,
+                  backoff_initial_s=config.scheduler_backoff_initial_s,
                   backoff_max_s=config.scheduler_backoff_max_s, events=events),
         ReplicationManager(client, clock=clock, rng=random.Random(rng.random()),
                            resync_period_s=config.resync_period_s, relist_period_s=config.relist_period_s,
-                           workers=config.workers),
+                           workers=config.workers, informers=shared),
         EndpointsController(client, clock=clock, resync_period_s=config.resync_period_s,
-                            relist_period_s=config.relist_period_s),
+                            relist_period_s=config.relist_period_s, informers=shared),
         NodeLifecycleController(client, clock=wall_clock, resync_period_s=config.resync_period_s,
-                                relist_period_s=config.relist_period_s,
+                                relist_period_s=config.relist_period_s, informers=shared,
                                 grace_period_s=config.node_grace_period_s,
                                 eviction_delay_s=config.pod_eviction_delay_s,
                                 check_period_s=config.node_monitor_period_s),
     ]
-    return controllers, [events]
+    return controllers, [events, shared]
 
 
 class ControllerManager:
@@ -103,6 +105,9 @@ class ControllerManager:
             self.controllers, self._extras = build_controllers(client, self.config, rng=self.rng)
             for c in self.controllers:
                 c.start()
+            for x in self._extras:
+                if isinstance(x, SharedInformers):
+                    x.start()
             log.info("controllers started (epoch %d): %s", epoch, ", ".join(c.name for c in self.controllers))
         elif old:
             log.info("controllers stopped: no longer leader")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from raftkube.controllers.base import Controller, Informer
+from raftkube.controllers.base import Controller
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
 from raftkube.model.objects import ACTIVE_PHASES, FAILED, name_of, namespace_of, pod_phase
 
@@ -72,7 +72,7 @@ class NodeLifecycleController(Controller):
         self.grace_period_s = grace_period_s
         self.eviction_delay_s = eviction_delay_s
         self.check_period_s = check_period_s
-        self.node_informer = Informer(client, "Node")
+        self.node_informer = self.informer("Node")
         self.informers = [self.node_informer]
 
     def next_deadline_s(self) -> float | None:

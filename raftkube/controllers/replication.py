@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from raftkube.controllers.base import Controller, Informer, LabelIndex, obj_key
+from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.model.errors import ApiError, NotFound, NotLeader, Timeout
 from raftkube.model.objects import ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of
 from raftkube.model.selectors import selector_from_map
@@ -101,8 +101,8 @@ class ReplicationManager(Controller):
     def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, **kw):
         super().__init__(client, **kw)
         self.pods = LabelIndex()
-        self.pod_informer = Informer(client, "Pod", self._on_pod)
-        self.rc_informer = Informer(client, "ReplicationController", self._on_rc)
+        self.pod_informer = self.informer("Pod", self._on_pod)
+        self.rc_informer = self.informer("ReplicationController", self._on_rc)
         self.informers = [self.rc_informer, self.pod_informer]
         self.expectation_ttl_s = expectation_ttl_s
         self.expectations: dict[tuple[str, str], Expectations] = {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from raftkube.controllers import algorithm
 from raftkube.controllers.algorithm import NodeInfo, PodRequest, pod_request
-from raftkube.controllers.base import Controller, Informer, ObjKey, obj_key
+from raftkube.controllers.base import Controller, ObjKey, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
 from raftkube.model.objects import ACTIVE_PHASES, labels_of, name_of, pod_node, pod_phase
@@ -74,11 +74,11 @@ class Scheduler(Controller):
         self._spread_cache: dict[LabelSet, list[LabelSet]] = {}
         self.bound = 0
         self._parked = False  # pods are parked while no minion is ready (logged once per parking)
-        self.node_informer = Informer(client, "Node", self._on_node)
-        self.pod_informer = Informer(client, "Pod", self._on_pod)
+        self.node_informer = self.informer("Node", self._on_node)
+        self.pod_informer = self.informer("Pod", self._on_pod)
         self.informers = [self.node_informer,
-                          Informer(client, "ReplicationController", self._on_spreader),
-                          Informer(client, "Service", self._on_spreader),
+                          self.informer("ReplicationController", self._on_spreader),
+                          self.informer("Service", self._on_spreader),
                           self.pod_informer]
         self._pool = ThreadPoolExecutor(binders, thread_name_prefix="ctrl-scheduler-bind") if binders else None
 
