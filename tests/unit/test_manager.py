@@ -61,3 +61,36 @@ def test_controllers_follow_leadership_and_stale_epochs_are_refused():
     finally:
         mgr.stop()
     poll_until(lambda: not ctrl_threads(), 3.0, what="controller threads gone")
+
+
+def test_shared_informers_serve_every_handler_from_one_list_and_one_watch():
+    from raftkube.controllers.base import SharedInformers
+
+    registry = Registry(LocalStore())
+    client = LocalClient(registry)
+    client.create({"kind": "Pod", "metadata": {"name": "a"},
+                   "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    calls = {"list": 0}
+    real_list = client.list
+
+    def counting_list(*args, **kw):
+        calls["list"] += 1
+        return real_list(*args, **kw)
+
+    client.list = counting_list
+    shared = SharedInformers(client)
+    seen1, seen2 = [], []
+    first = shared.get("Pod", lambda old, new: seen1.append(new and new["metadata"]["name"]))
+    second = shared.get("Pod", lambda old, new: seen2.append(new and new["metadata"]["name"]))
+    assert first is second and first.shared
+    first.relist(max_age_s=1.0)
+    second.relist(max_age_s=1.0)  # a list that recent is reused
+    assert calls["list"] == 1 and seen1 == seen2 == ["a"]
+    shared.start()
+    try:
+        client.create({"kind": "Pod", "metadata": {"name": "b"},
+                       "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+        poll_until(lambda: seen1 == seen2 == ["a", "b"], 5.0, what="both handlers called by the one watch")
+        assert [t.name for t in threading.enumerate()].count("ctrl-watch-pod") == 1
+    finally:
+        shared.stop()
