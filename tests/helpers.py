@@ -41,6 +41,17 @@ def holds_for(predicate, duration_s: float, interval_s: float = 0.05, what: str 
         time.sleep(interval_s)
 
 
+def stop_process(proc: subprocess.Popen, sig: int, timeout_s: float, what: str) -> int:
+    """Send ``sig`` and wait for the exit code; kill and fail loudly if it does not stop in time."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{what} did not stop within {timeout_s:.0f} s of signal {sig}; killed") from None
+
+
 def free_ports(n: int) -> list[int]:
     socks, ports = [], []
     for _ in range(n):
@@ -123,14 +134,7 @@ class MasterCluster:
         proc.wait(timeout=10)
 
     def stop(self, name: str) -> int:
-        proc = self.procs.pop(name)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"master {name} did not stop within 10 s of SIGTERM; killed")
+        return stop_process(self.procs.pop(name), signal.SIGTERM, 10, f"master {name}")
 
     def close(self) -> None:
         problems = []

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from raftkube.model import validation
-from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound, Timeout
+from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, Timeout
 from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
                                     namespace_of, rv_of)
 from raftkube.model.services import service_env, service_host
@@ -320,9 +320,7 @@ class Registry:
             items, cursor = self.list(kind, namespace, labels, fields, consistent=False)
             for obj in items:
                 yield WatchEvent(ADDED, obj, rv_of(obj))
-        elif resource_version > self.store.hub.last_revision:
-            # a revision from the future (another master is ahead): wait until we have it
-            pass
+        # a revision this master has not applied yet (another master is ahead) simply waits for it
         hub = self.store.hub
         while not stop():
             events = hub.events_after(cursor, poll_s)
@@ -353,4 +351,4 @@ class Registry:
                     yield WatchEvent(DELETED, new, ev.rev)
 
 
-__all__ = ["Registry", "WatchEvent", "Gone", "rfc3339"]
+__all__ = ["Registry", "WatchEvent", "rfc3339"]

@@ -17,7 +17,7 @@ import requests
 from raftkube.client import HttpClient
 from raftkube.minion.images import ensure_images
 from raftkube.minion.runtime import LABEL_NODE
-from tests.helpers import MasterCluster, free_ports, poll_until
+from tests.helpers import MasterCluster, free_ports, poll_until, stop_process
 
 RUN_ID = uuid.uuid4().hex[:10]
 RUN_LABEL = "io.raftkube.test-run"
@@ -86,13 +86,7 @@ class MinionProc:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"minion {self.name} did not stop within 15 s of SIGTERM; killed")
+        stop_process(proc, signal.SIGTERM, 15, f"minion {self.name}")
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""

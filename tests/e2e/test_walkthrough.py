@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import MasterCluster, poll_until
+from tests.helpers import MasterCluster, poll_until, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "walkthrough"
@@ -52,12 +52,10 @@ def up_cluster(tmp_path, docker_engine):
                    what="raftkube up to start the cluster")
         yield layout
     finally:
-        proc.send_signal(signal.SIGINT)
         try:
-            code = proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = "killed"
+            code = stop_process(proc, signal.SIGINT, 40, "raftkube up")
+        except AssertionError as exc:
+            code = str(exc)
         log.close()
         text = (tmp_path / "up.log").read_text(errors="replace")
         if code != 0:

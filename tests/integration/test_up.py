@@ -7,7 +7,7 @@ import sys
 
 import requests
 
-from tests.helpers import MasterCluster, poll_until, pod_body
+from tests.helpers import MasterCluster, poll_until, pod_body, stop_process
 
 
 def run_up(layout: MasterCluster, log_name: str) -> subprocess.Popen:
@@ -20,13 +20,7 @@ def run_up(layout: MasterCluster, log_name: str) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGINT)
-    try:
-        return proc.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("raftkube up did not stop within 40 s of Ctrl-C")
+    return stop_process(proc, signal.SIGINT, 40, "raftkube up")
 
 
 def test_up_streams_prefixed_logs_stops_on_ctrl_c_and_keeps_data(tmp_path):
