@@ -10,6 +10,8 @@ Operations (both systems, ~1 KB JSON documents, clients round-robin over all 3 e
           etcd:     POST /v3/kv/txn, compare create_revision==0, put    -> succeeded=true
   read    raftkube: GET /api/v1beta1/pods/<id> (linearizable)   -> 200
           etcd:     POST /v3/kv/range (serializable=false)      -> count==1
+Diagnostics (not targets), with --ops: localread (raftkube ?resourceVersion=0, etcd serializable range: the read
+without its consensus round) and healthz (raftkube /healthz, etcd /health: the HTTP floor).
 
 The load comes from --procs client processes (multiprocessing, spawn) each running C/procs threads, so the
 client's GIL does not cap the servers. Every cell: warm-up, then a fixed measured window; an op counts if it
@@ -40,6 +42,7 @@ if str(REPO) not in sys.path:
 
 PODS = "/api/v1beta1/pods"
 BODY_TARGET = 1024          # bytes of the JSON document written by a create
+OPS = ("create", "read", "localread", "healthz")
 READ_KEYS = 200             # objects pre-created in each system for the read cells
 REQ_TIMEOUT_S = 10.0
 MAX_OPS_PER_THREAD = 5_000_000
@@ -87,8 +90,8 @@ def etcd_txn_body(name: str, value: bytes) -> bytes:
     }).encode()
 
 
-def etcd_range_body(name: str) -> bytes:
-    return json.dumps({"key": b64(etcd_key(name)), "serializable": False}).encode()
+def etcd_range_body(name: str, serializable: bool = False) -> bytes:
+    return json.dumps({"key": b64(etcd_key(name)), "serializable": serializable}).encode()
 
 
 # ----------------------------------------------------------------------------------------------- client side
@@ -129,15 +132,22 @@ def one_op(system: str, op: str, conn: Conn, name: str, value: bytes | None) -> 
     if system == "raftkube":
         if op == "create":
             st, data = conn.request("POST", PODS, value)
-        else:
+        elif op == "read":
             st, data = conn.request("GET", f"{PODS}/{name}", None)
+        elif op == "localread":  # diagnostic: the same GET from local state, without the read barrier
+            st, data = conn.request("GET", f"{PODS}/{name}?resourceVersion=0", None)
+        else:  # "healthz", diagnostic: the HTTP floor of one master
+            st, data = conn.request("GET", "/healthz", None)
         return None if st == 200 else f"http {st}: {data[:120]!r}"
     if op == "create":
         st, data = conn.request("POST", "/v3/kv/txn", etcd_txn_body(name, value))
         if st != 200:
             return f"http {st}: {data[:120]!r}"
         return None if json.loads(data).get("succeeded") else "txn not succeeded (key exists)"
-    st, data = conn.request("POST", "/v3/kv/range", etcd_range_body(name))
+    if op == "healthz":
+        st, data = conn.request("GET", "/health", None)
+        return None if st == 200 else f"http {st}: {data[:120]!r}"
+    st, data = conn.request("POST", "/v3/kv/range", etcd_range_body(name, serializable=op == "localread"))
     if st != 200:
         return f"http {st}: {data[:120]!r}"
     return None if str(json.loads(data).get("count")) == "1" else f"range count != 1: {data[:120]!r}"
@@ -405,7 +415,9 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per cell (default 1)")
     ap.add_argument("--concurrency", default="1,8,32", help="comma-separated C values (default 1,8,32)")
     ap.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
-    ap.add_argument("--ops", default="create,read", help="comma-separated: create,read")
+    ap.add_argument("--ops", default="create,read",
+                    help="comma-separated: create,read (the targets); diagnostics: localread (a GET from the local "
+                         "state: ?resourceVersion=0 / etcd serializable range), healthz (the HTTP floor)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 s cells, 0.3 s warm-up")
     ap.add_argument("--no-etcd", action="store_true", help="run raftkube only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
@@ -414,7 +426,7 @@ def main(argv=None) -> int:
         args.duration, args.warmup = 1.0, 0.3
     concs = [int(x) for x in args.concurrency.split(",") if x.strip()]
     ops = [x.strip() for x in args.ops.split(",") if x.strip()]
-    assert all(o in ("create", "read") for o in ops), ops
+    assert all(o in OPS for o in ops), ops
     assert all(1 <= c <= 256 for c in concs), concs
 
     from tests.helpers import MasterCluster
@@ -466,9 +478,12 @@ def main(argv=None) -> int:
                     cell += 1
                     pids = list(p.pid for p in cluster.procs.values()) if sysname == "raftkube" else etcd.pids()
                     s0 = proc_cpu_s(pids)
+                    each0 = [proc_cpu_s([pid]) for pid in pids]
                     r = pool.run(sysname, op, eps, conc, args.warmup, args.duration,
                                  prefix=f"b{cell:02d}", template=template, read_names=read_names)
                     s1 = proc_cpu_s(pids)
+                    wall = args.warmup + args.duration + 0.2
+                    each = sorted((proc_cpu_s([pid]) - c0) / wall for pid, c0 in zip(pids, each0))
                     lats = sorted(r["lats"])
                     n = len(lats)
                     row = {"system": sysname, "op": op, "C": conc, "ops_s": n / args.duration,
@@ -481,8 +496,8 @@ def main(argv=None) -> int:
                     results.append(row)
                     print(f"  {sysname:8s} {op:6s} C={conc:<3d} {row['ops_s']:8.0f} ops/s  "
                           f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  errors {row['errors']}"
-                          f"  server CPU {row['srv_cpu']:.2f} cores, client CPU {row['cli_cpu']:.2f} cores",
-                          flush=True)
+                          f"  server CPU {row['srv_cpu']:.2f} cores ({' + '.join(f'{c:.2f}' for c in each)}),"
+                          f" client CPU {row['cli_cpu']:.2f} cores", flush=True)
                     for e in r["err_samples"][:3]:
                         print(f"      error sample: {e}")
                     if r["stuck_threads"]:
@@ -525,6 +540,8 @@ def main(argv=None) -> int:
         print(f"raftkube (term, leader) seen while running (polled every 0.5 s): {leaders_seen}"
               + (f"; {watch.failed_polls} /raft polls failed" if watch.failed_polls else ""))
         print(f"leader changes: {changes}")
+        print("raftkube proposals (Raft entries each master proposed, and the writes and reads they carried): "
+              + "; ".join(f"{n}: {after[n].get('proposals')}" for n in cluster.names))
         if etcd:
             etcd_after = {n: etcd.status(n) for n in etcd.names}
             eb = {(s.get("leader"), s.get("raftTerm")) for s in etcd_before.values()}

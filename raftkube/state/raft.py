@@ -21,6 +21,7 @@ from raftkube.model.errors import ApiError, Timeout, Unavailable
 from raftkube.state.codec import pack, unpack
 from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.watch import WatchHub
+from raftkube.state.wire import AeadEncryptor
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,22 @@ class _Replicated(SyncObjConsumer):
         except Exception:  # belt and braces: StateMachine.apply already catches everything
             log.exception("apply failed")
             return []
+
+
+class _Node(SyncObj):
+    """pysyncobj's SyncObj with the Raft port encrypted by AES-GCM (state/wire.py) instead of Fernet.
+
+    The transport asks ``self.encryptor`` for every connection it opens; the config carries no password, so
+    pysyncobj never derives a Fernet key. Set before ``SyncObj.__init__`` starts the tick thread.
+    """
+
+    def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str):
+        self._aead = AeadEncryptor(secret)
+        super().__init__(self_address, peers, conf, consumers=consumers)
+
+    @property
+    def encryptor(self):
+        return self._aead
 
 
 class _Pending:
@@ -136,7 +153,7 @@ class RaftStore:
         os.chmod(data_dir, 0o700)
         self._dump_file = str(data_dir / "raft.dump")
         conf = SyncObjConf(
-            password=secret,
+            password=None,  # the port is encrypted and authenticated by _Node.encryptor (AES-GCM)
             bindAddress=self_address,
             journalFile=str(data_dir / "raft.journal"),
             fullDumpFile=self._dump_file,
@@ -157,7 +174,7 @@ class RaftStore:
             onReady=self._ready.set,
         )
         self._consumer = _Replicated(self.machine)
-        self._raft = SyncObj(self_address, sorted(peers.values()), conf, consumers=[self._consumer])
+        self._raft = _Node(self_address, sorted(peers.values()), conf, [self._consumer], secret)
         self._threads = [
             threading.Thread(target=self._propose_loop, name="raft-propose", daemon=True),
             threading.Thread(target=self._leader_loop, name="raft-leader", daemon=True),
