@@ -252,8 +252,9 @@ class Registry:
             try:
                 return self.store.submit(txn, timeout_s=max(deadline - time.monotonic(), 0.05))
             except Timeout as exc:
-                # The entry may still apply. A barrier in the current term settles it: afterwards the
-                # entry has either been applied here or can never commit.
+                # The entry may still apply. After a linearizable read it has usually either been applied
+                # here or can never commit; if it is still in flight, the resubmit below conflicts with it and
+                # applied() recognises our own write.
                 log.info("write outcome unknown (%s); re-reading", exc)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0.05:

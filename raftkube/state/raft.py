@@ -1,4 +1,4 @@
-"""The Raft node of one master: pysyncobj wiring, group commit, read barrier, leadership and status.
+"""The Raft node of one master: pysyncobj wiring, group commit, ReadIndex reads, leadership and status.
 
 Only this module imports pysyncobj. Everything that crosses the Raft port or lands in the journal is a
 pickle of ``(funcID, (bytes,))``: our payloads are msgpack bytes, snapshots are msgpack (not pickle).
@@ -20,6 +20,8 @@ from raftkube.config import RaftConfig
 from raftkube.model.errors import ApiError, Timeout, Unavailable
 from raftkube.state.codec import pack, unpack
 from raftkube.state.machine import StateMachine, check_result
+from raftkube.state.readindex import TYPES as READ_TYPES
+from raftkube.state.readindex import ReadIndex
 from raftkube.state.watch import WatchHub
 from raftkube.state.wire import AeadEncryptor
 
@@ -46,29 +48,75 @@ class _Replicated(SyncObjConsumer):
 
 
 class _Node(SyncObj):
-    """pysyncobj's SyncObj with the Raft port encrypted by AES-GCM (state/wire.py) instead of Fernet.
+    """pysyncobj's SyncObj with two additions, the only code here that touches the library's internals:
 
-    The transport asks ``self.encryptor`` for every connection it opens; the config carries no password, so
-    pysyncobj never derives a Fernet key. Set before ``SyncObj.__init__`` starts the tick thread.
+    - the Raft port is encrypted and authenticated by AES-GCM (state/wire.py) instead of Fernet: the transport
+      asks ``self.encryptor`` for every connection; the config carries no password, so pysyncobj never
+      derives a Fernet key;
+    - ReadIndex (state/readindex.py): its messages travel on the Raft connections, handled before pysyncobj
+      sees them, and its bookkeeping runs on the tick thread.
     """
 
-    def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str):
-        self._aead = AeadEncryptor(secret)
+    def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str,
+                 read_inflight: int):
+        self._aead = AeadEncryptor(secret)  # before SyncObj.__init__ starts the tick thread
+        self.reads = ReadIndex(self, max_inflight=read_inflight)
         super().__init__(self_address, peers, conf, consumers=consumers)
+        try:
+            self._transport = self._SyncObj__transport
+            self._notifier = self._SyncObj__pipeNotifier
+            pysyncobj_handler = self._transport._onMessageReceivedCallback
+        except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
+            raise RuntimeError(f"unsupported pysyncobj version for raftkube's ReadIndex: {exc}") from None
+
+        def on_message(node, message):
+            if type(message) is dict and message.get("type") in READ_TYPES:
+                self.reads.on_message(node, message)
+            else:
+                pysyncobj_handler(node, message)
+
+        self._transport.setOnMessageReceivedCallback(on_message)
+        self.addOnTickCallback(self.reads.on_tick)
 
     @property
     def encryptor(self):
         return self._aead
 
+    # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
+    def term(self) -> int:
+        return self.raftCurrentTerm
+
+    def leader_read_index(self) -> int | None:
+        if not self._isLeader():
+            return None
+        noop = self._SyncObj__noopIDx
+        commit = self.raftCommitIndex
+        return commit if noop is not None and commit >= noop else None
+
+    def leader(self):
+        return self._getLeader()
+
+    def peers(self) -> list:
+        return list(self.otherNodes)
+
+    def applied(self) -> int:
+        return self.raftLastApplied
+
+    def send(self, node, message: dict) -> None:
+        self._transport.send(node, message)
+
+    def wake(self) -> None:
+        self._notifier.notify()
+
 
 class _Pending:
-    """One transaction (or read barrier) waiting for its entry to commit and apply on this master."""
+    """One transaction waiting for its entry to commit and apply on this master."""
 
     __slots__ = ("txn", "deadline", "event", "state", "result", "error", "lock")
     QUEUED, SENT, DONE, CANCELLED = range(4)
 
-    def __init__(self, txn: dict | None, deadline: float):
-        self.txn = txn  # None for a read barrier
+    def __init__(self, txn: dict, deadline: float):
+        self.txn = txn
         self.deadline = deadline
         self.event = threading.Event()
         self.state = self.QUEUED
@@ -143,11 +191,10 @@ class RaftStore:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self._queue: deque[_Pending] = deque()
-        self._barriers: list[_Pending] = []
         self._retry: list[tuple[float, _Batch]] = []
         self._inflight: dict[int, _Batch] = {}
         self._batch_ids = 0
-        self.stats = {"entries": 0, "txns": 0, "barriers": 0, "retries": 0}
+        self.stats = {"entries": 0, "txns": 0, "retries": 0}
 
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(data_dir, 0o700)
@@ -174,7 +221,8 @@ class RaftStore:
             onReady=self._ready.set,
         )
         self._consumer = _Replicated(self.machine)
-        self._raft = _Node(self_address, sorted(peers.values()), conf, [self._consumer], secret)
+        self._raft = _Node(self_address, sorted(peers.values()), conf, [self._consumer], secret,
+                           read_inflight=settings.max_inflight)
         self._threads = [
             threading.Thread(target=self._propose_loop, name="raft-propose", daemon=True),
             threading.Thread(target=self._leader_loop, name="raft-leader", daemon=True),
@@ -232,17 +280,30 @@ class RaftStore:
         return check_result(p.result)
 
     def barrier(self, timeout_s: float | None = None) -> None:
-        """Wait until this master has applied an entry committed after the call: then local reads are
-        linearizable. All reads waiting at one moment share one entry."""
+        """Wait until this master has applied everything committed before the call: then local reads are
+        linearizable (ReadIndex, state/readindex.py). All reads waiting at one moment share one round."""
         timeout_s = self.settings.write_timeout_s if timeout_s is None else timeout_s
-        p = _Pending(None, time.monotonic() + timeout_s)
-        with self._cond:
-            self._barriers.append(p)
-            self._cond.notify()
-        if not p.event.wait(timeout_s):
-            raise Unavailable("no quorum: cannot serve a linearizable read", retry_after_s=1.0)
-        if p.error is not None:
-            raise p.error
+        deadline = time.monotonic() + timeout_s
+        backoff = 0.005
+        while True:
+            done = threading.Event()
+            box: list = []
+
+            def callback(error, box=box, done=done):
+                box.append(error)
+                done.set()
+
+            self._raft.reads.request(callback)
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                break
+            if box[0] is None:
+                return
+            # no leader yet, or it just changed: retry until the deadline
+            if time.monotonic() + backoff >= deadline:
+                break
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 0.1)
+        raise Unavailable("no quorum: cannot serve a linearizable read", retry_after_s=1.0)
 
     def _enqueue(self, p: _Pending) -> None:
         with self._cond:
@@ -257,7 +318,7 @@ class RaftStore:
                     now = time.monotonic()
                     self._expire_inflight(now)
                     due = [b for t, b in self._retry if t <= now]
-                    have_work = self._queue or self._barriers or due
+                    have_work = self._queue or due
                     if have_work and len(self._inflight) < s.max_inflight:
                         break
                     wake = min([t for t, _ in self._retry] + [now + 0.1]) - now
@@ -275,8 +336,6 @@ class RaftStore:
                     attempt = 0
                 while self._queue and len(items) < s.max_batch:
                     items.append(self._queue.popleft())
-                items.extend(self._barriers)
-                self._barriers = []
                 live = []
                 for p in items:
                     with p.lock:
@@ -295,7 +354,7 @@ class RaftStore:
                 batch_id = self._batch_ids
                 batch = _Batch(live, now, attempt)
                 self._inflight[batch_id] = batch
-            entry = pack([p.txn for p in live if p.txn is not None])
+            entry = pack([p.txn for p in live])
             self.stats["entries"] += 1
             try:
                 self._consumer.apply(entry, callback=lambda res, err, b=batch_id: self._done(b, res, err))
@@ -320,13 +379,8 @@ class RaftStore:
             if err == FAIL_REASON.SUCCESS:
                 writes = iter(result or ())
                 for p in batch.items:
-                    if p.txn is None:
-                        p.finish()
-                    else:
-                        p.finish(result=next(writes, [False, "InternalError", "no result for transaction", []]))
-                writes = sum(1 for p in batch.items if p.txn is not None)
-                self.stats["txns"] += writes
-                self.stats["barriers"] += len(batch.items) - writes
+                    p.finish(result=next(writes, [False, "InternalError", "no result for transaction", []]))
+                self.stats["txns"] += len(batch.items)
             elif err in _RETRYABLE:
                 self.stats["retries"] += 1
                 # no leader yet (or it just changed): retry soon; MISSING_LEADER is answered locally, so a
@@ -334,14 +388,10 @@ class RaftStore:
                 backoff = min(0.005 * (2 ** batch.attempt), 0.05)
                 self._retry.append((time.monotonic() + backoff, batch))
             else:
-                # LEADER_CHANGED / UNKNOWN_OUTCOME: the entry may or may not apply. Reads simply retry.
-                barriers = [p for p in batch.items if p.txn is None]
-                if barriers:
-                    self._retry.append((time.monotonic() + 0.01, _Batch(barriers, batch.sent_at, batch.attempt)))
+                # LEADER_CHANGED / UNKNOWN_OUTCOME: the entry may or may not apply
                 for p in batch.items:
-                    if p.txn is not None:
-                        p.finish(error=Timeout(f"leadership changed while committing (reason {err}); "
-                                               "the outcome is unknown", retry_after_s=0.5))
+                    p.finish(error=Timeout(f"leadership changed while committing (reason {err}); "
+                                           "the outcome is unknown", retry_after_s=0.5))
             self._cond.notify()
 
     # ---- leadership -------------------------------------------------------------------------
@@ -400,7 +450,8 @@ class RaftStore:
             "controllersActive": self.leadership.epoch is not None,
             "revision": self.machine.revision,
             "logLength": st["log_len"],
-            "proposals": dict(self.stats),  # entries this master proposed, the writes and reads they carried
+            "proposals": dict(self.stats),  # entries this master proposed and the writes they carried
+            "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }
 
