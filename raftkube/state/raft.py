@@ -53,14 +53,16 @@ class _Node(SyncObj):
     - the Raft port is encrypted and authenticated by AES-GCM (state/wire.py) instead of Fernet: the transport
       asks ``self.encryptor`` for every connection; the config carries no password, so pysyncobj never
       derives a Fernet key;
-    - ReadIndex (state/readindex.py): its messages travel on the Raft connections, handled before pysyncobj
-      sees them, and its bookkeeping runs on the tick thread.
+    - linearizable reads (state/readindex.py): their messages travel on the Raft connections and are handled
+      before pysyncobj sees them; vote requests that come too soon after hearing from the leader are dropped
+      there (what makes the leader's lease safe); the bookkeeping runs on the tick thread.
     """
 
     def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str,
                  read_inflight: int):
         self._aead = AeadEncryptor(secret)  # before SyncObj.__init__ starts the tick thread
-        self.reads = ReadIndex(self, max_inflight=read_inflight)
+        # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
+        self.reads = ReadIndex(self, stick_s=0.8 * conf.raftMinTimeout, max_inflight=read_inflight)
         super().__init__(self_address, peers, conf, consumers=consumers)
         try:
             self._transport = self._SyncObj__transport
@@ -70,9 +72,11 @@ class _Node(SyncObj):
             raise RuntimeError(f"unsupported pysyncobj version for raftkube's ReadIndex: {exc}") from None
 
         def on_message(node, message):
-            if type(message) is dict and message.get("type") in READ_TYPES:
+            if type(message) is not dict:
+                pysyncobj_handler(node, message)
+            elif message.get("type") in READ_TYPES:
                 self.reads.on_message(node, message)
-            else:
+            elif self.reads.admit(node, message):
                 pysyncobj_handler(node, message)
 
         self._transport.setOnMessageReceivedCallback(on_message)
@@ -85,6 +89,9 @@ class _Node(SyncObj):
     # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
     def term(self) -> int:
         return self.raftCurrentTerm
+
+    def is_leader(self) -> bool:
+        return self._isLeader()
 
     def leader_read_index(self) -> int | None:
         if not self._isLeader():
@@ -281,22 +288,18 @@ class RaftStore:
 
     def barrier(self, timeout_s: float | None = None) -> None:
         """Wait until this master has applied everything committed before the call: then local reads are
-        linearizable (ReadIndex, state/readindex.py). All reads waiting at one moment share one round."""
+        linearizable (state/readindex.py: the leader's lease, else ReadIndex; never a log entry)."""
+        reads = self._raft.reads
+        if reads.fast_path():
+            return
         timeout_s = self.settings.write_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout_s
         backoff = 0.005
         while True:
-            done = threading.Event()
-            box: list = []
-
-            def callback(error, box=box, done=done):
-                box.append(error)
-                done.set()
-
-            self._raft.reads.request(callback)
-            if not done.wait(max(0.0, deadline - time.monotonic())):
+            waiter = reads.request()
+            if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
                 break
-            if box[0] is None:
+            if waiter.error is None:
                 return
             # no leader yet, or it just changed: retry until the deadline
             if time.monotonic() + backoff >= deadline:
