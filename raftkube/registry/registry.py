@@ -324,16 +324,15 @@ class Registry:
         # a revision this master has not applied yet (another master is ahead) simply waits for it
         hub = self.store.hub
         while not stop():
-            events = hub.events_after(cursor, poll_s)
+            events, seen = hub.kind_events_after(kind, cursor, poll_s)
             if not events:
+                cursor = seen
                 if hub.closed:
                     return
                 yield None
                 continue
             for ev in events:
                 cursor = ev.rev
-                if ev.key[0] != kind:
-                    continue
                 now_in, new = in_scope(ev.key, ev.data, ev.rev)
                 was_in, old = in_scope(ev.key, ev.prev, ev.prev_rv)
                 if ev.type == DELETED:
@@ -350,6 +349,7 @@ class Registry:
                     yield WatchEvent(ADDED, self._decorate(new), ev.rev)
                 elif was_in:
                     yield WatchEvent(DELETED, new, ev.rev)
+            cursor = max(cursor, seen)  # events of other kinds after the last one of ours
 
 
 __all__ = ["Registry", "WatchEvent", "rfc3339"]

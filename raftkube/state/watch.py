@@ -2,7 +2,8 @@
 
 The Raft tick thread only appends to the ring and notifies (never blocks on a watcher). A watcher holds a
 cursor (the last revision it has seen) and pulls everything after it; one that falls behind the ring's
-oldest event gets ``Gone`` and must relist, as in Kubernetes.
+oldest event gets ``Gone`` and must relist, as in Kubernetes. A watcher of one kind is woken only by events
+of that kind: on the leader, every pod write would otherwise wake every informer thread.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ class WatchHub:
         self._head = 0  # index of the oldest event
         self._first_rev = 1  # revision of the oldest event (or of the next one when empty)
         self._last_rev = 0  # revision of the newest event published
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._kind_conds: dict[str, threading.Condition] = {}  # the watchers of each kind, one lock
+        self._kind_rev: dict[str, int] = {}  # revision of the newest event of each kind
         self._closed = False
 
     # ---- producer side (tick thread) --------------------------------------------------------
     def publish(self, events: list[Event]) -> None:
-        with self._cond:
+        with self._lock:
             for ev in events:
                 if self._count and ev.rev != self._last_rev + 1:
                     self._reset_locked(ev.rev - 1)
@@ -39,13 +42,17 @@ class WatchHub:
                 self._ring[(self._head + self._count) % self.capacity] = ev
                 self._count += 1
                 self._last_rev = ev.rev
-            self._cond.notify_all()
+                self._kind_rev[ev.key[0]] = ev.rev
+            for kind in {ev.key[0] for ev in events}:
+                cond = self._kind_conds.get(kind)
+                if cond is not None:
+                    cond.notify_all()
 
     def reset(self, revision: int) -> None:
         """The state was replaced wholesale (snapshot install): history before ``revision`` is gone."""
-        with self._cond:
+        with self._lock:
             self._reset_locked(revision)
-            self._cond.notify_all()
+            self._notify_everyone()
 
     def _reset_locked(self, revision: int) -> None:
         self._ring = [None] * self.capacity
@@ -53,11 +60,17 @@ class WatchHub:
         self._head = 0
         self._first_rev = revision + 1
         self._last_rev = revision
+        for kind in set(self._kind_rev) | set(self._kind_conds):
+            self._kind_rev[kind] = revision  # wakes every watcher: those behind get Gone
+
+    def _notify_everyone(self) -> None:
+        for cond in self._kind_conds.values():
+            cond.notify_all()
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
+            self._notify_everyone()
 
     # ---- consumer side (API threads) --------------------------------------------------------
     @property
@@ -68,20 +81,34 @@ class WatchHub:
     def last_revision(self) -> int:
         return self._last_rev
 
-    def events_after(self, cursor: int, timeout_s: float, limit: int = 1000) -> list[Event]:
-        """Events with revision > cursor, waiting up to ``timeout_s`` for the first one.
+    def kind_events_after(self, kind: str, cursor: int, timeout_s: float,
+                          limit: int = 1000) -> tuple[list[Event], int]:
+        """Events of ``kind`` with revision > cursor, waiting up to ``timeout_s`` for the first one; returns
+        them and the revision the caller has now seen (its next cursor, also when no event is returned).
 
         Raises ``Gone`` when events after ``cursor`` have already left the ring.
         """
-        with self._cond:
-            if cursor >= self._last_rev and not self._closed:
-                self._cond.wait_for(lambda: self._last_rev > cursor or self._closed, timeout_s)
+        with self._lock:
+            cond = self._kind_conds.get(kind)
+            if cond is None:
+                cond = self._kind_conds[kind] = threading.Condition(self._lock)
+            if cursor >= self._kind_rev.get(kind, 0) and not self._closed:
+                cond.wait_for(lambda: self._kind_rev.get(kind, 0) > cursor or self._closed, timeout_s)
             if self._closed:
-                return []
-            if cursor + 1 < self._first_rev and cursor < self._last_rev:
-                raise Gone(f"too old resource version: {cursor} ({self._first_rev - 1})")
-            if cursor >= self._last_rev:
-                return []
+                return [], cursor
+            self._check_not_gone(cursor)
+            out: list[Event] = []
+            seen = cursor
             start = cursor + 1 - self._first_rev
-            n = min(self._last_rev - cursor, limit)
-            return [self._ring[(self._head + start + i) % self.capacity] for i in range(n)]
+            for i in range(max(0, self._last_rev - cursor)):
+                ev = self._ring[(self._head + start + i) % self.capacity]
+                seen = ev.rev
+                if ev.key[0] == kind:
+                    out.append(ev)
+                    if len(out) >= limit:
+                        break
+            return out, seen
+
+    def _check_not_gone(self, cursor: int) -> None:
+        if cursor + 1 < self._first_rev and cursor < self._last_rev:
+            raise Gone(f"too old resource version: {cursor} ({self._first_rev - 1})")
