@@ -268,10 +268,18 @@ class RaftStore:
         """Commit one transaction; returns its per-op results (revisions) or raises an ApiError.
 
         ``Timeout`` means the outcome is unknown: the entry may still apply later.
+
+        Group commit without a hand-off: a caller that finds a free in-flight slot proposes the queue itself;
+        otherwise its transaction waits in the queue, and the callback that frees a slot (tick thread)
+        proposes everything queued as the next entry.
         """
         timeout_s = self.settings.write_timeout_s if timeout_s is None else timeout_s
         p = _Pending(txn, time.monotonic() + timeout_s)
-        self._enqueue(p)
+        with self._cond:
+            self._queue.append(p)
+            take = self._take_locked(time.monotonic()) if len(self._inflight) < self.settings.max_inflight else None
+        if take is not None:
+            self._send(*take)
         if not p.event.wait(timeout_s):
             with p.lock:
                 if p.state == p.QUEUED:
@@ -308,12 +316,8 @@ class RaftStore:
             backoff = min(backoff * 2, 0.1)
         raise Unavailable("no quorum: cannot serve a linearizable read", retry_after_s=1.0)
 
-    def _enqueue(self, p: _Pending) -> None:
-        with self._cond:
-            self._queue.append(p)
-            self._cond.notify()
-
     def _propose_loop(self) -> None:
+        """Retries (no leader yet, or it just changed), expired callbacks, and a queue left behind by them."""
         s = self.settings
         while not self._stop.is_set():
             with self._cond:
@@ -321,49 +325,54 @@ class RaftStore:
                     now = time.monotonic()
                     self._expire_inflight(now)
                     due = [b for t, b in self._retry if t <= now]
-                    have_work = self._queue or due
-                    if have_work and len(self._inflight) < s.max_inflight:
+                    if (due or self._queue) and len(self._inflight) < s.max_inflight:
                         break
                     wake = min([t for t, _ in self._retry] + [now + 0.1]) - now
                     self._cond.wait(max(wake, 0.001))
                 if self._stop.is_set():
                     break
                 now = time.monotonic()
-                items = []
+                items, attempt = [], 0
                 if due:
                     self._retry = [(t, b) for t, b in self._retry if t > now]
                     for b in due:
                         items.extend(b.items)
                     attempt = max(b.attempt for b in due) + 1
-                else:
-                    attempt = 0
-                while self._queue and len(items) < s.max_batch:
-                    items.append(self._queue.popleft())
-                live = []
-                for p in items:
-                    with p.lock:
-                        if p.state in (p.CANCELLED, p.DONE):
-                            continue
-                        if p.deadline <= now:
-                            p.state = p.DONE
-                            p.error = Unavailable("no quorum: the write was not committed (not sent)")
-                            p.event.set()
-                            continue
-                        p.state = p.SENT
-                    live.append(p)
-                if not live:
+                take = self._take_locked(now, items, attempt)
+            if take is not None:
+                self._send(*take)
+
+    def _take_locked(self, now: float, items: list | None = None, attempt: int = 0) -> tuple | None:
+        """The next entry: ``items`` (a retry) plus the queue, minus what timed out; marks it in flight."""
+        items = items or []
+        while self._queue and len(items) < self.settings.max_batch:
+            items.append(self._queue.popleft())
+        live = []
+        for p in items:
+            with p.lock:
+                if p.state in (p.CANCELLED, p.DONE):
                     continue
-                self._batch_ids += 1
-                batch_id = self._batch_ids
-                batch = _Batch(live, now, attempt)
-                self._inflight[batch_id] = batch
-            entry = pack([p.txn for p in live])
-            self.stats["entries"] += 1
-            try:
-                self._consumer.apply(entry, callback=lambda res, err, b=batch_id: self._done(b, res, err))
-            except Exception as exc:  # pickling or queue errors: fail the batch, keep the loop alive
-                log.exception("proposing failed")
-                self._done(batch_id, None, -1, exc)
+                if p.deadline <= now:
+                    p.state = p.DONE
+                    p.error = Unavailable("no quorum: the write was not committed (not sent)")
+                    p.event.set()
+                    continue
+                p.state = p.SENT
+            live.append(p)
+        if not live:
+            return None
+        self._batch_ids += 1
+        self._inflight[self._batch_ids] = _Batch(live, now, attempt)
+        return self._batch_ids, live
+
+    def _send(self, batch_id: int, live: list[_Pending]) -> None:
+        entry = pack([p.txn for p in live])
+        self.stats["entries"] += 1
+        try:
+            self._consumer.apply(entry, callback=lambda res, err, b=batch_id: self._done(b, res, err))
+        except Exception as exc:  # pickling or queue errors: fail the batch, keep the loop alive
+            log.exception("proposing failed")
+            self._done(batch_id, None, -1, exc)
 
     def _expire_inflight(self, now: float) -> None:
         """A callback that never comes must not hold a slot forever (pysyncobj #75)."""
@@ -374,7 +383,8 @@ class RaftStore:
                     p.finish(error=Timeout("the write was not committed in time; its outcome is unknown"))
 
     def _done(self, batch_id: int, result, err, exc: Exception | None = None) -> None:
-        """Runs on the tick thread: hand results to waiters, never block."""
+        """Runs on the tick thread: hand results to waiters, propose what queued meanwhile, never block."""
+        take = None
         with self._cond:
             batch = self._inflight.pop(batch_id, None)
             if batch is None:
@@ -390,12 +400,16 @@ class RaftStore:
                 # short cap costs little and lets writes resume as soon as a leader is elected
                 backoff = min(0.005 * (2 ** batch.attempt), 0.05)
                 self._retry.append((time.monotonic() + backoff, batch))
+                self._cond.notify()
             else:
                 # LEADER_CHANGED / UNKNOWN_OUTCOME: the entry may or may not apply
                 for p in batch.items:
                     p.finish(error=Timeout(f"leadership changed while committing (reason {err}); "
                                            "the outcome is unknown", retry_after_s=0.5))
-            self._cond.notify()
+            if self._queue and not self._retry and len(self._inflight) < self.settings.max_inflight:
+                take = self._take_locked(time.monotonic())
+        if take is not None:
+            self._send(*take)
 
     # ---- leadership -------------------------------------------------------------------------
     def _leader_loop(self) -> None:
