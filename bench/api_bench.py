@@ -541,7 +541,7 @@ def main(argv=None) -> int:
               + (f"; {watch.failed_polls} /raft polls failed" if watch.failed_polls else ""))
         print(f"leader changes: {changes}")
         print("raftkube proposals (Raft entries each master proposed, and the writes and reads they carried): "
-              + "; ".join(f"{n}: {after[n].get('proposals')}" for n in cluster.names))
+              + "; ".join(f"{n}: {after[n].get('proposals')} {after[n].get('reads')}" for n in cluster.names))
         if etcd:
             etcd_after = {n: etcd.status(n) for n in etcd.names}
             eb = {(s.get("leader"), s.get("raftTerm")) for s in etcd_before.values()}

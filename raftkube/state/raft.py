@@ -58,11 +58,10 @@ class _Node(SyncObj):
       there (what makes the leader's lease safe); the bookkeeping runs on the tick thread.
     """
 
-    def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str,
-                 read_inflight: int):
+    def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, consumers, secret: str):
         self._aead = AeadEncryptor(secret)  # before SyncObj.__init__ starts the tick thread
         # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
-        self.reads = ReadIndex(self, stick_s=0.8 * conf.raftMinTimeout, max_inflight=read_inflight)
+        self.reads = ReadIndex(self, stick_s=0.8 * conf.raftMinTimeout)
         super().__init__(self_address, peers, conf, consumers=consumers)
         try:
             self._transport = self._SyncObj__transport
@@ -228,8 +227,7 @@ class RaftStore:
             onReady=self._ready.set,
         )
         self._consumer = _Replicated(self.machine)
-        self._raft = _Node(self_address, sorted(peers.values()), conf, [self._consumer], secret,
-                           read_inflight=settings.max_inflight)
+        self._raft = _Node(self_address, sorted(peers.values()), conf, [self._consumer], secret)
         self._threads = [
             threading.Thread(target=self._propose_loop, name="raft-propose", daemon=True),
             threading.Thread(target=self._leader_loop, name="raft-leader", daemon=True),

@@ -73,7 +73,7 @@ class _Round:
 
 
 class ReadIndex:
-    def __init__(self, view: RaftView, *, stick_s: float, max_inflight: int = 2, timeout_s: float = 2.0,
+    def __init__(self, view: RaftView, *, stick_s: float, max_inflight: int = 8, timeout_s: float = 2.0,
                  clock: Callable[[], float] = time.monotonic):
         self.view = view
         self.stick_s = stick_s
