@@ -540,7 +540,7 @@ def main(argv=None) -> int:
         print(f"raftkube (term, leader) seen while running (polled every 0.5 s): {leaders_seen}"
               + (f"; {watch.failed_polls} /raft polls failed" if watch.failed_polls else ""))
         print(f"leader changes: {changes}")
-        print("raftkube proposals (Raft entries each master proposed, and the writes and reads they carried): "
+        print("raftkube proposals (Raft entries each master proposed, the writes they carried) and reads: "
               + "; ".join(f"{n}: {after[n].get('proposals')} {after[n].get('reads')}" for n in cluster.names))
         if etcd:
             etcd_after = {n: etcd.status(n) for n in etcd.names}
