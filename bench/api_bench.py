@@ -134,7 +134,7 @@ def one_op(system: str, op: str, conn: Conn, name: str, value: bytes | None) -> 
             st, data = conn.request("POST", PODS, value)
         elif op == "read":
             st, data = conn.request("GET", f"{PODS}/{name}", None)
-        elif op == "localread":  # diagnostic: the same GET from local state, without the read barrier
+        elif op == "localread":  # diagnostic: the same GET from local state, without the consensus round
             st, data = conn.request("GET", f"{PODS}/{name}?resourceVersion=0", None)
         else:  # "healthz", diagnostic: the HTTP floor of one master
             st, data = conn.request("GET", "/healthz", None)

@@ -237,7 +237,7 @@ class Registry:
         return self.store.submit({"ops": ops, **({"epoch": epoch} if epoch is not None else {})})
 
     def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
-        """Submit, settling an unknown outcome by a barrier and a re-read, all within the write timeout.
+        """Submit, settling an unknown outcome by a linearizable re-read, all within the write timeout.
 
         A write is reported as done only once it committed; AlreadyExists/Conflict after our own earlier
         attempt are checked against what we wrote.

@@ -184,6 +184,8 @@ class ReadIndex:
             for node, rid in self._remote:
                 self.view.send(node, {"type": ANSWER, "id": rid, "error": "not the leader"})
             self._remote = []
+            for seq in list(self._rounds):  # stepped down: no round of the old term can succeed
+                self._complete(seq)
             if self._local and len(self._asked) < self.max_inflight:
                 self._ask_leader(now)
         self._expire(now)

@@ -87,6 +87,19 @@ def test_a_leader_that_stepped_down_meanwhile_fails_the_round(clock):
     assert w.event.is_set() and w.error == "leadership changed"
 
 
+def test_rounds_in_flight_fail_at_once_when_the_leader_steps_down(clock):
+    raft = FakeRaft()
+    ri = make(raft, clock)
+    w = ri.request()
+    ri.on_tick()
+    assert raft.take(PING)
+    ri.on_message("b", {"type": ASK, "id": 3})  # no lease yet: queued for the next round
+    raft.leading = False
+    ri.on_tick()
+    assert w.event.is_set() and w.error == "leadership changed"
+    assert raft.take(ANSWER) == [("b", {"type": ANSWER, "id": 3, "error": "not the leader"})]
+
+
 def test_no_answer_before_the_leaders_own_first_entry_is_committed(clock):
     raft = FakeRaft()
     raft.noop_committed = False
