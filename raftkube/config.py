@@ -56,7 +56,7 @@ class RaftConfig:
     write_timeout_s: float = 5.0
     #: most transactions grouped into one Raft entry, and entries in flight at once
     max_batch: int = 512
-    max_inflight: int = 2
+    max_inflight: int = 1
     #: Python's GIL switch interval in a master process: short, so the Raft tick thread is not starved by
     #: busy API threads (see master.py)
     gil_switch_interval_s: float = 0.001
