@@ -67,6 +67,7 @@ class _Node(SyncObj):
             self._transport = self._SyncObj__transport
             self._notifier = self._SyncObj__pipeNotifier
             pysyncobj_handler = self._transport._onMessageReceivedCallback
+            self._SyncObj__noopIDx  # read by leader_read_index
         except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
             raise RuntimeError(f"unsupported pysyncobj version for raftkube's ReadIndex: {exc}") from None
 
