@@ -429,6 +429,7 @@ def main(argv=None) -> int:
     assert all(o in OPS for o in ops), ops
     assert all(1 <= c <= 256 for c in concs), concs
 
+    from bench.common import close_cluster, keep_or_remove
     from tests.helpers import MasterCluster
 
     def on_term(signum, frame):
@@ -562,16 +563,9 @@ def main(argv=None) -> int:
             pool.close()
         if etcd is not None:
             etcd.close()
-        if cluster is not None:
-            try:
-                cluster.close()
-            except AssertionError as exc:
-                print(f"raftkube shutdown problem: {exc}", file=sys.stderr)
-                exit_code = exit_code or 3
-        if args.keep or exit_code not in (0, 1):
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        if cluster is not None and not close_cluster(cluster):
+            exit_code = exit_code or 3
+        keep_or_remove(workdir, args.keep or exit_code not in (0, 1))
     return exit_code
 
 

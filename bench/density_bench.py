@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -35,7 +34,8 @@ if str(REPO) not in sys.path:
 import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
-from tests.helpers import MasterCluster, poll_until  # noqa: E402
+from bench.common import close_cluster, keep_or_remove  # noqa: E402
+from tests.helpers import MasterCluster, poll_until, stop_process  # noqa: E402
 
 
 def pct(xs, p):
@@ -206,20 +206,12 @@ def main() -> int:
     finally:
         stop.set()
         if minion is not None:
-            minion.send_signal(signal.SIGTERM)
             try:
-                minion.wait(20)
-            except subprocess.TimeoutExpired:
-                minion.kill()
-                print("warning: hollow minion process did not stop within 20 s; killed")
-        try:
-            cluster.close()
-        except AssertionError as exc:
-            print(f"warning: {exc}")
-        if ok and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"logs and data kept in {work}")
+                stop_process(minion, signal.SIGTERM, 20, "hollow minion process")
+            except AssertionError as exc:
+                print(f"warning: {exc}")
+        close_cluster(cluster)
+        keep_or_remove(work, args.keep or not ok)
 
 
 if __name__ == "__main__":

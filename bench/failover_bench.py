@@ -24,7 +24,6 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import signal
 import statistics
 import sys
@@ -37,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.common import close_cluster, keep_or_remove  # noqa: E402
 from tests.helpers import MasterCluster, pod_body  # noqa: E402
 
 PODS = "/api/v1beta1/pods"
@@ -299,15 +299,9 @@ def main(argv=None) -> int:
     finally:
         if writer is not None:
             writer.stop_ev.set()
-        try:
-            cluster.close()
-        except AssertionError as exc:
-            print(f"raftkube shutdown problem: {exc}", file=sys.stderr)
+        if not close_cluster(cluster):
             exit_code = exit_code or 3
-        if args.keep or exit_code not in (0, 1):
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        keep_or_remove(workdir, args.keep or exit_code not in (0, 1))
     return exit_code
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -35,7 +34,8 @@ if str(REPO) not in sys.path:
 import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
-from tests.helpers import MasterCluster, free_ports, poll_until  # noqa: E402
+from bench.common import close_cluster, keep_or_remove  # noqa: E402
+from tests.helpers import MasterCluster, free_ports, poll_until, stop_process  # noqa: E402
 
 PODS = "/api/v1beta1/pods"
 IMAGE = "raftkube/busybox:latest"
@@ -220,21 +220,14 @@ def main() -> int:
         return 0
     finally:
         if minion is not None:
-            minion.send_signal(signal.SIGTERM)
             try:
-                minion.wait(15)
-            except subprocess.TimeoutExpired:
-                minion.kill()
+                stop_process(minion, signal.SIGTERM, 15, "docker minion process")
+            except AssertionError as exc:
+                print(f"warning: {exc}")
         for c in dc.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
             c.remove(force=True)
-        try:
-            cluster.close()
-        except AssertionError as exc:
-            print(f"warning: {exc}")
-        if ok and not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"logs and data kept in {work}")
+        close_cluster(cluster)
+        keep_or_remove(work, args.keep or not ok)
 
 
 if __name__ == "__main__":

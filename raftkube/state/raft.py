@@ -348,13 +348,11 @@ class RaftStore:
             items.append(self._queue.popleft())
         live = []
         for p in items:
+            if p.deadline <= now:
+                p.finish(error=Unavailable("no quorum: the write was not committed (not sent)"))
+                continue
             with p.lock:
                 if p.state in (p.CANCELLED, p.DONE):
-                    continue
-                if p.deadline <= now:
-                    p.state = p.DONE
-                    p.error = Unavailable("no quorum: the write was not committed (not sent)")
-                    p.event.set()
                     continue
                 p.state = p.SENT
             live.append(p)
@@ -369,9 +367,9 @@ class RaftStore:
         self.stats["entries"] += 1
         try:
             self._consumer.apply(entry, callback=lambda res, err, b=batch_id: self._done(b, res, err))
-        except Exception as exc:  # pickling or queue errors: fail the batch, keep the loop alive
+        except Exception:  # pickling or queue errors: fail the batch, keep the loop alive
             log.exception("proposing failed")
-            self._done(batch_id, None, -1, exc)
+            self._done(batch_id, None, -1)
 
     def _expire_inflight(self, now: float) -> None:
         """A callback that never comes must not hold a slot forever (pysyncobj #75)."""
@@ -381,7 +379,7 @@ class RaftStore:
                 for p in batch.items:
                     p.finish(error=Timeout("the write was not committed in time; its outcome is unknown"))
 
-    def _done(self, batch_id: int, result, err, exc: Exception | None = None) -> None:
+    def _done(self, batch_id: int, result, err) -> None:
         """Runs on the tick thread: hand results to waiters, propose what queued meanwhile, never block."""
         take = None
         with self._cond:

@@ -201,13 +201,13 @@ class ReadIndex:
             self._local, self._remote = [], []
             renew = self._lease_until - now < self.lease_s / 2 and now - self._last_read < _ACTIVE_S
             if renew and not self._rounds:
-                self._start_round(self.view.leader_read_index(), now)
+                self._start_round(now)
         elif (self._local or self._remote) and len(self._rounds) < self.max_inflight:
-            self._start_round(self.view.leader_read_index(), now)
+            self._start_round(now)
 
-    def _start_round(self, read_index: int, now: float) -> None:
+    def _start_round(self, now: float) -> None:
         seq = next(self._ids)
-        r = _Round(self.view.term(), read_index, now, local=self._local, remote=self._remote)
+        r = _Round(self.view.term(), self.view.leader_read_index(), now, local=self._local, remote=self._remote)
         self._local, self._remote = [], []
         self.stats["rounds"] += 1
         self._rounds[seq] = r

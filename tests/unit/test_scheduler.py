@@ -51,13 +51,19 @@ def test_host_ports_never_share_a_minion_and_the_rest_waits_with_a_reason():
     assert len(events(client, FAILED_SCHEDULING)) == 2
 
 
-def test_unschedulable_backoff_doubles_and_events_are_not_repeated_within_it():
+def port_clash():
+    """One minion whose host port 80 pod "a" holds, and pod "b" wanting it too, after one scheduling pass."""
     client = RecordingClient()
     put(client, node("n1"))
     put(client, pod("a", containers=[container(host_port=80)], node_name="n1"))
     put(client, pod("b", containers=[container(host_port=80)]))
     s = scheduler(client)
     s.sync_once()
+    return client, s
+
+
+def test_unschedulable_backoff_doubles_and_events_are_not_repeated_within_it():
+    client, s = port_clash()
     assert s.backoff[("default", "b")].delay_s == 1.0
     assert s.next_deadline_s() == 1.0
     client.clear()
@@ -78,12 +84,7 @@ def test_unschedulable_backoff_doubles_and_events_are_not_repeated_within_it():
 
 
 def test_identical_failure_event_at_most_once_per_backoff_period():
-    client = RecordingClient()
-    put(client, node("n1"))
-    put(client, pod("a", containers=[container(host_port=80)], node_name="n1"))
-    put(client, pod("b", containers=[container(host_port=80)]))
-    s = scheduler(client)
-    s.sync_once()
+    client, s = port_clash()
     assert len(events(client, FAILED_SCHEDULING)) == 1
     # node changes make it retry at once, repeatedly, within one backoff period: no new identical event
     for i in range(5):
@@ -115,12 +116,7 @@ def test_retried_at_once_when_a_minion_appears_and_reason_cleared_on_bind():
 
 
 def test_retried_at_once_when_a_pod_is_deleted():
-    client = RecordingClient()
-    put(client, node("n1"))
-    put(client, pod("a", containers=[container(host_port=80)], node_name="n1"))
-    put(client, pod("b", containers=[container(host_port=80)]))
-    s = scheduler(client)
-    s.sync_once()
+    client, s = port_clash()
     client.inner.delete("Pod", "a")
     s.sync_once()
     assert pod_node(client.get("Pod", "b")) == "n1"
