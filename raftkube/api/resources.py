@@ -80,10 +80,22 @@ def _selectors(req: falcon.Request, kind: str):
             parse_field_selector(kind, fields) if fields else None)
 
 
+def _json(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _v1beta1_json(obj: dict) -> bytes:
+    return _json(v1beta1.to_wire(obj))
+
+
 def _send(resp: falcon.Response, body: dict, code: int = 200) -> None:
+    _send_data(resp, _json(body), code)
+
+
+def _send_data(resp: falcon.Response, data: bytes, code: int = 200) -> None:
     resp.status = code
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = json.dumps(body, separators=(",", ":")).encode()
+    resp.data = data
 
 
 def _decode(res: Resource, body: dict, namespace: str) -> dict:
@@ -121,7 +133,8 @@ class ItemResource:
     def on_get(self, req, resp, resource, name):
         res = _resource(resource)
         consistent = req.get_param("resourceVersion") != "0"
-        _send(resp, v1beta1.to_wire(self.registry.get(res.kind, _namespace(req), name, consistent=consistent)))
+        _send_data(resp, self.registry.get_rendered(res.kind, _namespace(req), name, _v1beta1_json,
+                                                    consistent=consistent))
 
     def on_put(self, req, resp, resource, name):
         res = _resource(resource)

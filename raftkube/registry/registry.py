@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
@@ -20,6 +22,9 @@ from raftkube.state.codec import decode_object, encode_object
 from raftkube.state.machine import ADDED, DELETED, MODIFIED
 
 log = logging.getLogger(__name__)
+
+#: renderings get_rendered keeps (least recently read dropped first)
+RENDERED_CACHE_SIZE = 4096
 
 
 def rfc3339(ts: float) -> str:
@@ -40,16 +45,46 @@ class Registry:
         self.clock = clock
         self.new_uid = new_uid
         self._labels_cache: dict[tuple, tuple[int, dict]] = {}  # pod key -> (rv, labels), for RC counts
+        # (render, key) -> (rv, rendered): the last rendering of each object read through get_rendered
+        self._rendered: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
+        self._rendered_lock = threading.Lock()
 
     # ---- reads ------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str, name: str, *, consistent: bool = True) -> dict:
+        _, rv, data = self._lookup(kind, namespace, name, consistent)
+        return self._decorate(decode_object(data, rv))
+
+    def _lookup(self, kind: str, namespace: str, name: str, consistent: bool) -> tuple[tuple, int, bytes]:
+        """(key, resourceVersion, stored bytes) of one object, or NotFound."""
         if consistent:
             self.store.barrier()
         key = self._key(kind, namespace, name)
         found = self.store.machine.get(key)
         if found is None:
             raise NotFound(f'{RESOURCES_BY_KIND[kind].singular} "{name}" not found', kind=kind, name=name)
-        return self._decorate(decode_object(found[1], found[0]))
+        return key, found[0], found[1]
+
+    def get_rendered(self, kind: str, namespace: str, name: str, render: Callable[[dict], bytes], *,
+                     consistent: bool = True) -> bytes:
+        """``render(get(...))``, remembered per object and resourceVersion (an object never changes without a
+        new one): reading an unchanged object again skips decoding and rendering. Not for RCs, whose replica
+        count is computed on read."""
+        if kind == "ReplicationController":
+            return render(self.get(kind, namespace, name, consistent=consistent))
+        key, rv, data = self._lookup(kind, namespace, name, consistent)
+        ckey = (render, key)
+        with self._rendered_lock:
+            hit = self._rendered.get(ckey)
+            if hit is not None and hit[0] == rv:
+                self._rendered.move_to_end(ckey)
+                return hit[1]
+        out = render(decode_object(data, rv))
+        with self._rendered_lock:
+            self._rendered[ckey] = (rv, out)
+            self._rendered.move_to_end(ckey)
+            while len(self._rendered) > RENDERED_CACHE_SIZE:
+                self._rendered.popitem(last=False)
+        return out
 
     def list(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
              fields: FieldSelector | None = None, *, consistent: bool = True) -> tuple[list[dict], int]:

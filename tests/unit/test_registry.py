@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from raftkube.model.errors import BadRequest, Conflict, Gone
+from raftkube.model.errors import BadRequest, Conflict, Gone, NotFound
 from raftkube.model.selectors import parse_field_selector, parse_label_selector
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
@@ -98,3 +98,38 @@ def test_writes_do_not_change_the_callers_shared_metadata(reg):
     assert written["metadata"]["resourceVersion"] == 2
     assert cached["metadata"]["resourceVersion"] == 1  # the cached object is left as it was
     assert cached["metadata"] is not written["metadata"]
+
+
+def test_a_rendering_is_reused_until_the_object_changes(reg):
+    calls = []
+
+    def render(obj):
+        calls.append(obj["metadata"]["resourceVersion"])
+        return repr(obj["metadata"]["labels"]).encode()
+
+    reg.create(pod("a", app="web"))
+    first = reg.get_rendered("Pod", "default", "a", render)
+    assert reg.get_rendered("Pod", "default", "a", render) == first and calls == [1]
+    cur = reg.get("Pod", "default", "a")
+    reg.update(dict(cur, metadata=dict(cur["metadata"], labels={"app": "db"})))
+    assert reg.get_rendered("Pod", "default", "a", render) == b"{'app': 'db'}" and calls == [1, 2]
+    reg.delete("Pod", "default", "a")
+    with pytest.raises(NotFound):
+        reg.get_rendered("Pod", "default", "a", render)
+    reg.create(pod("a", app="again"))  # same name, new resourceVersion: rendered afresh
+    assert reg.get_rendered("Pod", "default", "a", render) == b"{'app': 'again'}"
+
+
+def test_a_replication_controller_is_rendered_on_every_read(reg):
+    rc = {"kind": "ReplicationController", "metadata": {"name": "r", "namespace": "default"},
+          "spec": {"replicas": 2, "selector": {"app": "web"},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    reg.create(rc)
+
+    def render(obj):
+        return str(obj["status"]["replicas"]).encode()
+
+    assert reg.get_rendered("ReplicationController", "default", "r", render) == b"0"
+    reg.create(pod("p", app="web"))  # the RC itself is unchanged; its computed replica count is not
+    assert reg.get_rendered("ReplicationController", "default", "r", render) == b"1"
