@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:
 import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
-from bench.common import close_cluster, keep_or_remove  # noqa: E402
+from bench.common import PodWatch, close_cluster, keep_or_remove  # noqa: E402
 from tests.helpers import MasterCluster, poll_until, stop_process  # noqa: E402
 
 
@@ -51,39 +51,6 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-class Running:
-    def __init__(self, client: HttpClient, label: str):
-        self.client, self.label = client, label
-        self.running: dict[str, float] = {}
-        self.total_seen: set[str] = set()
-        self._stop = threading.Event()
-        self._w = None
-        threading.Thread(target=self._run, name="bench-watch", daemon=True).start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                _, rv = self.client.list("Pod", labels=self.label)
-                self._w = self.client.watch("Pod", labels=self.label, resource_version=rv)
-                for ev in self._w:
-                    if ev is None:
-                        continue
-                    name = ev.object["metadata"]["name"]
-                    self.total_seen.add(name)
-                    if ev.type == "DELETED":
-                        self.running.pop(name, None)
-                    elif (ev.object.get("status") or {}).get("phase") == "Running":
-                        self.running.setdefault(name, time.monotonic())
-            except Exception:  # noqa: BLE001
-                if self._stop.wait(0.2):
-                    return
-
-    def stop(self):
-        self._stop.set()
-        if self._w is not None:
-            self._w.close()
 
 
 def main() -> int:
@@ -157,8 +124,8 @@ def main() -> int:
 
         threading.Thread(target=sample_raft, daemon=True).start()
         threading.Thread(target=probe, daemon=True).start()
-        watch = Running(HttpClient(cluster.urls), "bench=density")
-        time.sleep(1)
+        watch = PodWatch(HttpClient(cluster.urls), "bench=density")
+        watch.wait_connected()
 
         t0 = time.monotonic()
         for i in range(args.rcs):
@@ -179,7 +146,7 @@ def main() -> int:
             if now > args.timeout:
                 break
             if now - last_report >= 5:
-                print(f"  t={now:5.1f}s  pods seen {len(watch.total_seen):5d}  Running {len(watch.running):5d}")
+                print(f"  t={now:5.1f}s  pods seen {len(watch.seen):5d}  Running {len(watch.running):5d}")
                 last_report = now
             time.sleep(0.2)
         done = len(watch.running)

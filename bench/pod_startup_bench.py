@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ if str(REPO) not in sys.path:
 import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
-from bench.common import close_cluster, keep_or_remove  # noqa: E402
+from bench.common import PodWatch, close_cluster, keep_or_remove  # noqa: E402
 from tests.helpers import MasterCluster, free_ports, poll_until, stop_process  # noqa: E402
 
 PODS = "/api/v1beta1/pods"
@@ -45,43 +44,6 @@ RUN_LABEL = "io.raftkube.bench-run"
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs) + 0.5)) - 1))] if xs else float("nan")
-
-
-class RunningWatch:
-    """First time each pod is seen Running through a watch of the API."""
-
-    def __init__(self, client: HttpClient):
-        self.client = client
-        self.first_running: dict[str, float] = {}
-        self.seen: dict[str, dict] = {}
-        self._w = None
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="bench-watch", daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                _, rv = self.client.list("Pod")
-                self._w = self.client.watch("Pod", resource_version=rv)
-                for ev in self._w:
-                    if ev is None:
-                        continue
-                    name = ev.object["metadata"]["name"]
-                    self.seen[name] = ev.object
-                    if ev.type != "DELETED" and (ev.object.get("status") or {}).get("phase") == "Running":
-                        self.first_running.setdefault(name, time.monotonic())
-            except Exception:  # noqa: BLE001 - reconnect
-                if self._stop.wait(0.2):
-                    return
-
-    def stop(self):
-        self._stop.set()
-        if self._w is not None:
-            self._w.close()
 
 
 def pod_body(name: str, labels: dict) -> dict:
@@ -151,8 +113,8 @@ def main() -> int:
             env=dict(os.environ, PYTHONUNBUFFERED="1"))
         poll_until(lambda: any(n["metadata"]["name"] == "bench-minion" for n in client.list("Node")[0]), 30,
                    what="minion registered")
-        watch = RunningWatch(HttpClient(cluster.urls)).start()
-        time.sleep(0.5)  # let the watch connect (a bench, not a test)
+        watch = PodWatch(HttpClient(cluster.urls))
+        watch.wait_connected()
 
         # ---- 1. startup latency
         sent: dict[str, float] = {}

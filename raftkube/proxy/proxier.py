@@ -354,20 +354,18 @@ class _Relay:
         self.b.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._refresh()
 
-    # relaying: direction 0 is client -> backend, 1 is backend -> client
+    # relaying: direction 0 is client -> backend, 1 is backend -> client; socket i (c, b) reads direction i
     def _on_c(self, mask: int) -> None:
-        if mask & WRITE and not self.closed:
-            self._flush(1)
-        if mask & READ and not self.closed:
-            self._pump(0)
-        if not self.closed:
-            self._refresh()
+        self._on_ready(0, mask)
 
     def _on_b(self, mask: int) -> None:
+        self._on_ready(1, mask)
+
+    def _on_ready(self, i: int, mask: int) -> None:
         if mask & WRITE and not self.closed:
-            self._flush(0)
+            self._flush(1 - i)
         if mask & READ and not self.closed:
-            self._pump(1)
+            self._pump(i)
         if not self.closed:
             self._refresh()
 
