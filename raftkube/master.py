@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -14,6 +15,10 @@ from raftkube.registry import Registry
 from raftkube.state.raft import RaftStore
 
 log = logging.getLogger(__name__)
+
+#: the cyclic collector's thresholds in a master (Python's default is (700, 10, 10)); measured in an interleaved
+#: A/B at 32 concurrent creates: +9% creates/s, -7% CPU per create
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 class _QuietDuplicateAppend(logging.Filter):
@@ -42,6 +47,11 @@ class Master:
         # switch interval a busy API starved it past the election timeout (leader changes under load);
         # a shorter interval lets it in promptly for a small throughput cost.
         sys.setswitchinterval(cfg.raft.gil_switch_interval_s)
+        # Every request allocates thousands of short-lived containers; with the default thresholds (700, 10, 10)
+        # the collector ran so often that it took ~5% of a master's CPU (perf) under a write load. Objects
+        # that live for the whole process (modules, config) are frozen out of every collection.
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         logging.getLogger("pysyncobj.syncobj").addFilter(_QuietDuplicateAppend())
         secret = read_or_create_secret(cfg.secret_file)
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
