@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 class ApiServer:
     def __init__(self, app, host: str, port: int, threads: int, connection_limit: int = 1000):
         self._server = create_server(app, host=host, port=port, threads=threads,
-                                     connection_limit=connection_limit, channel_request_lookahead=1, asyncore_use_poll=True,
+                                     connection_limit=connection_limit, channel_request_lookahead=1,
+                                     asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
                                      clear_untrusted_proxy_headers=True, ident="raftkube")
         self._thread = threading.Thread(target=self._run, name="api", daemon=True)
 

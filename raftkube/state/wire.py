@@ -1,11 +1,12 @@
 """Authenticated encryption of the Raft port: AES-256-GCM in place of pysyncobj's Fernet.
 
-pysyncobj frames every message as ``encryptor.encrypt_at_time(zlib(pickle(msg)), t)`` and, on receipt, calls
-``extract_timestamp(token)`` (which must authenticate it: pysyncobj rejects timestamps that go backwards)
-and then ``decrypt(token)``; any exception drops the connection before ``pickle.loads`` runs. Fernet does the
-job at ~28 us per call each way (AES-CBC + HMAC + base64 in Python glue); this class does it in ~1.5 us, which
-matters because every Raft entry costs about ten messages. Same guarantees: a peer that does not know the
-cluster secret can neither read a frame nor get one of its own unpickled.
+pysyncobj frames every message as ``encryptor.encrypt_at_time(zlib(pickle(msg)), t)`` (state/raft.py makes
+the zlib step a no-op) and, on receipt, calls ``extract_timestamp(token)`` (which must authenticate it:
+pysyncobj rejects timestamps that go backwards) and then ``decrypt(token)``; any exception drops the
+connection before ``pickle.loads`` runs. Fernet does the job at ~28 us per call each way (AES-CBC + HMAC +
+base64 in Python glue); this class does it in ~1.5 us, which matters because every Raft entry costs about
+seven messages. Same guarantees: a peer that does not know the cluster secret can neither read a frame nor
+get one of its own unpickled.
 
 Token: ``0x01 | timestamp (8, big-endian) | nonce (12) | ciphertext + tag``; the first 9 bytes are the
 associated data, so the timestamp is authenticated. A nonce is a random 8-byte prefix drawn per process (and
