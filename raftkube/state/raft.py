@@ -69,7 +69,8 @@ class _Replicated(SyncObjConsumer):
 
 
 class _Node(SyncObj):
-    """pysyncobj's SyncObj with two additions, the only code here that touches the library's internals:
+    """pysyncobj's SyncObj with two additions, the only code here besides ``_NoCompression`` that touches the
+    library's internals:
 
     - the Raft port is encrypted and authenticated by AES-GCM (state/wire.py) instead of Fernet: the transport
       asks ``self.encryptor`` for every connection; the config carries no password, so pysyncobj never

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 
-
 class Waiter:
     """The reads that arrived together: they wait on one event and share one outcome."""
 
