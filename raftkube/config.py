@@ -26,6 +26,10 @@ class MasterConfig:
     host: str = "127.0.0.1"
     api_port: int = 8080
     raft_port: int = 7001
+    #: the one CPU this master's process runs on: "auto" (its index in [[masters]] modulo the CPUs the process
+    #: may use, so masters sharing a machine spread over its CPUs), a CPU number ("3"), or "none" (any CPU).
+    #: Its threads take turns on the GIL; on one CPU a hand-off is not a cross-CPU wake-up (see master.py)
+    cpu: str = "auto"
 
     @property
     def raft_address(self) -> str:
@@ -112,6 +116,9 @@ class ClusterConfig:
         names = ", ".join(m.name for m in self.masters)
         raise ConfigError(f"{self.path}: no master named {name!r} (masters: {names})")
 
+    def master_index(self, name: str) -> int:
+        return self.masters.index(self.master(name))
+
     def master_dir(self, name: str) -> Path:
         return self.data_dir / name
 
@@ -191,6 +198,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         mc = _section(MasterConfig, m, where, file)
         if not mc.name or not mc.name.replace("-", "").isalnum():
             raise ConfigError(f"{file}: {where}.name: invalid master name {mc.name!r}")
+        if mc.cpu not in ("auto", "none") and not mc.cpu.isdigit():
+            raise ConfigError(f"{file}: {where}.cpu: expected \"auto\", \"none\" or a CPU number, got {mc.cpu!r}")
         for port_key in ("api_port", "raft_port"):
             port = getattr(mc, port_key)
             if not 1 <= port <= 65535:

@@ -34,6 +34,17 @@ def test_raft_status_on_every_master(cluster):
     assert "gitVersion" in requests.get(cluster.urls[2] + "/version").json()
 
 
+def test_every_thread_of_a_master_runs_on_the_cpu_its_index_picks(cluster):
+    allowed = sorted(os.sched_getaffinity(0))  # the masters inherit the test's CPUs
+    cluster.leader()  # every thread (Raft, API workers, controllers on the leader) has started
+    for i, name in enumerate(cluster.names):
+        pid = cluster.procs[name].pid
+        masks = {frozenset(os.sched_getaffinity(int(tid))) for tid in os.listdir(f"/proc/{pid}/task")}
+        assert len(os.listdir(f"/proc/{pid}/task")) > 10
+        want = {allowed[i % len(allowed)]} if len(allowed) > 1 else set(allowed)  # cpu = "auto"
+        assert masks == {frozenset(want)}, (name, masks)
+
+
 def test_write_through_each_master_is_read_linearizably_from_every_other(cluster):
     for i, writer in enumerate(cluster.names):
         for round_ in range(5):

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from raftkube.config import ConfigError, load, read_or_create_secret
+from raftkube.master import choose_cpu
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,8 @@ def test_defaults_for_a_minimal_file(tmp_path):
     ("[[masters]]\nname = 'm1'\napi_port = 70000\n", "masters[0].api_port"),
     ("[[masters]]\nname = 'm1'\nhost = 'x'\nport = 3\n", "masters[0].port"),
     (MASTERS + MASTERS, "used twice"),
+    (MASTERS + "cpu = 'fast'\n", "masters[0].cpu"),
+    (MASTERS + "cpu = 1\n", "masters[0].cpu"),
     ("", "masters"),
     (MASTERS + "\n[raft]\nappend_entries_period_s = 0.2\n", "append_entries_period_s"),
     ("this is not toml = = =", "not valid TOML"),
@@ -96,3 +99,14 @@ def test_masters_starting_together_all_read_one_whole_secret(tmp_path):
             t.join()
         assert not errors and len(results) == 3 and len(set(results)) == 1 and len(results[0]) == 64
         assert sorted(p.name for p in path.parent.iterdir()) == ["secret"]  # no temporary file left
+
+
+def test_cpu_auto_spreads_masters_over_the_allowed_cpus_by_their_index():
+    assert [choose_cpu("auto", i, {0, 1}) for i in range(3)] == [0, 1, 0]
+    assert [choose_cpu("auto", i, {5, 2, 7}) for i in range(4)] == [2, 5, 7, 2]
+    assert choose_cpu("auto", 1, {3}) is None  # one CPU: nothing to choose
+    assert choose_cpu("none", 0, {0, 1}) is None
+    assert choose_cpu("7", 0, {6, 7}) == 7
+    with pytest.raises(ConfigError, match=r"masters\[2\]\.cpu: CPU 4 is not one this process may use \(0, 1\)"):
+        choose_cpu("4", 2, {0, 1})
+    assert load(ROOT / "cluster.toml").masters[0].cpu == "auto"
