@@ -45,7 +45,7 @@ def pin_process(cpu: int) -> None:
     and the Raft tick thread several times. Spread over CPUs, every hand-off wakes a thread on another CPU
     (an inter-processor interrupt; in a VM, an exit to the hypervisor) and moves the interpreter's working set
     between caches; on one CPU the next thread runs when the current one blocks. Measured with three masters
-    on two CPUs, 32 concurrent creates: +25-30% creates/s and -20% CPU per create (bench/README.md).
+    on two CPUs, 32 concurrent creates: 15-30% more creates/s for 15-25% less CPU per create (bench/README.md).
     """
     for tid in os.listdir("/proc/self/task"):
         try:
