@@ -1,8 +1,9 @@
 """How controllers, the minion, the proxy and the CLI see the cluster: the ``Client`` protocol.
 
-Two implementations: ``HttpClient`` (v1beta1 over HTTP, failing over across the masters' list) and
-``LocalClient`` (in-process on a master, over the registry, stamping the controllers' leader epoch).
-Both speak internal objects (``model/objects.py``) and raise the errors of ``model/errors.py``.
+Two implementations: ``HttpClient`` here (v1beta1 over HTTP, failing over across the masters' list) and
+``registry.client.LocalClient`` (in-process on a master, over the registry, stamping the controllers' leader
+epoch). Both speak internal objects (``model/objects.py``) and raise the errors of ``model/errors.py``.
+This module loads no store code: minions, the proxy and the CLI are HTTP clients only.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import urllib3
 from raftkube.model import v1beta1
 from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
 from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES_BY_KIND, name_of, namespace_of, rv_of
-from raftkube.model.selectors import parse_field_selector, parse_label_selector
-from raftkube.registry import WatchEvent
+from raftkube.model.watch import WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -53,54 +53,6 @@ class Watch(Protocol):
     def __iter__(self) -> Iterator[WatchEvent | None]: ...
 
     def close(self) -> None: ...
-
-
-# ---- in-process ---------------------------------------------------------------------------------
-class LocalClient:
-    """The controllers' client on the leader: the registry directly, local reads, epoch-fenced writes."""
-
-    def __init__(self, registry, epoch: int | None = None):
-        self.registry = registry
-        self.epoch = epoch
-
-    def get(self, kind, name, namespace=DEFAULT_NAMESPACE):
-        return self.registry.get(kind, namespace, name, consistent=False)
-
-    def list(self, kind, namespace=None, labels="", fields=""):
-        return self.registry.list(kind, namespace, parse_label_selector(labels) if labels else None,
-                                  parse_field_selector(kind, fields) if fields else None, consistent=False)
-
-    def create(self, obj):
-        return self.registry.create(obj, epoch=self.epoch)
-
-    def update(self, obj):
-        return self.registry.update(obj, epoch=self.epoch)
-
-    def update_status(self, obj):
-        return self.registry.update_status(obj, epoch=self.epoch)
-
-    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE):
-        self.registry.delete(kind, namespace, name, epoch=self.epoch)
-
-    def bind(self, namespace, pod, node):
-        self.registry.bind(namespace, pod, node, epoch=self.epoch)
-
-    def watch(self, kind, namespace=None, labels="", fields="", resource_version=0):
-        return _LocalWatch(self.registry, kind, namespace, labels, fields, resource_version)
-
-
-class _LocalWatch:
-    def __init__(self, registry, kind, namespace, labels, fields, resource_version):
-        self._stopped = threading.Event()
-        self._gen = registry.watch(kind, namespace, parse_label_selector(labels) if labels else None,
-                                   parse_field_selector(kind, fields) if fields else None, resource_version,
-                                   stop=self._stopped.is_set, poll_s=0.5)
-
-    def __iter__(self):
-        return self._gen
-
-    def close(self):
-        self._stopped.set()
 
 
 # ---- over HTTP ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from raftkube.api.app import create_app
 from raftkube.api.server import ApiServer
 from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
-from raftkube.registry import Registry
+from raftkube.registry import LocalClient, Registry
 from raftkube.state.raft import RaftStore
 
 log = logging.getLogger(__name__)
@@ -54,18 +54,6 @@ def pin_process(cpu: int) -> None:
             pass
 
 
-class _QuietDuplicateAppend(logging.Filter):
-    """pysyncobj 0.3.17 logs CRITICAL when a follower receives append_entries it already has (the leader
-    re-sends after an immediate send plus a heartbeat). The entries are identical by Raft's log matching
-    property, so nothing diverges; keep it out of the logs at DEBUG instead of CRITICAL."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage().startswith("truncating already-applied log entries"):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
-
-
 class Master:
     def __init__(self, config: ClusterConfig, name: str):
         self.config = config
@@ -90,14 +78,14 @@ class Master:
         # that live for the whole process (modules, config) are frozen out of every collection.
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
-        logging.getLogger("pysyncobj.syncobj").addFilter(_QuietDuplicateAppend())
         secret = read_or_create_secret(cfg.secret_file)
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
         self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft)
         registry = Registry(self.store)
         app = create_app(registry, self.store, cfg.api)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
-        self.controllers = ControllerManager(registry, self.store.leadership, cfg.controllers).start()
+        self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
+                                             cfg.controllers).start()
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
                  cfg.master_dir(me.name))
         return self
@@ -107,7 +95,7 @@ class Master:
         if self.controllers is not None:
             self.controllers.stop()
         if self.store is not None:
-            self.store.hub.close()  # ends open watch streams, freeing their API threads
+            self.store.close_watches()  # ends open watch streams, freeing their API threads
         if self.server is not None:
             self.server.close()
         if self.store is not None:

@@ -14,7 +14,6 @@ import threading
 import time
 from typing import Callable
 
-from raftkube.client import LocalClient
 from raftkube.config import ControllersConfig
 from raftkube.controllers.base import Controller, SharedInformers
 from raftkube.controllers.endpoints import EndpointsController
@@ -53,8 +52,12 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
 
 
 class ControllerManager:
-    def __init__(self, registry, leadership, config: ControllersConfig, *, rng: random.Random | None = None):
-        self.registry = registry
+    """``client_for(epoch)`` is the client of one leadership term: its writes carry that epoch (the master
+    passes ``lambda epoch: LocalClient(registry, epoch)``)."""
+
+    def __init__(self, client_for: Callable[[int], object], leadership, config: ControllersConfig, *,
+                 rng: random.Random | None = None):
+        self.client_for = client_for
         self.leadership = leadership
         self.config = config
         self.rng = rng or random.Random()
@@ -101,7 +104,7 @@ class ControllerManager:
             x.stop()
         self.controllers, self._extras, self.epoch = [], [], epoch
         if epoch is not None and not self._stop.is_set():
-            client = LocalClient(self.registry, epoch)
+            client = self.client_for(epoch)
             self.controllers, self._extras = build_controllers(client, self.config, rng=self.rng)
             for c in self.controllers:
                 c.start()

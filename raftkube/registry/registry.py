@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -17,6 +16,7 @@ from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of
                                     namespace_of, rv_of)
 from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
+from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
 from raftkube.state.codec import decode_object, encode_object
 from raftkube.state.machine import ADDED, DELETED, MODIFIED
@@ -29,13 +29,6 @@ RENDERED_CACHE_SIZE = 4096
 
 def rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class WatchEvent:
-    type: str  # ADDED | MODIFIED | DELETED
-    object: dict
-    revision: int
 
 
 class Registry:
@@ -56,10 +49,8 @@ class Registry:
 
     def _lookup(self, kind: str, namespace: str, name: str, consistent: bool) -> tuple[tuple, int, bytes]:
         """(key, resourceVersion, stored bytes) of one object, or NotFound."""
-        if consistent:
-            self.store.barrier()
         key = self._key(kind, namespace, name)
-        found = self.store.machine.get(key)
+        found = self.store.read(consistent).get(key)
         if found is None:
             raise NotFound(f'{RESOURCES_BY_KIND[kind].singular} "{name}" not found', kind=kind, name=name)
         return key, found[0], found[1]
@@ -89,11 +80,10 @@ class Registry:
     def list(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
              fields: FieldSelector | None = None, *, consistent: bool = True) -> tuple[list[dict], int]:
         """Objects of a kind (``namespace`` None = all), filtered; returns (items, revision)."""
-        if consistent:
-            self.store.barrier()
+        view = self.store.read(consistent)
         if not RESOURCES_BY_KIND[kind].namespaced:
             namespace = None
-        revision, raw = self.store.machine.list(kind, namespace)
+        revision, raw = view.list(kind, namespace)
         items = []
         for _key, rv, data in raw:
             obj = decode_object(data, rv)
@@ -131,7 +121,7 @@ class Registry:
 
     def _pod_labels(self, namespace: str) -> list[dict]:
         """The labels of every pod in a namespace, decoding only pods changed since the last call."""
-        _rev, raw = self.store.machine.list("Pod", namespace)
+        _rev, raw = self.store.read(consistent=False).list("Pod", namespace)
         cache = self._labels_cache
         out = []
         for key, rv, data in raw:
@@ -213,7 +203,7 @@ class Registry:
             op["rv"] = expect_rv
 
         def applied() -> dict | None:  # the store keeps our bytes verbatim: equal bytes = our write
-            found = self.store.machine.get(key)
+            found = self._local_view().get(key)
             if found is not None and found[1] == data:
                 return decode_object(found[1], found[0])
             return None
@@ -228,7 +218,7 @@ class Registry:
         key = self._key(kind, namespace, name)
         old = self._local(key)
         op = {"op": "delete", "key": list(key), "rv": rv}
-        self._submit([op], epoch, lambda: {} if self.store.machine.get(key) is None else None)
+        self._submit([op], epoch, lambda: {} if self._local_view().get(key) is None else None)
         return old
 
     def bind(self, namespace: str, pod_name: str, node: str, *, service_env: list | None = None,
@@ -245,7 +235,7 @@ class Registry:
             op["patch"] = {"serviceEnv": service_env}
 
         def applied() -> dict | None:
-            found = self.store.machine.get(key)
+            found = self._local_view().get(key)
             if found is not None:
                 pod = decode_object(found[1], found[0])
                 if pod.get("spec", {}).get("nodeName") == node:
@@ -255,16 +245,17 @@ class Registry:
         result = self._submit([op], epoch, applied)
         if isinstance(result, dict):
             return result
-        found = self.store.machine.get(key)
+        found = self._local_view().get(key)
         return decode_object(found[1], found[0])
 
     def _service_env(self, namespace: str, node: str) -> list[dict]:
         """The service variables of a pod bound now to ``node``: this namespace's services (local read)."""
-        _rev, raw = self.store.machine.list("Service", namespace)
+        view = self._local_view()
+        _rev, raw = view.list("Service", namespace)
         services = [decode_object(data, rv) for _key, rv, data in raw]
         if not services:
             return []
-        found = self.store.machine.get(self._key("Node", "", node))
+        found = view.get(self._key("Node", "", node))
         return service_env(services, service_host(decode_object(found[1], found[0]) if found else None, node))
 
     def transaction(self, ops: list[dict], *, epoch: int | None = None) -> list:
@@ -280,7 +271,7 @@ class Registry:
         txn = {"ops": ops}
         if epoch is not None:
             txn["epoch"] = epoch
-        timeout_s = getattr(getattr(self.store, "settings", None), "write_timeout_s", 5.0)
+        timeout_s = self.store.write_timeout_s
         deadline = time.monotonic() + timeout_s
         retried = False
         while True:
@@ -295,7 +286,7 @@ class Registry:
                 if remaining <= 0.05:
                     raise
                 try:
-                    self.store.barrier(timeout_s=remaining)
+                    self.store.read(consistent=True, timeout_s=remaining)
                 except ApiError:
                     raise exc from None
                 done = applied()
@@ -309,8 +300,12 @@ class Registry:
                         return done
                 raise
 
+    def _local_view(self):
+        """This master's applied state, without waiting (writes check their preconditions in the log)."""
+        return self.store.read(consistent=False)
+
     def _local(self, key) -> dict:
-        found = self.store.machine.get(key)
+        found = self._local_view().get(key)
         if found is None:
             raise NotFound(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" not found', kind=key[0], name=key[2])
         return decode_object(found[1], found[0])
@@ -357,13 +352,13 @@ class Registry:
             for obj in items:
                 yield WatchEvent(ADDED, obj, rv_of(obj))
         # a revision this master has not applied yet (another master is ahead) simply waits for it
-        hub = self.store.hub
         while not stop():
-            events, seen = hub.kind_events_after(kind, cursor, poll_s)
+            got = self.store.watch(kind, cursor, poll_s)
+            if got is None:  # the store stopped serving watches
+                return
+            events, seen = got
             if not events:
                 cursor = seen
-                if hub.closed:
-                    return
                 yield None
                 continue
             for ev in events:
@@ -387,4 +382,4 @@ class Registry:
             cursor = max(cursor, seen)  # events of other kinds after the last one of ours
 
 
-__all__ = ["Registry", "WatchEvent", "rfc3339"]
+__all__ = ["Registry", "rfc3339"]

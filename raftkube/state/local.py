@@ -1,4 +1,4 @@
-"""A single-replica store with the RaftStore interface and no Raft: for unit tests and tools.
+"""A single-replica store with the ``Store`` interface and no Raft: for unit tests and tools.
 
 It applies each transaction through the same StateMachine, so everything above it behaves as on a master.
 """
@@ -14,24 +14,32 @@ from raftkube.state.watch import WatchHub
 
 class LocalStore:
     name = "local"
+    ready = True
+    write_timeout_s = 5.0
 
     def __init__(self, watch_ring: int = 10_000):
-        self.hub = WatchHub(watch_ring)
-        self.machine = StateMachine(on_events=self.hub.publish, on_reset=self.hub.reset)
+        self._hub = WatchHub(watch_ring)
+        self._machine = StateMachine(on_events=self._hub.publish, on_reset=self._hub.reset)
         self._lock = threading.Lock()
-        self.ready = True
 
     def submit(self, txn: dict, timeout_s: float | None = None) -> list:
         with self._lock:
-            [result] = self.machine.apply(pack([txn]))
+            [result] = self._machine.apply(pack([txn]))
         return check_result(result)
 
-    def barrier(self, timeout_s: float | None = None) -> None:
-        return None
+    def read(self, consistent: bool = True, timeout_s: float | None = None) -> StateMachine:
+        return self._machine
+
+    def watch(self, kind: str, cursor: int, wait_s: float):
+        events, seen = self._hub.kind_events_after(kind, cursor, wait_s)
+        return None if self._hub.closed else (events, seen)
+
+    def close_watches(self) -> None:
+        self._hub.close()
 
     def status(self) -> dict:
         return {"name": self.name, "role": "leader", "leader": self.name, "term": 1, "ready": True,
-                "revision": self.machine.revision, "epoch": self.machine.epoch, "peers": []}
+                "revision": self._machine.revision, "epoch": self._machine.epoch, "peers": []}
 
     def close(self) -> None:
-        self.hub.close()
+        self._hub.close()

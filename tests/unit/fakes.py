@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from raftkube.client import LocalClient
+from raftkube.registry import LocalClient
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
 

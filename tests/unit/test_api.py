@@ -72,7 +72,7 @@ def test_invalid_pod_lists_every_field_and_writes_nothing(api, store):
             "desiredState.manifest.containers[0].ports[0].containerPort",
             "desiredState.manifest.containers[0].env[0].name"} <= fields
     assert status["message"].startswith('pod "bad" is invalid')
-    assert store.machine.revision == 0
+    assert store.read().revision == 0
 
 
 @pytest.mark.parametrize("body, code, reason", [
@@ -85,14 +85,14 @@ def test_invalid_pod_lists_every_field_and_writes_nothing(api, store):
 ])
 def test_malformed_bodies_are_4xx_and_change_nothing(api, store, body, code, reason):
     assert_status(api.simulate_post(PODS, body=body), code, reason)
-    assert store.machine.revision == 0
+    assert store.read().revision == 0
 
 
 def test_body_over_the_limit_is_413(api, store):
     big = pod_body("big")
     big["annotations"] = {"blob": "x" * (70 * 1024)}
     assert_status(api.simulate_post(PODS, json=big), 413, "RequestEntityTooLarge")
-    assert store.machine.revision == 0
+    assert store.read().revision == 0
 
 
 def test_unknown_resources_and_wrong_methods(api):

@@ -310,7 +310,7 @@ class FlakyWatchClient:
 
     def watch(self, kind, namespace=None, labels="", fields="", resource_version=0):
         from raftkube.model.errors import Unavailable
-        from raftkube.registry import WatchEvent
+        from raftkube.model.watch import WatchEvent
         self.watch_rvs.append(resource_version)
         first = len(self.watch_rvs) == 1
 

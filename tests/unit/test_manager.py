@@ -3,7 +3,7 @@
 import threading
 import time
 
-from raftkube.client import LocalClient
+from raftkube.registry import LocalClient
 from raftkube.config import ControllersConfig
 from raftkube.controllers.manager import ControllerManager
 from raftkube.minion.agent import NodeAgent
@@ -28,7 +28,8 @@ def claim(registry) -> int:
 def test_controllers_follow_leadership_and_stale_epochs_are_refused():
     registry = Registry(LocalStore())
     leadership = Leadership()
-    mgr = ControllerManager(registry, leadership, ControllersConfig(resync_period_s=1.0)).start()
+    mgr = ControllerManager(lambda epoch: LocalClient(registry, epoch), leadership,
+                            ControllersConfig(resync_period_s=1.0)).start()
     try:
         holds_for(lambda: not mgr.active and not ctrl_threads(), 0.05, what="no controllers without leadership")
         epoch = claim(registry)
