@@ -1,5 +1,10 @@
 """The CLI's pure helpers: Go-style argv, durations, run's port spec and objects, resource names."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 
@@ -183,3 +188,18 @@ def test_every_command_has_help_with_an_example():
         assert "Example" in out, name
         if name != "master":
             assert "-h, --server" in out, name
+
+
+def test_the_group_has_the_client_commands_and_the_process_commands():
+    assert sorted(cli.main.commands) == sorted(CLIENT_COMMANDS + ("master", "up", "minion"))
+
+
+@pytest.mark.parametrize("module", ["raftkube", "raftkube.cli"])
+def test_python_dash_m_runs_the_cli(module):
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Usage: python -m {module} [OPTIONS] COMMAND [ARGS]...")
+    assert "rollingupdate" in proc.stdout and "minion" in proc.stdout
