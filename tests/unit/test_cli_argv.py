@@ -1,9 +1,16 @@
 """The CLI's pure helpers: Go-style argv, durations, run's port spec and objects, resource names."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 
 from raftkube import cli
+from raftkube.cli import kubecfg, objects, options, targets
+from raftkube.cli.argv import CLIENT_COMMANDS, normalize_argv
 from raftkube.model import v1beta1, validation
 
 
@@ -26,31 +33,31 @@ from raftkube.model import v1beta1, validation
     (["list", "--", "-json"], ["list", "--", "-json"]),
 ])
 def test_normalize_argv(argv, expected):
-    assert cli.normalize_argv(argv) == expected
+    assert normalize_argv(argv) == expected
 
 
 @pytest.mark.parametrize("text, seconds", [("60s", 60), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200), ("5", 5),
                                            ("0", 0), ("1.5s", 1.5)])
 def test_parse_duration(text, seconds):
-    assert cli.parse_duration(text) == pytest.approx(seconds)
+    assert options.parse_duration(text) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("bad", ["", "s", "10x", "1m 2s", "-"])
 def test_parse_duration_rejects(bad):
     with pytest.raises(ValueError):
-        cli.parse_duration(bad)
+        options.parse_duration(bad)
 
 
 def test_port_spec():
-    assert cli.parse_port_spec("8080:80,6379") == [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 6379}]
-    assert cli.parse_port_spec("") == []
+    assert objects.parse_port_spec("8080:80,6379") == [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 6379}]
+    assert objects.parse_port_spec("") == []
     for bad in ("x", "80:y", "0", "70000", "8080:0"):
         with pytest.raises(click.BadParameter):
-            cli.parse_port_spec(bad)
+            objects.parse_port_spec(bad)
 
 
 def test_run_objects_are_valid_and_select_name():
-    objs = cli.run_objects("nginx", 2, "Web", [{"containerPort": 80}], 8000)
+    objs = objects.run_objects("nginx", 2, "Web", [{"containerPort": 80}], 8000)
     (rc_res, rc), (svc_res, svc) = objs
     assert rc_res.plural == "replicationControllers" and svc_res.plural == "services"
     assert rc["desiredState"]["replicaSelector"] == {"name": "Web"}
@@ -59,40 +66,40 @@ def test_run_objects_are_valid_and_select_name():
         {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]
     assert svc["port"] == 8000 and svc["selector"] == {"name": "Web"}
     validation.validate(v1beta1.from_wire("ReplicationController", rc))
-    assert len(cli.run_objects("nginx", 1, "web", [], 0)) == 1
+    assert len(objects.run_objects("nginx", 1, "web", [], 0)) == 1
 
 
 def test_lookup_resource_and_targets():
-    assert cli.lookup_resource("/pods").plural == "pods"
-    assert cli.lookup_resource("pods/").plural == "pods"
-    assert cli.lookup_resource("replicationcontrollers").plural == "replicationControllers"
-    assert cli.lookup_resource("rc").plural == "replicationControllers"
-    assert cli.lookup_resource("minion").plural == "minions"
+    assert targets.lookup_resource("/pods").plural == "pods"
+    assert targets.lookup_resource("pods/").plural == "pods"
+    assert targets.lookup_resource("replicationcontrollers").plural == "replicationControllers"
+    assert targets.lookup_resource("rc").plural == "replicationControllers"
+    assert targets.lookup_resource("minion").plural == "minions"
     with pytest.raises(click.ClickException, match='unknown resource "foo"'):
-        cli.lookup_resource("foo")
-    res, name = cli.parse_target("/pods/redis", None, need_name=True, command="get")
+        targets.lookup_resource("foo")
+    res, name = targets.parse_target("/pods/redis", None, need_name=True, command="get")
     assert (res.plural, name) == ("pods", "redis")
-    res, name = cli.parse_target("pods", "redis", need_name=True, command="get")
+    res, name = targets.parse_target("pods", "redis", need_name=True, command="get")
     assert (res.plural, name) == ("pods", "redis")
     with pytest.raises(click.UsageError):
-        cli.parse_target("pods", None, need_name=True, command="get")
+        targets.parse_target("pods", None, need_name=True, command="get")
     with pytest.raises(click.UsageError):
-        cli.parse_target("pods/a", "b", need_name=True, command="get")
+        targets.parse_target("pods/a", "b", need_name=True, command="get")
 
 
 def test_server_selection(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KUBERNETES_MASTER", raising=False)
-    assert cli.server_urls(None) == (["http://localhost:8080"], {})
+    assert targets.server_urls(None) == (["http://localhost:8080"], {})
     (tmp_path / "cluster.toml").write_text(
         '[[masters]]\nname = "a"\napi_port = 9001\nraft_port = 9101\n'
         '[[masters]]\nname = "b"\napi_port = 9002\nraft_port = 9102\n')
-    urls, names = cli.server_urls(None)
+    urls, names = targets.server_urls(None)
     assert urls == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
     assert names == {"http://127.0.0.1:9001": "a", "http://127.0.0.1:9002": "b"}
     monkeypatch.setenv("KUBERNETES_MASTER", "10.0.0.1:8080,http://10.0.0.2:8080/")
-    assert cli.server_urls(None)[0] == ["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
-    assert cli.server_urls("http://x:1")[0] == ["http://x:1"]
+    assert targets.server_urls(None)[0] == ["http://10.0.0.1:8080", "http://10.0.0.2:8080"]
+    assert targets.server_urls("http://x:1")[0] == ["http://x:1"]
 
 
 # ---- commands over a stub client (no network): waiting, progress, timeouts --------------------------
@@ -140,7 +147,7 @@ class StubClient:
 
 def _invoke(monkeypatch, stub, args):
     from click.testing import CliRunner
-    monkeypatch.setattr(cli, "make_client", lambda server: stub)
+    monkeypatch.setattr(kubecfg, "make_client", lambda server: stub)
     return CliRunner().invoke(cli.main, args)
 
 
@@ -176,8 +183,23 @@ def test_resize_wait_times_out_with_the_current_count(monkeypatch):
 
 def test_every_command_has_help_with_an_example():
     from click.testing import CliRunner
-    for name in cli.CLIENT_COMMANDS + ("master",):
+    for name in CLIENT_COMMANDS + ("master",):
         out = CliRunner().invoke(cli.main, [name, "--help"]).output
         assert "Example" in out, name
         if name != "master":
             assert "-h, --server" in out, name
+
+
+def test_the_group_has_the_client_commands_and_the_process_commands():
+    assert sorted(cli.main.commands) == sorted(CLIENT_COMMANDS + ("master", "up", "minion"))
+
+
+@pytest.mark.parametrize("module", ["raftkube", "raftkube.cli"])
+def test_python_dash_m_runs_the_cli(module):
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Usage: python -m {module} [OPTIONS] COMMAND [ARGS]...")
+    assert "rollingupdate" in proc.stdout and "minion" in proc.stdout

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from raftkube import printers
+from raftkube.cli import printers
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

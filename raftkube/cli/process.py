@@ -1,0 +1,171 @@
+"""The process commands: ``raftkube master``, ``up`` and ``minion``, each with logging and signal handling.
+
+Each reads its configuration, sets up logging on stderr, turns SIGTERM and SIGINT into a stop event and
+hands over to the process it runs (``raftkube.master``, ``raftkube.up``, ``raftkube.minion.node``), which
+are imported only when the command runs, so the client commands do not load them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from raftkube.cli.targets import KUBELET_PORT
+from raftkube.client import HttpClient
+from raftkube.config import ConfigError, load
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by the first SIGTERM or SIGINT: the process's cue to shut down."""
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        logging.getLogger("raftkube").info("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@click.command()
+@click.argument("name")
+@click.option("--config", "config_path", default="cluster.toml", show_default=True,
+              help="cluster description (masters, ports, data directory)")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def master(name: str, config_path: str, verbose: bool) -> None:
+    """Run master NAME of the cluster: Raft replica of the store and the REST API.
+
+    Example: raftkube master m1 --config cluster.toml
+    """
+    setup_logging(verbose)
+    try:
+        config = load(config_path)
+        config.master(name)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    from raftkube.master import run_master
+    stop = stop_on_signals()
+    try:
+        run_master(config, name, stop)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"master {name}: {exc}") from None
+
+
+@click.command()
+@click.option("--config", "config_path", default="cluster.toml", show_default=True,
+              help="cluster description (masters, ports, data directory)")
+@click.option("--minions", type=click.IntRange(0, 100), default=1, show_default=True, help="local minions to start")
+@click.option("--runtime", type=click.Choice(["docker", "hollow"]), default="docker", show_default=True,
+              help="docker: real containers; hollow: simulated (no Docker needed)")
+@click.option("--container-label", "container_labels", multiple=True,
+              help="extra label k=v on every container the minions start (tests use it to find their own)")
+def up(config_path: str, minions: int, runtime: str, container_labels: tuple[str, ...]) -> None:
+    """Run a whole local cluster in the foreground: the masters of the config and N minions.
+
+    Every process's output is shown with a [name] prefix; a process that dies is restarted; Ctrl-C stops
+    everything. Data stays on disk, so the next `up` brings the same objects back.
+
+    Example: raftkube up --minions 2          (then, in another shell: kubecfg list /pods)
+    """
+    setup_logging(False)
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if runtime == "docker" and minions:
+        import shutil
+        import subprocess
+        docker = shutil.which("docker")
+        if docker is None or subprocess.run([docker, "info"], capture_output=True).returncode != 0:
+            raise click.ClickException(
+                "the Docker engine is not reachable: start it (scripts/up does it, installing Debian's docker.io "
+                "if needed), or use --runtime hollow")
+    from raftkube.up import run_up
+    stop = stop_on_signals()
+    code = run_up(config, minions, runtime, stop, container_labels=container_labels)
+    if code:
+        sys.exit(code)
+
+
+def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint=what)
+        out[key] = value
+    return out
+
+
+@click.command()
+@click.option("--masters", default=None, help="master API URLs, comma-separated (default: those of ./cluster.toml)")
+@click.option("--name", default=None, help="minion name (default: the hostname)")
+@click.option("--address", default=None, help="this host's address (default: the one that reaches the masters)")
+@click.option("--runtime", type=click.Choice(["docker", "hollow"]), default="docker", show_default=True)
+@click.option("--port", type=int, default=KUBELET_PORT, show_default=True, help="kubelet HTTP port (-1: none)")
+@click.option("--label", "labels", multiple=True, help="minion label k=v (repeatable)")
+@click.option("--count", type=int, default=1, show_default=True, help="hollow minions in this process")
+@click.option("--name-prefix", default="", help="with --count: minions are named <prefix><i>")
+@click.option("--heartbeat", "heartbeat_s", type=float, default=5.0, show_default=True, help="seconds")
+@click.option("--container-label", "container_labels", multiple=True, help="extra label k=v on every container")
+@click.option("--proxy/--no-proxy", "run_proxy", default=None,
+              help="run the service proxy (default: on with --runtime docker, off with hollow)")
+@click.option("--service-host", default="",
+              help="where containers reach this minion's proxy (default: the docker bridge gateway)")
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
+           run_proxy, service_host, verbose):
+    """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
+
+    \b
+    Examples:
+      raftkube minion --masters http://10.0.0.1:8080,http://10.0.0.2:8080
+      raftkube minion --runtime hollow --count 100 --name-prefix hollow-   (kubemark-style simulation)
+    """
+    import socket
+
+    from raftkube.minion.node import MinionSettings, host_address, run_minion
+    setup_logging(verbose)
+    if masters:
+        urls = [u.strip() for u in masters.split(",") if u.strip()]
+    else:
+        try:
+            urls = load("cluster.toml").api_urls
+        except ConfigError as exc:
+            raise click.ClickException(f"--masters not given and ./cluster.toml unusable: {exc}") from None
+    if count > 1 and runtime != "hollow":
+        raise click.UsageError("--count > 1 needs --runtime hollow")
+    settings = MinionSettings(
+        name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
+        port=port, labels=_key_values(labels, "--label"), count=count,
+        name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
+    stop = stop_on_signals()
+    proxy = None
+    if run_proxy if run_proxy is not None else runtime == "docker":
+        from raftkube.proxy.service_proxy import ServiceProxy
+        proxy = ServiceProxy(HttpClient(urls), settings.name).start()
+    try:
+        run_minion(HttpClient(urls, retry_for_s=3.0), settings, stop)
+    except OSError as exc:
+        raise click.ClickException(f"minion: {exc}") from None
+    finally:
+        if proxy is not None:
+            proxy.stop()
+
+
+#: the commands this module adds to the ``raftkube`` group
+COMMANDS = (master, up, minion)
