@@ -52,8 +52,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # ----------------------------------------------------------------------------------------------- documents
 
 def pod_doc(name: str) -> dict:
-    """A v1beta1 pod (tests.helpers.pod_body shape) padded with env vars to ~BODY_TARGET bytes of JSON."""
-    from tests.helpers import pod_body
+    """A v1beta1 pod (raftkube.testing's pod_body) padded with env vars to ~BODY_TARGET bytes of JSON."""
+    from raftkube.testing import pod_body
     body = pod_body(name)
     c = body["desiredState"]["manifest"]["containers"][0]
     c["env"] = []
@@ -286,7 +286,7 @@ def proc_cpu_s(pids: list[int]) -> float:
 
 class EtcdCluster:
     def __init__(self, workdir: Path, n: int = 3):
-        from tests.helpers import free_ports
+        from raftkube.testing import free_ports
         self.workdir = workdir
         self.names = [f"e{i + 1}" for i in range(n)]
         ports = free_ports(2 * n)
@@ -430,7 +430,7 @@ def main(argv=None) -> int:
     assert all(1 <= c <= 256 for c in concs), concs
 
     from bench.common import close_cluster, keep_or_remove
-    from tests.helpers import MasterCluster
+    from raftkube.testing import MasterCluster
 
     def on_term(signum, frame):
         raise KeyboardInterrupt

@@ -1,4 +1,6 @@
-"""Teardown and a pod watch shared by the benchmark scripts."""
+"""What only the benchmark scripts share: a teardown that reports instead of raising, keeping or removing the
+work dir, and a pod watch that timestamps Running. Masters, ports, waiting and the pod bodies come from
+``raftkube.testing`` (shared with the tests)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 
 def close_cluster(cluster) -> bool:
-    """Stop a tests.helpers.MasterCluster; False (and the reason printed) if a master did not stop cleanly."""
+    """Stop a raftkube.testing.MasterCluster; False (and the reason printed) if a master did not stop cleanly."""
     try:
         cluster.close()
     except AssertionError as exc:

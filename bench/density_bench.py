@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +33,7 @@ import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
 from bench.common import PodWatch, close_cluster, keep_or_remove  # noqa: E402
-from tests.helpers import MasterCluster, poll_until, stop_process  # noqa: E402
+from raftkube.testing import MasterCluster, poll_until, rc_body, start_cli, stop_process  # noqa: E402
 
 
 def pct(xs, p):
@@ -71,12 +69,9 @@ def main() -> int:
     try:
         cluster.start_all()
         client = HttpClient(cluster.urls)
-        mlog = open(work / "hollow.log", "ab")
-        minion = subprocess.Popen(
-            [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(cluster.urls), "--runtime",
-             "hollow", "--count", str(args.minions), "--name-prefix", "hollow-", "--port", "0",
-             "--address", "127.0.0.1"], stdout=mlog, stderr=subprocess.STDOUT, cwd=work,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        minion = start_cli(["minion", "--masters", ",".join(cluster.urls), "--runtime", "hollow", "--count",
+                            args.minions, "--name-prefix", "hollow-", "--port", "0", "--address", "127.0.0.1"],
+                           work / "hollow.log", cwd=work)
         t_reg = time.monotonic()
         poll_until(lambda: len([n for n in client.list("Node")[0] if n["metadata"]["name"].startswith("hollow-")])
                    >= args.minions, 120, 0.5, what=f"{args.minions} hollow minions registered")
@@ -129,14 +124,11 @@ def main() -> int:
 
         t0 = time.monotonic()
         for i in range(args.rcs):
-            rc = {"id": f"dens-{i:02d}", "labels": {"bench": "density"},
-                  "desiredState": {"replicas": args.replicas, "replicaSelector": {"rc": f"dens-{i:02d}"},
-                                   "podTemplate": {"desiredState": {"manifest": {
-                                       "version": "v1beta1", "id": f"dens-{i:02d}",
-                                       "containers": [{"name": "app", "image": "raftkube/busybox:latest",
-                                                       "command": ["sleep", "100000"],
-                                                       "cpu": 10, "memory": 4000000}]}},
-                                       "labels": {"rc": f"dens-{i:02d}", "bench": "density"}}}}
+            name = f"dens-{i:02d}"
+            rc = rc_body(name, args.replicas, labels={"bench": "density"}, selector={"rc": name},
+                         template_labels={"rc": name, "bench": "density"},
+                         containers=[{"name": "app", "image": "raftkube/busybox:latest", "command": ["sleep", "100000"],
+                                      "cpu": 10, "memory": 4000000}])
             r = requests.post(cluster.urls[i % 3] + "/api/v1beta1/replicationControllers", json=rc, timeout=30)
             assert r.status_code == 200, r.text
         t_created = time.monotonic() - t0

@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.common import close_cluster, keep_or_remove  # noqa: E402
-from tests.helpers import MasterCluster, pod_body  # noqa: E402
+from raftkube.testing import MasterCluster, pod_body  # noqa: E402
 
 PODS = "/api/v1beta1/pods"
 TARGET_MEDIAN_S = 0.8

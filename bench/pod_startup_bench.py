@@ -20,7 +20,6 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,23 +33,18 @@ import requests  # noqa: E402
 
 from raftkube.client import HttpClient  # noqa: E402
 from bench.common import PodWatch, close_cluster, keep_or_remove  # noqa: E402
-from tests.helpers import MasterCluster, free_ports, poll_until, stop_process  # noqa: E402
+from raftkube.testing import (MasterCluster, free_ports, pod_body, poll_until, rc_body, start_cli,  # noqa: E402
+                              stop_process)
 
 PODS = "/api/v1beta1/pods"
 IMAGE = "raftkube/busybox:latest"
 RUN_LABEL = "io.raftkube.bench-run"
+SLEEPER = {"name": "app", "image": IMAGE, "command": ["sleep", "100000"]}
 
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, int(round(p / 100 * len(xs) + 0.5)) - 1))] if xs else float("nan")
-
-
-def pod_body(name: str, labels: dict) -> dict:
-    return {"id": name, "labels": labels,
-            "desiredState": {"manifest": {"version": "v1beta1", "id": name,
-                                          "containers": [{"name": "app", "image": IMAGE,
-                                                          "command": ["sleep", "100000"]}]}}}
 
 
 def docker_floor(dc, pods: int, run_id: str, threads: int = 8) -> float:
@@ -105,12 +99,9 @@ def main() -> int:
         url = cluster.urls[0]
         client = HttpClient(cluster.urls)
         port = free_ports(1)[0]
-        mlog = open(work / "minion.log", "ab")
-        minion = subprocess.Popen(
-            [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(cluster.urls), "--name",
-             "bench-minion", "--address", "127.0.0.1", "--port", str(port), "--container-label",
-             f"{RUN_LABEL}={run_id}"], stdout=mlog, stderr=subprocess.STDOUT, cwd=work,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        minion = start_cli(["minion", "--masters", ",".join(cluster.urls), "--name", "bench-minion", "--address",
+                            "127.0.0.1", "--port", port, "--container-label", f"{RUN_LABEL}={run_id}"],
+                           work / "minion.log", cwd=work)
         poll_until(lambda: any(n["metadata"]["name"] == "bench-minion" for n in client.list("Node")[0]), 30,
                    what="minion registered")
         watch = PodWatch(HttpClient(cluster.urls))
@@ -126,7 +117,8 @@ def main() -> int:
                 while time.monotonic() < due:
                     time.sleep(0.005)
             sent[name] = time.monotonic()
-            r = requests.post(url + PODS, json=pod_body(name, {"bench": "startup"}), timeout=10)
+            r = requests.post(url + PODS, json=pod_body(name, labels={"bench": "startup"}, containers=[SLEEPER]),
+                              timeout=10)
             assert r.status_code == 200, r.text
         poll_until(lambda: all(n in watch.first_running for n in sent), 180, 0.1, what="all pods Running")
         lat = [watch.first_running[n] - sent[n] for n in sent]
@@ -142,14 +134,8 @@ def main() -> int:
 
         # ---- 2. RC replacement after a pod delete
         if args.replacements:
-            rc = {"id": "repl", "labels": {"name": "repl"},
-                  "desiredState": {"replicas": 3, "replicaSelector": {"name": "repl"},
-                                   "podTemplate": {"desiredState": {"manifest": {
-                                       "version": "v1beta1", "id": "repl",
-                                       "containers": [{"name": "app", "image": IMAGE,
-                                                       "command": ["sleep", "100000"]}]}},
-                                       "labels": {"name": "repl"}}}}
-            r = requests.post(url + "/api/v1beta1/replicationControllers", json=rc, timeout=10)
+            r = requests.post(url + "/api/v1beta1/replicationControllers",
+                              json=rc_body("repl", 3, containers=[SLEEPER]), timeout=10)
             assert r.status_code == 200, r.text
 
             def running_repl():

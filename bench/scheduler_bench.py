@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
 from raftkube.client import HttpClient  # noqa: E402
 from raftkube.minion.agent import NodeAgent  # noqa: E402
 from raftkube.model.objects import name_of, pod_node  # noqa: E402
-from tests.helpers import MasterCluster, poll_until  # noqa: E402
+from raftkube.testing import MasterCluster, objects, poll_until  # noqa: E402
 
 
 def rss_kib(pid: int) -> dict[str, int]:
@@ -42,13 +42,7 @@ def rss_kib(pid: int) -> dict[str, int]:
 
 
 def rc(name: str, replicas: int) -> dict:
-    return {"kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"app": name},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": "busybox",
-                                                           "ports": [{"containerPort": 80}],
-                                                           "resources": {"limits": {"cpu": 10,
-                                                                                    "memory": 1 << 20}}}]}}}}
+    return objects.rc(name, replicas, {"app": name}, [objects.container(cpu=10, memory=1 << 20)])
 
 
 def main() -> int:

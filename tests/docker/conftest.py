@@ -4,10 +4,8 @@ removed at teardown, whatever happened."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import requests
 from raftkube.client import HttpClient
 from raftkube.minion.images import ensure_images
 from raftkube.minion.runtime import LABEL_NODE
-from tests.helpers import MasterCluster, free_ports, poll_until, stop_process
+from raftkube.testing import free_ports, poll_until, running_cluster, start_cli, stop_process
+from tests.conftest import call_failed
 
 RUN_ID = uuid.uuid4().hex[:10]
 RUN_LABEL = "io.raftkube.test-run"
@@ -42,14 +41,8 @@ def docker_client():
 
 @pytest.fixture(scope="module")
 def masters(tmp_path_factory):
-    c = MasterCluster(tmp_path_factory.mktemp("masters"))
-    c.start_all()
-    yield c
-    try:
-        c.close()
-    except AssertionError:
-        print(c.logs())
-        raise
+    with running_cluster(tmp_path_factory.mktemp("masters")) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +64,10 @@ class MinionProc:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "MinionProc":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(self.masters),
-             "--name", self.name, "--address", "127.0.0.1", "--port", str(self.port), "--heartbeat", "1",
-             "--label", f"test-node={self.name}", "--container-label", f"{RUN_LABEL}={RUN_ID}"],
-            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=self.workdir)
-        log.close()
+        self.proc = start_cli(
+            ["minion", "--masters", ",".join(self.masters), "--name", self.name, "--address", "127.0.0.1",
+             "--port", self.port, "--heartbeat", "1", "--label", f"test-node={self.name}",
+             "--container-label", f"{RUN_LABEL}={RUN_ID}"], self.log_path, cwd=self.workdir)
         poll_until(lambda: requests.get(self.url + "/healthz", timeout=1).text == "ok", 20,
                    what=f"minion {self.name} serving")
         return self
@@ -100,8 +90,7 @@ def minion(masters, docker_client, tmp_path, request):
     try:
         m.stop()
     finally:
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
+        if call_failed(request):
             print(m.logs())
         for c in docker_client.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={RUN_ID}",
                                                                            f"{LABEL_NODE}={name}"]}):

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
 
 from raftkube.minion.images import BUSYBOX_IMAGE
 from raftkube.minion.runtime import INFRA_NAME, LABEL_CONTAINER, LABEL_POD_NAME, LABEL_NODE
 from raftkube.model.errors import Conflict
+from raftkube.testing import free_ports, holds_for, pod_body, poll_until
 from tests.docker.conftest import RUN_ID
-from tests.helpers import free_ports, holds_for, poll_until
 
-pytestmark = pytest.mark.docker
 PODS = "/api/v1beta1/pods"
 
 
-def pod_body(name: str, node: str, containers: list[dict], restart: str = "always") -> dict:
-    return {"id": name, "labels": {"name": name, "test-run": RUN_ID}, "nodeSelector": {"test-node": node},
-            "desiredState": {"manifest": {"version": "v1beta1", "id": name, "containers": containers,
-                                          "restartPolicy": {restart: {}}}}}
-
-
-def run_pod(masters, api, minion, name: str, containers: list[dict], **kw) -> dict:
-    r = requests.post(masters.urls[0] + PODS, json=pod_body(name, minion.name, containers, **kw), timeout=10)
+def run_pod(masters, api, minion, name: str, containers: list[dict], restart: str = "always") -> dict:
+    body = pod_body(name, labels={"name": name, "test-run": RUN_ID}, node_selector={"test-node": minion.name},
+                    containers=containers, restart_policy=restart)
+    r = requests.post(masters.urls[0] + PODS, json=body, timeout=10)
     assert r.status_code == 200, r.text
     try:
         api.bind("default", name, minion.name)  # no scheduler needed; one may have bound it already

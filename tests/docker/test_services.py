@@ -6,34 +6,18 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
 import requests
 
 from raftkube.minion.images import BUSYBOX_IMAGE
 from raftkube.minion.runtime import LABEL_CONTAINER, LABEL_NODE, LABEL_POD_NAME
+from raftkube.testing import free_ports, poll_until, rc_body, service_body
 from tests.docker.conftest import RUN_ID
-from tests.helpers import free_ports, poll_until
 
-pytestmark = pytest.mark.docker
 V1 = "/api/v1beta1"
 
 WEB = {"name": "web", "image": BUSYBOX_IMAGE,
        "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"],
        "ports": [{"containerPort": 80}]}
-
-
-def rc_body(name: str, node: str, replicas: int) -> dict:
-    labels = {"name": name, "test-run": RUN_ID}
-    return {"id": name, "kind": "ReplicationController", "apiVersion": "v1beta1", "labels": labels,
-            "desiredState": {"replicas": replicas, "replicaSelector": labels,
-                             "podTemplate": {"labels": labels, "nodeSelector": {"test-node": node},
-                                             "desiredState": {"manifest": {"version": "v1beta1", "id": name,
-                                                                           "containers": [WEB]}}}}}
-
-
-def service_body(name: str, port: int, selector: dict) -> dict:
-    return {"id": name, "kind": "Service", "apiVersion": "v1beta1", "port": port, "containerPort": 80,
-            "selector": selector}
 
 
 def fetch(port: int, host: str = "127.0.0.1") -> str:
@@ -65,7 +49,8 @@ def test_rc_behind_a_service_round_robin_scale_down_env_and_delete(masters, mini
     selector = {"name": "webrc", "test-run": RUN_ID}
     r = requests.post(url + V1 + "/services", json=service_body(name, svc_port, selector), timeout=10)
     assert r.status_code == 200, r.text
-    r = requests.post(url + V1 + "/replicationControllers", json=rc_body("webrc", minion.name, 3), timeout=10)
+    rc = rc_body("webrc", 3, labels=selector, node_selector={"test-node": minion.name}, containers=[WEB])
+    r = requests.post(url + V1 + "/replicationControllers", json=rc, timeout=10)
     assert r.status_code == 200, r.text
     try:
         pods = poll_until(lambda: len(running_pods(url, "webrc")) == 3 and running_pods(url, "webrc"), 60, 0.2,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import MasterCluster, poll_until, stop_process
+from raftkube.testing import MasterCluster, poll_until, start_cli, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "walkthrough"
@@ -42,11 +42,8 @@ def docker_engine():
 @pytest.fixture
 def up_cluster(tmp_path, docker_engine):
     layout = MasterCluster(tmp_path)  # only writes cluster.toml with free ports; `raftkube up` starts it
-    log = open(tmp_path / "up.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "raftkube.cli", "up", "--config", str(layout.config),
-                             "--minions", "1", "--runtime", "docker", "--container-label", f"{RUN_LABEL}={RUN_ID}"],
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = start_cli(["up", "--config", layout.config, "--minions", "1", "--runtime", "docker",
+                      "--container-label", f"{RUN_LABEL}={RUN_ID}"], tmp_path / "up.log", cwd=tmp_path)
     try:
         poll_until(lambda: "raftkube is up" in (tmp_path / "up.log").read_text(errors="replace"), 60,
                    what="raftkube up to start the cluster")
@@ -56,7 +53,6 @@ def up_cluster(tmp_path, docker_engine):
             code = stop_process(proc, signal.SIGINT, 40, "raftkube up")
         except AssertionError as exc:
             code = str(exc)
-        log.close()
         text = (tmp_path / "up.log").read_text(errors="replace")
         if code != 0:
             print(text[-6000:])

@@ -5,7 +5,7 @@ import socket
 
 import requests
 
-from tests.helpers import MasterCluster
+from raftkube.testing import MasterCluster
 
 CONNECTIONS = 1100  # with the master's own descriptors (Raft, journal, pipes) these pass descriptor 1023
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 import yaml
 
-from tests.helpers import MasterCluster, free_ports, pod_body, poll_until
+from raftkube.testing import free_ports, pod_body, poll_until, rc_body, running_cluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 API = "/api/v1beta1"
@@ -33,15 +33,11 @@ RC_HEADER = ["ID                  Image(s)            Selector            Replic
              "----------          ----------          ----------          ----------"]
 STATUS_TABLE = "Status\n----------\nSuccess\n\n"
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory):
-    c = MasterCluster(tmp_path_factory.mktemp("cli"))
-    c.start_all()
-    yield c
-    c.close()
+    with running_cluster(tmp_path_factory.mktemp("cli")) as c:
+        yield c
 
 
 def run(kc, *args, cwd=None, env=None, script=None, stdin=None, timeout=60):
@@ -73,14 +69,6 @@ def fails(proc, code: int = 1) -> str:
 
 def api(kc, method, path, body=None, url=None):
     return requests.request(method, (url or kc.urls[1]) + API + path, json=body, timeout=10)
-
-
-def rc_body(name, replicas=1, image="busybox", labels=None):
-    labels = labels or {"name": name}
-    return {"id": name, "labels": labels,
-            "desiredState": {"replicas": replicas, "replicaSelector": labels,
-                             "podTemplate": {"labels": labels, "desiredState": {"manifest": {
-                                 "version": "v1beta1", "containers": [{"name": "c", "image": image}]}}}}}
 
 
 def write_json(tmp_path, name, body) -> Path:

@@ -5,12 +5,11 @@ import requests
 
 from raftkube.client import HttpClient
 from raftkube.model.errors import AlreadyExists, Conflict, Gone, NotFound
-from tests.helpers import MasterCluster, poll_until
+from raftkube.testing import MasterCluster, objects, poll_until
 
 
 def pod(name, **labels):
-    return {"kind": "Pod", "metadata": {"name": name, "labels": labels or {"app": name}},
-            "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]}]}}
+    return objects.pod(name, labels or {"app": name})
 
 
 def test_typed_calls_and_failover(cluster):

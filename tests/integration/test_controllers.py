@@ -7,7 +7,8 @@ import pytest
 from raftkube.client import HttpClient
 from raftkube.minion.agent import NodeAgent
 from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
-from tests.helpers import MasterCluster, poll_until
+from raftkube.testing import objects, poll_until, running_cluster
+from tests.conftest import call_failed
 
 CONTROLLERS_TOML = """
 [controllers]
@@ -20,29 +21,18 @@ node_monitor_period_s = 0.2
 
 @pytest.fixture
 def ctl(tmp_path, request):
-    cluster = MasterCluster(tmp_path, extra_toml=CONTROLLERS_TOML)
-    cluster.start_all()
-    client = HttpClient(cluster.urls, timeout_s=5.0, retry_for_s=15.0)
-    agents = [NodeAgent(HttpClient(cluster.urls, timeout_s=2.0), f"minion-{i}", f"10.0.0.{i + 1}",
-                        heartbeat_s=0.5).start() for i in range(3)]
-    poll_until(lambda: len(client.list("Node")[0]) == 3, 10.0, what="3 minions registered")
-    yield cluster, client, agents
-    for a in agents:
-        a.stop()
-    try:
-        cluster.close()
-    finally:
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            print(cluster.logs())
+    with running_cluster(tmp_path, extra_toml=CONTROLLERS_TOML, failed=lambda: call_failed(request)) as cluster:
+        client = HttpClient(cluster.urls, timeout_s=5.0, retry_for_s=15.0)
+        agents = [NodeAgent(HttpClient(cluster.urls, timeout_s=2.0), f"minion-{i}", f"10.0.0.{i + 1}",
+                            heartbeat_s=0.5).start() for i in range(3)]
+        poll_until(lambda: len(client.list("Node")[0]) == 3, 10.0, what="3 minions registered")
+        yield cluster, client, agents
+        for a in agents:
+            a.stop()
 
 
 def rc(name: str, replicas: int, host_port: int = 0) -> dict:
-    port = {"containerPort": 80, **({"hostPort": host_port} if host_port else {})}
-    return {"kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"app": name},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [port]}]}}}}
+    return objects.rc(name, replicas, {"app": name}, [objects.container(host_port=host_port)])
 
 
 def pods_of(client, app: str) -> list[dict]:

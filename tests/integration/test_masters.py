@@ -11,7 +11,7 @@ import zlib
 
 import requests
 
-from tests.helpers import MasterCluster, poll_until, pod_body
+from raftkube.testing import MasterCluster, poll_until, pod_body
 
 PODS = "/api/v1beta1/pods"
 

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from raftkube.proxy.proxier import Proxier
-from tests.helpers import free_ports, poll_until
+from raftkube.testing import free_ports, poll_until
 
 
 class _Named(socketserver.BaseRequestHandler):

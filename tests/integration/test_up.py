@@ -1,22 +1,16 @@
 """`raftkube up`: one foreground command for the whole cluster; Ctrl-C stops it; data survives a second run."""
 
-import os
 import signal
 import subprocess
-import sys
 
 import requests
 
-from tests.helpers import MasterCluster, poll_until, pod_body, stop_process
+from raftkube.testing import MasterCluster, poll_until, pod_body, start_cli, stop_process
 
 
 def run_up(layout: MasterCluster, log_name: str) -> subprocess.Popen:
-    log = open(layout.workdir / log_name, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "raftkube.cli", "up", "--config", str(layout.config),
-                             "--minions", "1", "--runtime", "hollow"], cwd=layout.workdir, stdout=log,
-                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    log.close()
-    return proc
+    return start_cli(["up", "--config", layout.config, "--minions", "1", "--runtime", "hollow"],
+                     layout.workdir / log_name, cwd=layout.workdir)
 
 
 def stop(proc: subprocess.Popen) -> int:

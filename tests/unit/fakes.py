@@ -78,52 +78,8 @@ class RecordingClient:
         return self.inner.bind(namespace, pod, node)
 
 
-# ---- object builders ------------------------------------------------------------------------
-def node(name: str, *, cpu: int = 0, memory: int = 0, labels: dict | None = None, ready: bool = True,
-         heartbeat: str = "2027-01-15T08:00:00Z") -> dict:
-    return {"kind": "Node", "metadata": {"name": name, "labels": labels or {}},
-            "status": {"hostIP": "10.0.0.1", "capacity": {"cpu": cpu, "memory": memory},
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                       "reason": "", "lastHeartbeatTime": heartbeat,
-                                       "lastTransitionTime": heartbeat}]}}
-
-
-def container(name: str = "c", *, host_port: int = 0, container_port: int = 80, port_name: str = "",
-              cpu: int = 0, memory: int = 0) -> dict:
-    port = {"containerPort": container_port}
-    if host_port:
-        port["hostPort"] = host_port
-    if port_name:
-        port["name"] = port_name
-    c = {"name": name, "image": "busybox", "ports": [port]}
-    if cpu or memory:
-        c["resources"] = {"limits": {"cpu": cpu, "memory": memory}}
-    return c
-
-
-def pod(name: str, labels: dict | None = None, *, node_name: str = "", phase: str = "Pending",
-        pod_ip: str = "", containers: list | None = None, node_selector: dict | None = None,
-        created: str = "2027-01-15T08:00:00Z") -> dict:
-    spec = {"containers": containers or [container()], "nodeName": node_name}
-    if node_selector:
-        spec["nodeSelector"] = node_selector
-    return {"kind": "Pod",
-            "metadata": {"name": name, "namespace": "default", "labels": labels or {"app": "web"},
-                         "creationTimestamp": created, "resourceVersion": 0},
-            "spec": spec, "status": {"phase": phase, "podIP": pod_ip}}
-
-
-def rc(name: str = "web", replicas: int = 3, selector: dict | None = None, containers: list | None = None) -> dict:
-    selector = selector or {"app": "web"}
-    return {"kind": "ReplicationController", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"replicas": replicas, "selector": selector,
-                     "template": {"metadata": {"labels": dict(selector)},
-                                  "spec": {"containers": containers or [container()]}}}}
-
-
-def service(name: str = "web", selector: dict | None = None, container_port=0) -> dict:
-    return {"kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"port": 8000, "selector": selector or {"app": "web"}, "containerPort": container_port}}
+# ---- object builders: raftkube.testing.objects, re-exported for the unit tests ----------------------
+from raftkube.testing.objects import container, node, pod, rc, service  # noqa: E402,F401
 
 
 def put(client: RecordingClient, obj: dict) -> dict:

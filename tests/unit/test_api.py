@@ -10,7 +10,7 @@ from raftkube.api.app import create_app
 from raftkube.config import ApiConfig
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
-from tests.helpers import pod_body
+from raftkube.testing import pod_body
 
 DATA = Path(__file__).parent / "data"
 PODS = "/api/v1beta1/pods"

@@ -12,7 +12,7 @@ from raftkube.model.objects import node_ready, pod_node
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
 from raftkube.state.raft import Leadership
-from tests.helpers import holds_for, poll_until
+from raftkube.testing import holds_for, poll_until
 from tests.unit.fakes import rc
 
 

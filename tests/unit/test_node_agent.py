@@ -4,7 +4,7 @@ import threading
 
 from raftkube.minion.agent import NodeAgent
 from raftkube.model.objects import node_ready
-from tests.helpers import poll_until
+from raftkube.testing import poll_until
 from tests.unit.fakes import FakeClock, RecordingClient
 
 

@@ -1,67 +1,23 @@
-"""Test helpers: waiting on conditions with deadlines, free ports, and real master processes."""
+"""Real `raftkube master` processes on free loopback ports, each cluster in its own work directory.
+
+``MasterCluster`` writes a ``cluster.toml`` for n masters (free API and Raft ports) and starts, kills,
+restarts and stops them; it is also used only for its ``cluster.toml`` by the tests of ``raftkube up``.
+``running_cluster`` is the whole life of one in a ``with`` block: start, wait for a leader with its
+controllers, stop every master, and print their logs when something went wrong.
+"""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import requests
 
-
-def poll_until(predicate, timeout_s: float = 10.0, interval_s: float = 0.05, what: str = "condition"):
-    """Return the first truthy value of ``predicate()``; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    last_exc = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # keep polling through connection errors etc.
-            last_exc = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}"
-                                 + (f" (last error: {last_exc!r})" if last_exc else ""))
-        time.sleep(interval_s)
-
-
-def holds_for(predicate, duration_s: float, interval_s: float = 0.05, what: str = "condition") -> None:
-    """Assert that ``predicate()`` stays true for a whole observation window (for "nothing happens" checks,
-    where there is no event to wait for); fails at the first sample where it is false."""
-    deadline = time.monotonic() + duration_s
-    while True:
-        assert predicate(), f"{what} stopped holding within {duration_s}s"
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(interval_s)
-
-
-def stop_process(proc: subprocess.Popen, sig: int, timeout_s: float, what: str) -> int:
-    """Send ``sig`` and wait for the exit code; kill and fail loudly if it does not stop in time."""
-    proc.send_signal(sig)
-    try:
-        return proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(f"{what} did not stop within {timeout_s:.0f} s of signal {sig}; killed") from None
-
-
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+from raftkube.testing.processes import free_ports, start_cli, stop_process
+from raftkube.testing.waiting import poll_until
 
 
 class MasterCluster:
@@ -90,12 +46,9 @@ class MasterCluster:
         return [self.url(n) for n in self.names]
 
     def start(self, name: str) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "raftkube.cli", "master", name, "--config", str(self.config)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
-        log.close()
+        """Start master ``name`` (again, after a kill: it keeps its data dir); its log is ``<name>.log``."""
+        self.procs[name] = start_cli(["master", name, "--config", self.config], self.workdir / f"{name}.log",
+                                     cwd=self.workdir)
 
     def start_all(self) -> "MasterCluster":
         for name in self.names:
@@ -137,6 +90,7 @@ class MasterCluster:
         return stop_process(self.procs.pop(name), signal.SIGTERM, 10, f"master {name}")
 
     def close(self) -> None:
+        """Stop every running master with SIGTERM; fail (after stopping them all) if one did not exit cleanly."""
         problems = []
         for name in list(self.procs):
             try:
@@ -150,6 +104,7 @@ class MasterCluster:
             raise AssertionError("; ".join(problems))
 
     def logs(self) -> str:
+        """The last 4 000 characters of every master's log, for a failure report."""
         out = []
         for name in self.names:
             p = self.workdir / f"{name}.log"
@@ -158,11 +113,26 @@ class MasterCluster:
         return "\n".join(out)
 
 
-def pod_body(name: str, image: str = "busybox", host_port: int = 0, labels: dict | None = None) -> dict:
-    """A v1beta1 pod in the article's shape."""
-    port = {"containerPort": 80}
-    if host_port:
-        port["hostPort"] = host_port
-    return {"id": name, "labels": labels or {"name": name},
-            "desiredState": {"manifest": {"version": "v1beta1", "id": name,
-                                          "containers": [{"name": "c", "image": image, "ports": [port]}]}}}
+@contextlib.contextmanager
+def running_cluster(workdir: Path, n: int = 3, extra_toml: str = "",
+                    failed: Callable[[], bool] = lambda: False) -> Iterator[MasterCluster]:
+    """A started ``MasterCluster`` for the ``with`` block, closed at its end whatever happened.
+
+    The masters' logs are printed if they did not all start, if the block raised, if a master did not stop
+    cleanly, or if ``failed()`` says so at the end (a pytest fixture passes "the test failed").
+    """
+    cluster = MasterCluster(workdir, n, extra_toml)
+    ok = False
+    try:
+        cluster.start_all()
+        yield cluster
+        ok = True
+    finally:
+        try:
+            cluster.close()
+        except AssertionError:
+            ok = False
+            raise
+        finally:
+            if not ok or failed():
+                print(cluster.logs())
