@@ -10,7 +10,7 @@ import pytest
 from raftkube.model.errors import Timeout, Unavailable
 from raftkube.state.codec import unpack
 from raftkube.state.proposer import OK, RETRY, UNKNOWN, Proposer
-from tests.helpers import poll_until
+from raftkube.testing import poll_until
 
 
 class FakeRaft:
