@@ -275,7 +275,8 @@ class LazyOperations:
         with self._lock:
             dirty = [i for i in self._inodes.values() if i.dirty]
             return {**self.counters, "dirty_bytes": sum(i.ranges.nbytes for i in dirty),
-                    "dirty_files": len(dirty), "open_handles": len(self._handles), "pid": os.getpid()}
+                    "dirty_files": len(dirty), "pid": os.getpid(),
+                    "open_handles": sum(1 for h in self._handles.values() if h.inode is not None)}
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def init_with_config(self, conn, config) -> None:
@@ -427,7 +428,8 @@ class LazyOperations:
             inode = handle.inode
             if inode is None:
                 raise _fuse_error(errno.EBADF)
-            inode.make_dirty(os.fstat(handle.fd).st_size)
+            if not inode.dirty:
+                inode.make_dirty(os.fstat(handle.fd).st_size)
             inode.ranges.write(offset, data)
             inode.size = max(inode.size, offset + len(data))
             self.counters["bytes_written"] += len(data)
@@ -449,10 +451,11 @@ class LazyOperations:
             handle = self._handles[fi.fh]
             if handle.inode is None:
                 raise _fuse_error(errno.EBADF)
-            if mode == 0:
-                inode = handle.inode
-                inode.make_dirty(os.fstat(handle.fd).st_size)
-                inode.size = max(inode.size, offset + length)
+            inode = handle.inode
+            size = inode.size if inode.dirty else os.fstat(handle.fd).st_size
+            if mode == 0 and offset + length > size:
+                inode.make_dirty(size)
+                inode.size = offset + length
         return 0
 
     def fsync(self, path: str, datasync: int, fi) -> int:

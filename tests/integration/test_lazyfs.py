@@ -23,6 +23,7 @@ import threading
 import pytest
 
 from raftkube.testing.lazyfs import CONTROL_NAME, HIDDEN_PREFIX, LazyMount, mounted
+from tests.helpers import poll_until
 
 
 def _missing() -> str | None:
@@ -46,11 +47,12 @@ if MISSING and not os.environ.get("CI"):
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie (a daemon whose parent died is reaped by whoever adopted it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
 
 
 @pytest.fixture
@@ -452,3 +454,22 @@ def test_a_file_open_at_the_cut_is_not_resurrected(lazy):
         except OSError:
             pass  # a descriptor of the dead mount
     assert os.listdir(lazy.backing) == [] and os.listdir(lazy.mountpoint) == []
+
+
+def test_the_daemon_unmounts_when_its_parent_dies(tmp_path):
+    """A test run killed with -9 leaves no mount behind: the daemon notices it lost its parent."""
+    if MISSING:
+        pytest.fail(f"CI must be able to mount lazyfs: {MISSING}")
+    mnt = tmp_path / "mnt"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom raftkube.testing.lazyfs import LazyMount\n"
+         "print(LazyMount(sys.argv[1], sys.argv[2]).start().pid, flush=True)\ntime.sleep(120)",
+         str(tmp_path / "disk"), str(mnt)], stdout=subprocess.PIPE, text=True)
+    try:
+        daemon = int(parent.stdout.readline())
+        assert mounted(mnt)
+    finally:
+        parent.kill()
+        parent.wait()
+    poll_until(lambda: not _alive(daemon) and not mounted(mnt), timeout_s=15,
+               what="the orphaned daemon to unmount")
