@@ -12,7 +12,9 @@ What is durable when:
   held in the daemon's memory per inode (the dirty byte ranges and a pending size) and reaches the
   backing file only on fsync or fdatasync of that file, through any descriptor of it. Only that
   file's data is persisted; close and flush persist nothing; fsync of a directory is accepted (its
-  entries were durable already) and counted.
+  entries were durable already) and counted. msync(MS_SYNC) and writes through an ``O_SYNC`` or
+  ``O_DSYNC`` descriptor reach the daemon as fsyncs (the kernel sends them); sync(2) and syncfs(2)
+  do not (libfuse 3.14's high-level API has no syncfs), so they persist nothing here.
 - Reads merge the dirty ranges over the backing file and stat reports the pending size, so live
   processes see their own writes. mtime and ctime are the backing file's (an unsynced write does
   not change them). Dirty data follows its inode through rename and hard links; unlinking the last
