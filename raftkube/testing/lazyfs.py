@@ -555,6 +555,24 @@ def mounted(mountpoint: str | os.PathLike) -> bool:
     return target in points
 
 
+def _paths_of(pid: int):
+    """The cwd, open files and mapped files of a process (what it can still see of a mount)."""
+    def readlink(link: str) -> str:
+        try:
+            return os.readlink(link)
+        except OSError:  # the process or the descriptor went away while we looked
+            return ""
+    yield readlink(f"/proc/{pid}/cwd")
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+            maps = f.readlines()
+    except OSError:
+        return
+    yield from (readlink(f"/proc/{pid}/fd/{fd}") for fd in fds)
+    yield from (parts[5].strip() for parts in (line.split(None, 5) for line in maps) if len(parts) == 6)
+
+
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -693,22 +711,12 @@ class LazyMount:
 
     def users(self) -> list[int]:
         """Pids (other than the daemon) with a cwd, open file or mapping under the mount point."""
-        prefix, found = str(self.mountpoint.resolve()), set()
-        under = lambda p: p == prefix or p.startswith(prefix + "/")  # noqa: E731
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            if int(pid) == self.pid:
-                continue
-            try:
-                links = [os.readlink(f"/proc/{pid}/cwd")]
-                links += [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-                with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
-                    links += [parts[5].strip() for parts in map(lambda line: line.split(None, 5), maps)
-                              if len(parts) == 6]
-            except OSError:  # gone, or a descriptor closed while we looked
-                continue
-            if any(under(p) for p in links):
-                found.add(int(pid))
-        return sorted(found)
+        prefix = os.path.realpath(self.mountpoint)
+        found = []
+        for pid in sorted(map(int, filter(str.isdigit, os.listdir("/proc")))):
+            if pid != self.pid and any(p == prefix or p.startswith(prefix + "/") for p in _paths_of(pid)):
+                found.append(pid)
+        return found
 
     def log_tail(self, lines: int = 30) -> str:
         try:
