@@ -1,4 +1,4 @@
-"""What every controller shares: a watch-fed local copy of a kind (``Informer``) and the run loop.
+"""What every controller shares: informers (``raftkube.informer``), one per kind for a term, and the run loop.
 
 A controller is level-triggered: ``sync_once()`` relists its informers from the client (the store is the
 truth) and reconciles everything. It runs at start and every ``relist_period_s``; in between, watch events
@@ -15,143 +15,16 @@ import threading
 import time
 from typing import Callable
 
-from raftkube.model.errors import ApiError, Gone, NotLeader
-from raftkube.model.objects import namespace_of, name_of, rv_of
+from raftkube.informer import Handler, Informer, InformerSettings, ObjKey, obj_key
+from raftkube.model.errors import ApiError, NotLeader
+from raftkube.model.objects import namespace_of, name_of
 
 log = logging.getLogger(__name__)
 
-ObjKey = tuple[str, str]  # (namespace, name)
-Handler = Callable[[dict | None, dict | None], None]  # (old, new): None old = added, None new = deleted
+__all__ = ["Controller", "LabelIndex", "ObjKey", "SharedInformers", "WATCH", "obj_key"]  # ObjKey, obj_key: re-exported
 
-
-def obj_key(obj: dict) -> ObjKey:
-    return namespace_of(obj), name_of(obj)
-
-
-class Informer:
-    """A local copy of one kind: relisted on demand, kept current by a watch in its own thread.
-
-    Every handler ``(old, new)`` is called for every change (from the watch thread, or from ``relist``).
-    Events older than what is cached are ignored, so a relist racing the watch never goes back in time.
-    A *shared* informer (``SharedInformers``) serves several controllers: one watch, one decoded copy.
-    """
-
-    def __init__(self, client, kind: str, handler: Handler | None = None, *, fields: str = "",
-                 shared: bool = False):
-        self.client = client
-        self.kind = kind
-        self.fields = fields
-        self.shared = shared
-        self.handlers: list[Handler] = [handler] if handler is not None else []
-        self.objects: dict[ObjKey, dict] = {}
-        self.revision = 0
-        self.synced = False
-        self.lock = threading.RLock()
-        self._watch = None
-        self._listed_at = float("-inf")
-
-    def add_handler(self, handler: Handler) -> None:
-        with self.lock:
-            self.handlers.append(handler)
-
-    def _notify(self, old: dict | None, new: dict | None) -> None:
-        for handler in self.handlers:
-            handler(old, new)
-
-    def relist(self, max_age_s: float = 0.0) -> None:
-        """List from the client; with ``max_age_s``, a list that recent is reused (controllers sharing this
-        informer all relist when they start)."""
-        if max_age_s and self.synced and time.monotonic() - self._listed_at < max_age_s:
-            return
-        self._listed_at = time.monotonic()
-        items, revision = self.client.list(self.kind, fields=self.fields)
-        listed = {obj_key(o): o for o in items}
-        changes = []
-        with self.lock:
-            for key, old in list(self.objects.items()):
-                if key not in listed and rv_of(old) <= revision:
-                    del self.objects[key]
-                    changes.append((old, None))
-            for key, new in listed.items():
-                old = self.objects.get(key)
-                if old is None or rv_of(new) > rv_of(old):
-                    self.objects[key] = new
-                    changes.append((old, new))
-            self.revision = max(self.revision, revision)
-            self.synced = True
-            for old, new in changes:
-                self._notify(old, new)
-
-    def apply(self, ev) -> None:
-        obj = ev.object
-        key = obj_key(obj)
-        with self.lock:
-            self.revision = max(self.revision, ev.revision)
-            old = self.objects.get(key)
-            if old is not None and rv_of(old) > ev.revision:
-                return  # a relist already saw something newer
-            if ev.type == "DELETED":
-                if old is None:
-                    return
-                del self.objects[key]
-                self._notify(old, None)
-            else:
-                self.objects[key] = obj
-                self._notify(old, obj)
-
-    def items(self) -> list[dict]:
-        with self.lock:
-            return list(self.objects.values())
-
-    def get(self, key: ObjKey) -> dict | None:
-        with self.lock:
-            return self.objects.get(key)
-
-    def store_local(self, obj: dict, deleted: bool = False) -> None:
-        """Record the result of our own write at once (the watch confirms it later): no double writes."""
-        self.apply(_Local("DELETED" if deleted else "MODIFIED", obj, rv_of(obj)))
-
-    def run(self, stop: threading.Event) -> None:
-        """Watch from the last revision; a failed watch (Gone, Unavailable, ...) relists first."""
-        relist = not self.synced
-        failures = 0
-        while not stop.is_set():
-            try:
-                if relist:
-                    self.relist()
-                    relist = False
-                self._watch = self.client.watch(self.kind, fields=self.fields, resource_version=self.revision)
-                if stop.is_set():
-                    break
-                for ev in self._watch:
-                    if stop.is_set():
-                        break
-                    if ev is not None:
-                        self.apply(ev)
-                        failures = 0
-            except Gone:
-                log.info("watch of %s: revision %d is gone; relisting", self.kind, self.revision)
-                relist = True
-            except ApiError as exc:
-                failures += 1
-                log.warning("watch of %s failed (%s); relisting", self.kind, exc)
-                relist = True
-                stop.wait(min(0.1 * 2 ** failures, 5.0))
-            except Exception:  # never let a watch thread die silently
-                failures += 1
-                log.exception("watch of %s crashed; relisting", self.kind)
-                relist = True
-                stop.wait(min(0.1 * 2 ** failures, 5.0))
-            finally:
-                self.close()
-
-    def close(self) -> None:
-        w, self._watch = self._watch, None
-        if w is not None:
-            try:
-                w.close()
-            except Exception:
-                pass
+#: how the controllers' informers recover: a failed watch relists after 0.2, 0.4, ... s, up to 5 s
+WATCH = InformerSettings(retry_s=0.2, max_retry_s=5.0)
 
 
 class SharedInformers:
@@ -163,35 +36,25 @@ class SharedInformers:
         self.client = client
         self._by_kind: dict[str, Informer] = {}
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     def get(self, kind: str, handler: Handler | None = None) -> Informer:
         informer = self._by_kind.get(kind)
         if informer is None:
-            informer = self._by_kind[kind] = Informer(self.client, kind, shared=True)
+            informer = self._by_kind[kind] = Informer(self.client, kind, shared=True, settings=WATCH,
+                                                      stop=self._stop, name="controllers")
         if handler is not None:
             informer.add_handler(handler)
         return informer
 
     def start(self) -> "SharedInformers":
         for kind, informer in self._by_kind.items():
-            t = threading.Thread(target=informer.run, args=(self._stop,), name=f"ctrl-watch-{kind.lower()}",
-                                 daemon=True)
-            self._threads.append(t)
-            t.start()
+            informer.start(f"ctrl-watch-{kind.lower()}")
         return self
 
     def stop(self) -> None:
         self._stop.set()
         for informer in self._by_kind.values():
             informer.close()
-
-
-class _Local:
-    __slots__ = ("type", "object", "revision")
-
-    def __init__(self, type_: str, obj: dict, revision: int):
-        self.type, self.object, self.revision = type_, obj, revision
 
 
 class LabelIndex:
@@ -257,7 +120,7 @@ class Controller:
         """This controller's view of a kind: the term's shared informer when there is one, else its own."""
         if self._shared is not None:
             return self._shared.get(kind, handler)
-        return Informer(self.client, kind, handler)
+        return Informer(self.client, kind, handler, settings=WATCH, stop=self.stop_event, name=self.name)
 
     # ---- what subclasses provide ------------------------------------------------------------
     def reconcile(self) -> None:
@@ -310,10 +173,7 @@ class Controller:
             for informer in self.informers:
                 if informer.shared:  # watched once for every controller by SharedInformers
                     continue
-                t = threading.Thread(target=informer.run, args=(stop,),
-                                     name=f"ctrl-{self.name}-watch-{informer.kind.lower()}", daemon=True)
-                self._threads.append(t)
-                t.start()
+                self._threads += informer.start(f"ctrl-{self.name}-watch-{informer.kind.lower()}").threads
             next_resync = time.monotonic() + self.resync_period_s
             next_relist = time.monotonic() + self.relist_period_s
             while not stop.is_set():

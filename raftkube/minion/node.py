@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from raftkube.minion.agent import NodeAgent
-from raftkube.minion.kubelet import Kubelet, KubeletSettings, PodSource, StatusPusher
+from raftkube.minion.kubelet import Kubelet, KubeletSettings
+from raftkube.minion.pod_source import PodSource
+from raftkube.minion.status_pusher import StatusPusher
 
 log = logging.getLogger(__name__)
 
