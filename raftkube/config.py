@@ -105,6 +105,9 @@ class ClusterConfig:
     data_dir: Path
     #: the Raft secret (a 0600 file, generated on first start if missing)
     secret_file: Path
+    #: sync the Raft journal, the term and vote, and snapshots to disk before acknowledging anything (Raft's
+    #: stable storage). false: acknowledged writes survive a process crash, not a power loss (tests only)
+    fsync: bool = True
     raft: RaftConfig = field(default_factory=RaftConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
@@ -178,11 +181,12 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if not isinstance(cluster, dict):
         raise ConfigError(f"{file}: [cluster] must be a table")
     for key in cluster:
-        if key not in ("data_dir", "secret_file"):
-            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, secret_file)")
+        if key not in ("data_dir", "secret_file", "fsync"):
+            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, fsync, secret_file)")
     for key in ("data_dir", "secret_file"):
         if key in cluster and not isinstance(cluster[key], str):
             raise ConfigError(f"{file}: cluster.{key}: expected str, got {cluster[key]!r}")
+    fsync = _coerce(f"{file}: cluster.fsync", cluster.get("fsync", True), bool)
     base = file.parent
     data_dir = base / cluster.get("data_dir", ".raftkube")
     secret_file = base / cluster.get("secret_file", str(Path(cluster.get("data_dir", ".raftkube")) / "secret"))
@@ -228,7 +232,7 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
-                         raft=raft, api=api, controllers=controllers)
+                         fsync=fsync, raft=raft, api=api, controllers=controllers)
 
 
 def read_or_create_secret(path: Path) -> str:

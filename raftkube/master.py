@@ -13,7 +13,9 @@ from raftkube.api.server import ApiServer
 from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
 from raftkube.registry import LocalClient, Registry
+from raftkube.state.journal import JournalCorrupt
 from raftkube.state.raft import RaftStore
+from raftkube.state.syncobj import UnsupportedLibrary
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ def pin_process(cpu: int) -> None:
             pass
 
 
+class StartError(Exception):
+    """This master cannot start (a damaged data directory, an unsupported library): the message says why."""
+
+
 class Master:
     def __init__(self, config: ClusterConfig, name: str):
         self.config = config
@@ -80,7 +86,11 @@ class Master:
         gc.set_threshold(*GC_THRESHOLDS)
         secret = read_or_create_secret(cfg.secret_file)
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
-        self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft)
+        try:
+            self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft,
+                                   fsync=cfg.fsync)
+        except (JournalCorrupt, UnsupportedLibrary) as exc:
+            raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store)
         app = create_app(registry, self.store, cfg.api)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()

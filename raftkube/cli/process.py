@@ -54,11 +54,11 @@ def master(name: str, config_path: str, verbose: bool) -> None:
         config.master(name)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    from raftkube.master import run_master
+    from raftkube.master import StartError, run_master
     stop = stop_on_signals()
     try:
         run_master(config, name, stop)
-    except ConfigError as exc:
+    except (ConfigError, StartError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"master {name}: {exc}") from None

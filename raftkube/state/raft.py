@@ -10,18 +10,51 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import struct
 import time
+import zlib
 from pathlib import Path
 
 from raftkube.config import RaftConfig
 from raftkube.model.errors import ApiError, Unavailable
 from raftkube.state.codec import pack, unpack
+from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.proposer import Proposer
 from raftkube.state.syncobj import LEADER, ROLES, RaftNode, SyncObjConf, node_id
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
+
+#: snapshots: this magic, a CRC-32 of the rest, then msgpack (earlier releases wrote the msgpack alone)
+SNAPSHOT_MAGIC = b"RKSNAP1\n"
+
+
+def read_snapshot(path: Path) -> dict:
+    raw = path.read_bytes()
+    if raw.startswith(SNAPSHOT_MAGIC):
+        head = len(SNAPSHOT_MAGIC) + 4
+        (crc,) = struct.unpack_from("<I", raw, len(SNAPSHOT_MAGIC))
+        if len(raw) < head or zlib.crc32(raw[head:]) != crc:
+            raise JournalCorrupt(f"{path}: snapshot damaged (checksum mismatch); refusing to start. Restore this "
+                                 "master's data directory from a healthy master or remove it to resync")
+        raw = raw[head:]
+    try:
+        return unpack(raw)
+    except Exception as exc:
+        raise JournalCorrupt(f"{path}: snapshot unreadable ({exc}); refusing to start") from None
+
+
+def check_snapshot(path: Path) -> None:
+    """Before the node starts: a damaged snapshot stops the master (pysyncobj would log it and go on without
+    it); an empty one was created and never synced, so it holds nothing: it is removed."""
+    if not path.exists():
+        return
+    if path.stat().st_size == 0:
+        log.warning("%s: empty (never synced); ignoring it", path)
+        path.unlink()
+        return
+    read_snapshot(path)
 
 
 class Leadership:
@@ -62,7 +95,7 @@ class RaftStore:
     """One master's replica of the object store."""
 
     def __init__(self, name: str, self_address: str, peers: dict[str, str], data_dir: Path, secret: str,
-                 settings: RaftConfig):
+                 settings: RaftConfig, *, fsync: bool = True):
         self.name = name
         self.settings = settings
         self._addr_to_name = {addr: n for n, addr in peers.items()}
@@ -76,11 +109,17 @@ class RaftStore:
 
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(data_dir, 0o700)
+        if not fsync:
+            log.warning("fsync = false: the Raft journal is never synced; acknowledged writes survive a crash of "
+                        "this process but NOT a power loss or an OS crash of a majority of masters")
+        dump_file = data_dir / "raft.dump"
+        check_snapshot(dump_file)
+        journal = DurableJournal(data_dir, fsync=fsync)
         conf = SyncObjConf(
             password=None,  # the port is encrypted and authenticated by RaftNode.encryptor (AES-GCM)
             bindAddress=self_address,
-            journalFile=str(data_dir / "raft.journal"),
-            fullDumpFile=str(data_dir / "raft.dump"),
+            journalFile=str(data_dir / "raft.wal"),
+            fullDumpFile=str(dump_file),
             serializer=self._serialize,
             deserializer=self._deserialize,
             appendEntriesUseBatch=False,
@@ -97,7 +136,7 @@ class RaftStore:
             onStateChanged=self._on_state_changed,
             onReady=self._ready.set,
         )
-        self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret)
+        self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret, journal)
         self._proposer = Proposer(self._raft.propose, max_batch=settings.max_batch,
                                   max_inflight=settings.max_inflight, write_timeout_s=settings.write_timeout_s)
         self._proposer.start()
@@ -111,14 +150,11 @@ class RaftStore:
             "raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
             "state": self._machine.snapshot(),
         })
-        with open(tmp_file, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with open(tmp_file, "wb") as fh:  # pysyncobj then renames it into place (durably: state/syncobj.py)
+            fh.write(SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob)
 
     def _deserialize(self, file_name: str):
-        with open(file_name, "rb") as fh:
-            doc = unpack(fh.read())
+        doc = read_snapshot(Path(file_name))
         self._machine.restore(doc["state"])
         prev_entry, last_entry, cluster = doc["raft"]
         log.info("loaded snapshot at revision %d", self._machine.revision)
@@ -233,6 +269,8 @@ class RaftStore:
             "revision": self._machine.revision,
             "logLength": st["log_len"],
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
+            "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
+            **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }
@@ -247,7 +285,7 @@ class RaftStore:
         self._hub.close()
         self.leadership._set(None)
         try:
-            self._raft.destroy_synchronous()
+            self._raft.stop()
         except Exception:
             log.exception("raft shutdown")
         self._leader_thread.join(timeout=2)

@@ -2,6 +2,15 @@
 
 raftkube relies on more of pysyncobj than its public API, all of it here:
 
+- durability: ``syncobj.createJournal`` hands pysyncobj raftkube's journal (state/journal.py: checksummed
+  records, fdatasync with group commit, a durable term and vote); ``serializer.atomicReplace`` renames
+  snapshots into place durably; the transport's ``send`` and the received-message callback hold
+  acknowledgements of entries (``next_node_idx``) until the journal has them on disk (state/ackgate.py);
+- AppendEntries: entries a follower already holds are trimmed from the message before pysyncobj sees it, so
+  it truncates only at a real conflict (state/logmatch.py);
+- the tick thread: pysyncobj's ``autoTick`` thread starts inside ``SyncObj.__init__``, before any hook could
+  be installed, so the node runs with ``autoTick=False`` and its own thread calling ``doTick``;
+
 - the Raft port's framing: ``tcp_connection.zlib`` is replaced by a stand-in that does not compress, and the
   transport asks ``SyncObj.encryptor`` for every connection (``state/wire.py``'s AES-GCM instead of Fernet);
 - the message hook: ``SyncObj.__transport`` (name-mangled) and its received-message callback, so that
@@ -17,13 +26,22 @@ every internal it touches exists, so an upgrade fails at once with a clear messa
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Callable
 
 import pysyncobj
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import serializer as _serializer
+from pysyncobj import syncobj as _syncobj
 from pysyncobj import tcp_connection as _tcp_connection
 from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 
+from raftkube.state.ackgate import AckGate
+from raftkube.state.journal import DurableJournal, durable_replace
+from raftkube.state.logmatch import trim_known_entries
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
 from raftkube.state.readindex import TYPES as READ_TYPES
 from raftkube.state.readindex import ReadIndex
@@ -48,8 +66,9 @@ def check_library() -> None:
     if _PYSYNCOBJ_VERSION != PYSYNCOBJ_VERSION:
         raise UnsupportedLibrary(f"raftkube needs pysyncobj {PYSYNCOBJ_VERSION} (its Raft node uses that release's "
                                  f"internals); installed: {_PYSYNCOBJ_VERSION} at {pysyncobj.__file__}")
-    if not hasattr(_tcp_connection, "zlib"):
-        raise UnsupportedLibrary("pysyncobj.tcp_connection no longer frames messages with zlib")
+    for module, name in ((_tcp_connection, "zlib"), (_syncobj, "createJournal"), (_serializer, "atomicReplace")):
+        if not hasattr(module, name):
+            raise UnsupportedLibrary(f"pysyncobj {module.__name__} no longer has {name}")
 
 
 class _NoCompression:
@@ -81,10 +100,30 @@ class QuietDuplicateAppend(logging.Filter):
         return True
 
 
+#: journals being handed to the SyncObj under construction, by the ``journalFile`` path in its config
+_JOURNALS: dict[str, DurableJournal] = {}
+#: whether snapshots renamed into a directory are synced, by directory (a node's ``fsync`` setting)
+_FSYNC_DIRS: dict[str, bool] = {}
+_pysyncobj_create_journal = _syncobj.createJournal
+
+
+def _create_journal(journal_file):
+    journal = _JOURNALS.get(journal_file)
+    return journal if journal is not None else _pysyncobj_create_journal(journal_file)
+
+
+def _replace_snapshot(tmp_file: str, dump_file: str) -> None:
+    """pysyncobj renames every snapshot into place (one it wrote, one a leader sent): make that durable."""
+    fsync = _FSYNC_DIRS.get(os.path.dirname(os.path.abspath(dump_file)), True)
+    durable_replace(Path(tmp_file), Path(dump_file), fsync)
+
+
 def install() -> None:
     """Process-wide adjustments to pysyncobj, once, before the first node starts."""
     check_library()
     _tcp_connection.zlib = _NoCompression
+    _syncobj.createJournal = _create_journal
+    _serializer.atomicReplace = _replace_snapshot
     syncobj_log = logging.getLogger("pysyncobj.syncobj")
     if not any(isinstance(f, QuietDuplicateAppend) for f in syncobj_log.filters):
         syncobj_log.addFilter(QuietDuplicateAppend())
@@ -107,36 +146,105 @@ class _Replicated(SyncObjConsumer):
 
 
 class RaftNode(SyncObj):
-    """pysyncobj's SyncObj with raftkube's additions (see the module docstring), and the ``RaftView`` that
-    ReadIndex uses on the tick thread."""
+    """pysyncobj's SyncObj with raftkube's additions (see the module docstring), its own tick thread, and the
+    ``RaftView`` that ReadIndex uses on that thread.
+
+    The tick thread is started only once every hook is in place (pysyncobj's ``autoTick`` starts its thread
+    inside ``SyncObj.__init__``, before a subclass could hook anything), so no message is ever handled or
+    acknowledged without them.
+    """
 
     def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, apply: Callable[[bytes], list],
-                 secret: str):
+                 secret: str, journal: DurableJournal, *, tick_period_s: float = 0.05):
         install()
-        self._aead = AeadEncryptor(secret)  # before SyncObj.__init__ starts the tick thread
+        self._aead = AeadEncryptor(secret)
         # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
         self.reads = ReadIndex(self, stick_s=0.8 * conf.raftMinTimeout)
         self._consumer = _Replicated(apply)
-        super().__init__(self_address, peers, conf, consumers=[self._consumer])
+        self.journal = journal
+        self.ticks = TickGaps()
+        self._tick_period_s = tick_period_s
+        self._stopping = threading.Event()
+        conf.autoTick = False
+        _JOURNALS[conf.journalFile] = journal
+        _FSYNC_DIRS[os.path.dirname(os.path.abspath(conf.fullDumpFile))] = journal.fsync
+        try:
+            super().__init__(self_address, peers, conf, consumers=[self._consumer])
+        finally:
+            _JOURNALS.pop(conf.journalFile, None)
         try:
             self._transport = self._SyncObj__transport
             self._notifier = self._SyncObj__pipeNotifier
             pysyncobj_handler = self._transport._onMessageReceivedCallback
+            pysyncobj_send = self._transport.send
             self._SyncObj__noopIDx  # read by leader_read_index
+            if self._SyncObj__raftLog is not journal:
+                raise AttributeError("SyncObj.__raftLog is not the journal raftkube installed")
         except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
-            self.destroy()
+            self._doDestroy()
             raise UnsupportedLibrary(f"unsupported pysyncobj internals for raftkube's Raft node: {exc}") from None
+
+        # acknowledgements wait for the journal (state/ackgate.py): ours to the leader, and the followers' to us
+        self._acks_out = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_send)
+        self._acks_in = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_handler)
+        journal.on_synced = self.wake
+        journal.on_truncate = self._on_log_truncated
+        journal.sync_inline = not peers  # alone, this node commits on its own append: nothing to wait for
+
+        def send(node, message):
+            if type(message) is dict and message.get("type") == "next_node_idx":
+                index = message["next_node_idx"] - 1 if message.get("success") else 0
+                if self._acks_out.offer(node, message, index):
+                    return
+            pysyncobj_send(node, message)
 
         def on_message(node, message):
             if type(message) is not dict:
                 pysyncobj_handler(node, message)
             elif message.get("type") in READ_TYPES:
                 self.reads.on_message(node, message)
+            elif message.get("type") == "next_node_idx":
+                index = message["next_node_idx"] - 1 if message.get("success") else 0
+                if not self._acks_in.offer(node, message, index):
+                    pysyncobj_handler(node, message)
             elif self.reads.admit(node, message):
+                if message.get("type") == "append_entries" and message.get("term", -1) >= self.raftCurrentTerm:
+                    message = trim_known_entries(journal, message)
                 pysyncobj_handler(node, message)
 
+        self._transport.send = send
         self._transport.setOnMessageReceivedCallback(on_message)
         self.addOnTickCallback(self.reads.on_tick)
+        self.addOnTickCallback(self._release_acks)
+        self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
+        self._tick_thread.start()
+
+    def _tick_loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self.ticks.tick()
+                try:
+                    self.doTick(self._tick_period_s)
+                except Exception:
+                    log.exception("Raft tick failed")  # as pysyncobj's own tick thread: log, retry
+                    self._stopping.wait(self._tick_period_s)
+        finally:
+            self._doDestroy()
+
+    def stop(self) -> None:
+        """Stop the tick thread; it closes the connections and the journal (synced) on its way out."""
+        self._stopping.set()
+        self.wake()
+        self._tick_thread.join(timeout=10)
+
+    def _release_acks(self) -> None:
+        self._acks_out.pump()
+        if self._acks_in.pump():
+            self.wake()  # the leader counts them at the start of the next tick: do not sleep in poll first
+
+    def _on_log_truncated(self) -> None:
+        self._acks_out.drop_all()
+        self._acks_in.drop_all()
 
     @property
     def encryptor(self):
@@ -153,6 +261,13 @@ class RaftNode(SyncObj):
                 done(None, UNKNOWN)
 
         self._consumer.apply(entry, callback=callback)
+
+    def durability(self) -> dict:
+        """Journal syncs and held acknowledgements, for /raft."""
+        return {**self.journal.stats.as_dict(), "fsync": self.journal.fsync,
+                "syncedIndex": self.journal.synced_index(),
+                "acksHeld": self._acks_out.stats["held"] + self._acks_in.stats["held"],
+                "acksDropped": self._acks_out.stats["dropped"] + self._acks_in.stats["dropped"]}
 
     # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
     def term(self) -> int:
@@ -182,6 +297,37 @@ class RaftNode(SyncObj):
 
     def wake(self) -> None:
         self._notifier.notify()
+
+
+class TickGaps:
+    """The longest time between two starts of a Raft tick: since start, and within the last ``window_s``.
+
+    An idle tick waits up to its period in poll(); much longer gaps mean the tick thread was starved (the GIL,
+    a slow disk, a long callback) and heartbeats were late.
+    """
+
+    def __init__(self, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.window_s = window_s
+        self.clock = clock
+        self.max_s = 0.0
+        self._last: float | None = None
+        self._window_start = clock()
+        self._window_max = 0.0
+        self._prev_window_max = 0.0
+
+    def tick(self) -> None:
+        now = self.clock()
+        if self._last is not None:
+            gap = now - self._last
+            self.max_s = max(self.max_s, gap)
+            if now - self._window_start >= self.window_s:
+                self._prev_window_max, self._window_max, self._window_start = self._window_max, 0.0, now
+            self._window_max = max(self._window_max, gap)
+        self._last = now
+
+    def as_dict(self) -> dict:
+        return {"tickGapMaxMs": round(self.max_s * 1000, 1),
+                "tickGapRecentMaxMs": round(max(self._window_max, self._prev_window_max) * 1000, 1)}
 
 
 def node_id(node) -> str | None:
