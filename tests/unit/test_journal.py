@@ -11,7 +11,7 @@ import pytest
 
 from raftkube.state import journal as journal_mod
 from raftkube.state.journal import MAGIC, WAL, DurableJournal, JournalCorrupt, encode_record
-from tests.helpers import poll_until
+from raftkube.testing import poll_until
 
 
 def entries(n: int, start: int = 1, term: int = 1, size: int = 40) -> list[tuple[bytes, int, int]]:
