@@ -23,13 +23,14 @@ from raftkube.testing.waiting import poll_until
 class MasterCluster:
     """Three (or n) real `raftkube master` processes on free loopback ports, with their own data dir."""
 
-    def __init__(self, workdir: Path, n: int = 3, extra_toml: str = ""):
+    def __init__(self, workdir: Path, n: int = 3, extra_toml: str = "", cluster_toml: str = ""):
+        """``extra_toml`` is appended to the file (whole sections); ``cluster_toml`` goes into [cluster]."""
         self.workdir = workdir
         self.names = [f"m{i + 1}" for i in range(n)]
         ports = free_ports(2 * n)
         self.api_ports = dict(zip(self.names, ports[:n]))
         self.raft_ports = dict(zip(self.names, ports[n:]))
-        lines = ['[cluster]', 'data_dir = "data"', 'secret_file = "data/secret"', ""]
+        lines = ['[cluster]', 'data_dir = "data"', 'secret_file = "data/secret"', cluster_toml, ""]
         for name in self.names:
             lines += ["[[masters]]", f'name = "{name}"', 'host = "127.0.0.1"',
                       f"api_port = {self.api_ports[name]}", f"raft_port = {self.raft_ports[name]}", ""]
@@ -44,6 +45,10 @@ class MasterCluster:
     @property
     def urls(self) -> list[str]:
         return [self.url(n) for n in self.names]
+
+    def data_dir(self, name: str) -> Path:
+        """Where master ``name`` keeps its journal and snapshots."""
+        return self.workdir / "data" / name
 
     def start(self, name: str) -> None:
         """Start master ``name`` (again, after a kill: it keeps its data dir); its log is ``<name>.log``."""
