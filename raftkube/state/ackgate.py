@@ -1,6 +1,6 @@
 """Acknowledgements of log entries wait until this node's journal has those entries on disk.
 
-Raft counts an entry as committed once a majority *stores* it. With the journal synced by a thread of its own
+Raft counts an entry as committed once a majority *stores* it. With the journal synced once per tick
 (state/journal.py, group commit), "appended" and "on disk" are two moments, and an acknowledgement must not
 leave before the second:
 

@@ -15,15 +15,15 @@ Files in the master's data directory:
 
 Durability (``fsync=True``, the default):
 
-- **Entries.** ``add`` only writes; a sync thread (``raft-journal-sync``) fdatasyncs the file whenever
-  something was written since the last sync, so one sync covers every entry appended meanwhile (group
-  commit), and ``synced_index`` says how far the log is on disk. Acknowledgements of entries wait for it
+- **Entries.** ``add`` only writes; ``sync`` fdatasyncs what was written since the last sync, once per
+  pass of the Raft tick thread, so one sync covers every entry appended meanwhile (group commit), and
+  ``synced_index`` says how far the log is on disk. Acknowledgements of entries wait for it
   (state/ackgate.py): a follower answers AppendEntries, and the leader counts a follower's answer towards
-  a commit (so also itself), only once its own journal has the entries on disk. A cluster of one master,
-  which counts only itself, syncs inside ``add`` instead.
+  a commit (so also itself), only once its own journal has the entries on disk. A cluster of one master
+  commits at the start of the tick after its append, after that tick's sync.
 - **Term and vote.** ``setCurrentTerm`` writes ``raft.meta`` durably before it returns, that is before the
   vote is sent or the higher term acted on.
-- **Commit index.** Saved at most once a second by the sync thread, never above ``synced_index``.
+- **Commit index.** Saved at most once a second, never above ``synced_index``.
 
 At start, a record cut short or failing its CRC at the end of the file (a write torn by a power loss: it was
 never synced, so never acknowledged) is dropped and the file truncated there; a bad record followed by good
@@ -149,7 +149,6 @@ class Meta:
         self.path = path
         self.fsync = fsync
         self.term, self.voted_for, self.commit_index = 0, None, 1
-        self._lock = threading.Lock()
         if path.exists():
             raw = path.read_bytes()
             if raw:
@@ -167,14 +166,12 @@ class Meta:
                                  "needed to vote safely)") from None
 
     def save(self, term: int, voted_for, commit_index: int) -> None:
-        with self._lock:
-            body = json.dumps({"term": term, "votedFor": voted_for, "commitIndex": commit_index},
-                              sort_keys=True).encode()
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(body + b"\n" + f"{zlib.crc32(body):08x}".encode() + b"\n")
-            durable_replace(tmp, self.path, self.fsync)
-            self.term, self.voted_for, self.commit_index = term, voted_for, commit_index
+        body = json.dumps({"term": term, "votedFor": voted_for, "commitIndex": commit_index}, sort_keys=True).encode()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(body + b"\n" + f"{zlib.crc32(body):08x}".encode() + b"\n")
+        durable_replace(tmp, self.path, self.fsync)
+        self.term, self.voted_for, self.commit_index = term, voted_for, commit_index
 
 
 class SyncStats:
@@ -204,34 +201,23 @@ class SyncStats:
 class DurableJournal:
     """pysyncobj's Journal interface over ``raft.wal`` and ``raft.meta`` in ``directory`` (see module doc).
 
-    Every method but ``synced_index`` and the sync thread runs on pysyncobj's tick thread.
+    Single-threaded: every method runs on the Raft tick thread (``synced_index`` may be read from anywhere).
     """
 
-    def __init__(self, directory: Path, *, fsync: bool = True, sync_inline: bool = False,
-                 on_synced: Callable[[], None] | None = None, on_truncate: Callable[[], None] | None = None,
-                 meta_period_s: float = 1.0):
+    def __init__(self, directory: Path, *, fsync: bool = True):
         self.directory = Path(directory)
         self.fsync = fsync
-        self.sync_inline = sync_inline  # a cluster of one: nothing waits for acknowledgements, sync in add()
-        self.on_synced = on_synced or (lambda: None)
-        self.on_truncate = on_truncate or (lambda: None)
-        self.meta_period_s = meta_period_s
+        self.on_truncate: Callable[[], None] = lambda: None
         self.stats = SyncStats()
         self._path = self.directory / WAL
         migrate_pysyncobj_journal(self.directory, fsync)
         self._meta = Meta(self.directory / META, fsync)
         self._entries, self._offsets, end = read_records(self._path) if self._path.exists() else ([], [], 0)
         self._open(end)
-        self._cond = threading.Condition()
-        self._io_lock = threading.Lock()  # the file descriptor is not swapped or closed under a running sync
-        self._gen = 0  # bumped when entries are removed from the end: a sync begun before does not count
         self._synced = self._entries[-1][1] if self._entries else 0  # what was read back is on disk
-        self._dirty_entries = 0
+        self._dirty = 0  # records written (or removed) since the last sync
         self._commit_index = self._meta.commit_index
         self._commit_saved = self._commit_index
-        self._stop = False
-        self._thread = threading.Thread(target=self._sync_loop, name="raft-journal-sync", daemon=True)
-        self._thread.start()
 
     def _open(self, end: int) -> None:
         """Open ``raft.wal`` for appending after offset ``end`` (dropping a torn tail), creating it durably."""
@@ -248,20 +234,18 @@ class DurableJournal:
                 os.fdatasync(self._fd)
         self._end = end
 
-    # ---- pysyncobj's Journal interface (tick thread) ------------------------------------------
+    def _last_index(self) -> int:
+        return self._entries[-1][1] if self._entries else 0
+
+    # ---- pysyncobj's Journal interface -------------------------------------------------------
     def add(self, command, idx, term):
         record = encode_record(bytes(command), idx, term)
         os.write(self._fd, record)
-        with self._cond:
-            self._entries.append((command, idx, term))
-            self._offsets.append(self._end)
-            self._end += len(record)
-            self.stats.bytes += len(record)
-            self._dirty_entries += 1
-            if not self.sync_inline:
-                self._cond.notify()
-        if self.sync_inline:
-            self._sync_now()
+        self._entries.append((command, idx, term))
+        self._offsets.append(self._end)
+        self._end += len(record)
+        self.stats.bytes += len(record)
+        self._dirty += 1
 
     def clear(self):
         self._truncate(0)
@@ -283,30 +267,22 @@ class DurableJournal:
                 fh.write(record)
                 offsets.append(end)
                 end += len(record)
-        with self._io_lock:
-            durable_replace(tmp, self._path, self.fsync)
-            os.close(self._fd)
-            self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
-            with self._cond:
-                self._entries, self._offsets, self._end = list(keep), offsets, end
-                self._synced = keep[-1][1] if keep else 0  # all of it was just synced
-                self._dirty_entries = 0
+        durable_replace(tmp, self._path, self.fsync)
+        os.close(self._fd)
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
+        self._entries, self._offsets, self._end = list(keep), offsets, end
+        self._synced, self._dirty = self._last_index(), 0  # all of it was just synced
 
     def _truncate(self, position: int) -> None:
         if position >= len(self._entries):
             return
-        with self._io_lock:
-            offset = self._offsets[position] if position < len(self._offsets) else self._end
-            os.ftruncate(self._fd, offset)
-            with self._cond:
-                del self._entries[position:]
-                del self._offsets[position:]
-                self._end = offset
-                self._gen += 1
-                last = self._entries[-1][1] if self._entries else 0
-                self._synced = min(self._synced, last)
-                self._dirty_entries += 1  # the shorter length must reach the disk too
-                self._cond.notify()
+        offset = self._offsets[position]
+        os.ftruncate(self._fd, offset)
+        del self._entries[position:]
+        del self._offsets[position:]
+        self._end = offset
+        self._synced = min(self._synced, self._last_index())
+        self._dirty += 1  # the shorter length must reach the disk too
         self.on_truncate()
 
     def __getitem__(self, item):
@@ -319,8 +295,7 @@ class DurableJournal:
         self._commit_index = raftCommitIndex
 
     def getRaftCommitIndex(self):
-        last = self._entries[-1][1] if self._entries else 0
-        return max(1, min(self._commit_index, last))
+        return max(1, min(self._commit_index, self._last_index()))
 
     def setCurrentTerm(self, term, votedForNodeId):
         """Durable before it returns: pysyncobj sends the vote, or acts on the term, right after."""
@@ -328,7 +303,7 @@ class DurableJournal:
             return
         if votedForNodeId is not None and votedForNodeId != self._meta.voted_for:
             log.info("term %d: vote for %s", term, votedForNodeId)
-        self._meta.save(term, votedForNodeId, min(self._commit_saved, self.synced_index()))
+        self._meta.save(term, votedForNodeId, min(self._commit_saved, self._synced))
 
     def getCurrentTerm(self):
         return self._meta.term
@@ -337,64 +312,35 @@ class DurableJournal:
         return self._meta.voted_for
 
     def onOneSecondTimer(self):
-        with self._cond:
-            self._cond.notify()  # the sync thread saves a changed commit index
-
-    def flush(self):
-        self._sync_now()
-
-    def _destroy(self):
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-        self._thread.join(timeout=5)
-        self._sync_now()
-        self._save_commit_index()
-        os.close(self._fd)
-
-    # ---- syncing --------------------------------------------------------------------------------
-    def synced_index(self) -> int:
-        """The index up to which the log is on disk (any thread)."""
-        return self._synced
-
-    def _sync_now(self) -> None:
-        with self._cond:
-            target, gen, entries = (self._entries[-1][1] if self._entries else 0), self._gen, self._dirty_entries
-            self._dirty_entries = 0
-        if not entries:
-            return
-        started = time.monotonic()
-        with self._io_lock:
-            if self.fsync:
-                os.fdatasync(self._fd)
-        self.stats.record(time.monotonic() - started, entries)
-        with self._cond:
-            if gen == self._gen:
-                self._synced = max(self._synced, target)
-        self.on_synced()
-
-    def _save_commit_index(self) -> None:
-        commit = min(self._commit_index, self.synced_index())
+        """Save the commit index (at most once a second; never beyond what is on disk)."""
+        commit = min(self._commit_index, self._synced)
         if commit > self._commit_saved:
             self._meta.save(self._meta.term, self._meta.voted_for, commit)
             self._commit_saved = commit
 
-    def _sync_loop(self) -> None:
-        next_meta = time.monotonic() + self.meta_period_s
-        while True:
-            with self._cond:
-                while not self._stop and not self._dirty_entries and time.monotonic() < next_meta:
-                    self._cond.wait(max(0.0, next_meta - time.monotonic()))
-                if self._stop:
-                    return
-            try:
-                self._sync_now()
-                if time.monotonic() >= next_meta:
-                    next_meta = time.monotonic() + self.meta_period_s
-                    self._save_commit_index()
-            except OSError:
-                log.exception("journal sync failed")  # acknowledgements keep waiting; the next write retries
-                time.sleep(0.1)
+    def flush(self):
+        self.sync()
+
+    def _destroy(self):
+        self.sync()
+        self.onOneSecondTimer()
+        os.close(self._fd)
+
+    # ---- syncing --------------------------------------------------------------------------------
+    def synced_index(self) -> int:
+        """The index up to which the log is on disk."""
+        return self._synced
+
+    def sync(self) -> bool:
+        """Group commit: one fdatasync covers every record written since the last one; False if none was."""
+        if not self._dirty:
+            return False
+        started = time.monotonic()
+        if self.fsync:
+            os.fdatasync(self._fd)
+        self.stats.record(time.monotonic() - started, self._dirty)
+        self._synced, self._dirty = self._last_index(), 0
+        return True
 
 
 def migrate_pysyncobj_journal(directory: Path, fsync: bool) -> None:

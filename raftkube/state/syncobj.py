@@ -187,9 +187,8 @@ class RaftNode(SyncObj):
         # acknowledgements wait for the journal (state/ackgate.py): ours to the leader, and the followers' to us
         self._acks_out = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_send)
         self._acks_in = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_handler)
-        journal.on_synced = self.wake
         journal.on_truncate = self._on_log_truncated
-        journal.sync_inline = not peers  # alone, this node commits on its own append: nothing to wait for
+        self._alone = not peers
 
         def send(node, message):
             if type(message) is dict and message.get("type") == "next_node_idx":
@@ -215,7 +214,7 @@ class RaftNode(SyncObj):
         self._transport.send = send
         self._transport.setOnMessageReceivedCallback(on_message)
         self.addOnTickCallback(self.reads.on_tick)
-        self.addOnTickCallback(self._release_acks)
+        self.addOnTickCallback(self._sync_journal)
         self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
         self._tick_thread.start()
 
@@ -237,7 +236,12 @@ class RaftNode(SyncObj):
         self.wake()
         self._tick_thread.join(timeout=10)
 
-    def _release_acks(self) -> None:
+    def _sync_journal(self) -> None:
+        """Once per tick, after pysyncobj appended what this tick brought (the leader's new entries; the
+        entries a follower received in the last poll): one fdatasync for all of it, then the acknowledgements
+        it covers go out. The leader syncs while its followers receive the same entries."""
+        if self.journal.sync() and self._alone:
+            self.wake()  # a cluster of one commits at the start of the next tick: do not sleep in poll first
         self._acks_out.pump()
         if self._acks_in.pump():
             self.wake()  # the leader counts them at the start of the next tick: do not sleep in poll first

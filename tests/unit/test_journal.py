@@ -4,14 +4,11 @@ the middle stops the master, term and vote are on disk, one sync covers many ent
 from __future__ import annotations
 
 import os
-import threading
-import time
 
 import pytest
 
 from raftkube.state import journal as journal_mod
 from raftkube.state.journal import MAGIC, WAL, DurableJournal, JournalCorrupt, encode_record
-from raftkube.testing import poll_until
 
 
 def entries(n: int, start: int = 1, term: int = 1, size: int = 40) -> list[tuple[bytes, int, int]]:
@@ -28,8 +25,10 @@ def opened():
         return j
     yield open_journal
     for j in journals:
-        if j._thread.is_alive():
+        try:
             j._destroy()
+        except OSError:  # closed by the test already
+            pass
 
 
 def reopen(j: DurableJournal, opened, **kw) -> DurableJournal:
@@ -44,7 +43,7 @@ def test_entries_term_and_vote_survive_reopening(tmp_path, opened):
         j.add(*e)
     j.setCurrentTerm(3, "127.0.0.1:7002")
     j.setRaftCommitIndex(4)
-    poll_until(lambda: j.synced_index() == 5, 2.0, what="the entries synced")
+    assert j.sync() and j.synced_index() == 5
     j2 = reopen(j, opened)
     assert j2[:] == entries(5)
     assert (j2.getCurrentTerm(), j2.getVotedForNodeId()) == (3, "127.0.0.1:7002")
@@ -133,66 +132,39 @@ def test_the_commit_index_never_exceeds_the_log_read_back(tmp_path, opened):
     for e in entries(3):
         j.add(*e)
     j.setRaftCommitIndex(3)
-    poll_until(lambda: j.synced_index() == 3, 2.0)
+    j.sync()
     j._destroy()
     os.truncate(tmp_path / WAL, len(MAGIC) + len(encode_record(*entries(1)[0])))  # entries 2, 3 lost
     assert opened(tmp_path).getRaftCommitIndex() == 1
 
 
-def test_one_sync_covers_every_entry_written_while_the_previous_one_ran(tmp_path, opened, monkeypatch):
+def test_one_sync_covers_every_entry_written_since_the_last_one(tmp_path, opened, monkeypatch):
     calls = []
-    gate = threading.Event()
     real = os.fdatasync
-
-    def slow_fdatasync(fd):
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            gate.wait(2.0)  # the first sync is slow: the next 50 entries arrive meanwhile
-        real(fd)
-    monkeypatch.setattr(journal_mod.os, "fdatasync", slow_fdatasync)
+    monkeypatch.setattr(journal_mod.os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
     j = opened(tmp_path)
-    j.add(*entries(1)[0])
-    poll_until(lambda: calls, 2.0, what="the first sync to start")
-    for e in entries(50, start=2):
+    for e in entries(50):
         j.add(*e)
-    gate.set()
-    poll_until(lambda: j.synced_index() == 51, 2.0, what="all 51 entries synced")
-    assert len(calls) == 2
-    assert j.stats.as_dict()["entriesPerSync"] == 25.5
+    assert j.synced_index() == 0  # written, not on disk: nothing may acknowledge them yet
+    assert j.sync() is True and j.synced_index() == 50
+    assert j.sync() is False  # nothing new: no second fdatasync
+    assert len(calls) == 1
+    assert j.stats.as_dict()["entriesPerSync"] == 50
 
 
-def test_synced_index_follows_the_disk_not_the_writes(tmp_path, opened, monkeypatch):
-    release = threading.Event()
-    real = os.fdatasync
-    monkeypatch.setattr(journal_mod.os, "fdatasync", lambda fd: (release.wait(2.0), real(fd)))
-    seen = []
-    j = opened(tmp_path, on_synced=lambda: seen.append(j.synced_index()))
-    j.add(*entries(1)[0])
-    time.sleep(0.05)  # a window in which the sync thread has had time to run, were it not blocked
-    assert j.synced_index() == 0
-    release.set()
-    poll_until(lambda: seen == [1], 2.0, what="on_synced after the sync")
-
-
-def test_a_sync_begun_before_a_truncation_does_not_cover_the_new_entries(tmp_path, opened, monkeypatch):
-    started, release = threading.Event(), threading.Event()
-    real = os.fdatasync
-
-    def fdatasync(fd):
-        started.set()
-        release.wait(2.0)
-        real(fd)
-    monkeypatch.setattr(journal_mod.os, "fdatasync", fdatasync)
+def test_a_truncation_takes_the_synced_index_back_and_needs_a_sync(tmp_path, opened):
     j = opened(tmp_path)
     for e in entries(3):
         j.add(*e)
-    assert started.wait(2.0)  # a sync of some of 1..3 is running
-    threading.Thread(target=lambda: (time.sleep(0.05), release.set())).start()
-    j.deleteEntriesFrom(1)  # waits for that sync (the file may not change under it), then drops 2..3
-    assert j.synced_index() <= 1
+    j.sync()
+    truncated = []
+    j.on_truncate = lambda: truncated.append(j.synced_index())
+    j.deleteEntriesFrom(1)  # a conflict: entries 2..3 replaced
+    assert truncated == [1] and j.synced_index() == 1
     for e in entries(2, start=2, term=2):
         j.add(*e)
-    poll_until(lambda: j.synced_index() == 3, 2.0, what="the new entries synced by a later sync")
+    assert j.synced_index() == 1
+    assert j.sync() and j.synced_index() == 3
 
 
 def test_without_fsync_nothing_is_synced_but_everything_works(tmp_path, opened, monkeypatch):
@@ -202,15 +174,9 @@ def test_without_fsync_nothing_is_synced_but_everything_works(tmp_path, opened, 
     for e in entries(3):
         j.add(*e)
     j.setCurrentTerm(2, None)
-    poll_until(lambda: j.synced_index() == 3, 2.0)
+    assert j.sync() and j.synced_index() == 3
     j._destroy()
     assert [e[1] for e in opened(tmp_path, fsync=False)] == [1, 2, 3]
-
-
-def test_a_cluster_of_one_syncs_inside_add(tmp_path, opened):
-    j = opened(tmp_path, sync_inline=True)
-    j.add(*entries(1)[0])
-    assert j.synced_index() == 1  # before add returned: nothing else waits for it
 
 
 def test_pysyncobj_journals_of_earlier_releases_are_imported_once(tmp_path, opened):
