@@ -27,9 +27,10 @@ import yaml
 from raftkube import __version__, printers
 from raftkube.client import HttpClient
 from raftkube.config import ConfigError, load
-from raftkube.model import v1beta1, validation
+from raftkube.apis import v1beta1
+from raftkube.apis.v1beta1 import RESOURCES, Resource, validation
 from raftkube.model.errors import ApiError, Conflict, Invalid, NotFound
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES, Resource
+from raftkube.model.objects import DEFAULT_NAMESPACE
 from raftkube.model.selectors import format_labels
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"

@@ -17,9 +17,10 @@ from typing import Iterator, Protocol
 import requests
 import urllib3
 
-from raftkube.model import v1beta1
+from raftkube.apis import v1beta1
+from raftkube.apis.v1beta1 import RESOURCES_BY_KIND
 from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES_BY_KIND, name_of, namespace_of, rv_of
+from raftkube.model.objects import DEFAULT_NAMESPACE, name_of, namespace_of, rv_of
 from raftkube.model.selectors import parse_field_selector, parse_label_selector
 from raftkube.registry import WatchEvent
 
@@ -187,7 +188,7 @@ class HttpClient:
         if labels:
             params["labels"] = labels
         if fields:
-            params["fields"] = fields
+            params["fields"] = v1beta1.selector_to_wire(fields)
         doc = self.request("GET", self._path(kind), params).json()
         return ([v1beta1.from_wire(kind, item, namespace=item.get("namespace") or DEFAULT_NAMESPACE)
                  for item in doc.get("items") or ()], int(doc.get("resourceVersion") or 0))
@@ -220,7 +221,7 @@ class HttpClient:
         if labels:
             params["labels"] = labels
         if fields:
-            params["fields"] = fields
+            params["fields"] = v1beta1.selector_to_wire(fields)
         if resource_version:
             params["resourceVersion"] = str(resource_version)
         path = "/api/v1beta1/watch/" + RESOURCES_BY_KIND[kind].plural
