@@ -1,10 +1,11 @@
 """Listener bookkeeping, pure: which service ports to open, move and close (K04 host-port mode).
 
-Each service wants one listener, ``(port, protocol)`` of its first port, on every minion. Given what each service wants and
-what is open now, ``plan_listeners`` says what to close and what to open; a port change is a close of the
-old listener and an open of the new one (a move). Closes come first, so two services can swap ports in
-one sync. Two services that want the same port and protocol cannot both have it: the one holding it keeps
-it, otherwise the first by (namespace, name); the other is a conflict, reported and retried on every sync.
+Each service wants one listener on every minion, ``(port, protocol)`` of its first port. Given what each
+service wants and what is open now, ``plan_listeners`` says what to close and what to open; a port change is
+a close of the old listener and an open of the new one (a move). Closes come first, so two services can swap
+ports in one sync. Two services that want the same port and protocol cannot both have it: the one holding it
+keeps it, otherwise the first by (namespace, name); the other is a conflict, reported and retried on every
+sync.
 A listener that failed to open is simply not "open", so the next sync tries again.
 """
 

@@ -4,7 +4,8 @@ import click
 import pytest
 
 from raftkube import cli
-from raftkube.model import v1beta1, validation
+from raftkube.apis import v1beta1
+from raftkube.model import validation
 
 
 @pytest.mark.parametrize("argv, expected", [

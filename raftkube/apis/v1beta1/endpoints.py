@@ -65,7 +65,7 @@ def endpoints_causes_to_wire(obj: dict | None, causes: list[Cause],
         else:
             others.append(translate(c))
     errs = FieldErrors()
-    shown: set[int] = set()
+    addresses_seen, ports_seen = set(), set()
     n = 0
     for i, subset in enumerate((obj or {}).get("subsets") or ()):
         subset = subset or {}
@@ -75,10 +75,11 @@ def endpoints_causes_to_wire(obj: dict | None, causes: list[Cause],
             for k, port in enumerate(ports):
                 if (i, j) in bad_ip:
                     errs.required(f"endpoints[{n}]")
-                    shown.add(id(bad_ip[(i, j)]))
                 elif (i, k) in bad_port:
                     errs.invalid(f"endpoints[{n}]", f"{ip}:{port.get('port') or 0}", "the port must be 1-65535")
-                    shown.add(id(bad_port[(i, k)]))
+                addresses_seen.add((i, j))
+                ports_seen.add((i, k))
                 n += 1
-    unshown = [c for c in (*bad_ip.values(), *bad_port.values()) if id(c) not in shown]
+    unshown = ([c for key, c in bad_ip.items() if key not in addresses_seen]
+               + [c for key, c in bad_port.items() if key not in ports_seen])
     return others + errs.causes + unshown
