@@ -64,12 +64,6 @@ class ApiVersion(ABC):
     def resource(self, plural: str) -> Resource | None:
         return self.resources.get(plural)
 
-    def resource_of_kind(self, kind: str) -> Resource | None:
-        for res in self.resources.values():
-            if res.kind == kind:
-                return res
-        return None
-
     @property
     def serves_bindings(self) -> bool:
         return any("bindings" in r.verbs for r in self.resources.values())

@@ -13,7 +13,7 @@ from raftkube.apis.v1beta1.pod import phase_to_wire
 from raftkube.model.errors import BadRequest
 from raftkube.model.selectors import NODE_NAME, FieldSelector, FieldTerm, View, parse_terms
 
-Field = tuple[str, "View | None"]  # (internal field, how v1beta1 shows its value; None = as it is)
+Field = tuple[str, View | None]  # (internal field, how v1beta1 shows its value; None = as it is)
 
 _COMMON: dict[str, Field] = {
     **dict.fromkeys(("name", "metadata.name", "id", "ID"), ("metadata.name", None)),

@@ -18,7 +18,7 @@ TEMPLATE_MANIFEST = "desiredState.podTemplate.desiredState.manifest"
 
 _LIMIT = re.compile(r"^(containers\[\d+\])\.resources\.limits\.(cpu|memory)")
 
-Rule = tuple[str, "str | Callable[[str], str | None]"]
+Rule = tuple[str, str | Callable[[str], str | None]]
 
 
 def _pod_spec(manifest: str) -> Callable[[str], str]:
