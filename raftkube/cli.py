@@ -25,10 +25,10 @@ import requests
 import yaml
 
 from raftkube import __version__, printers
-from raftkube.client import HttpClient
-from raftkube.config import ConfigError, load
 from raftkube.apis import v1beta1
 from raftkube.apis.v1beta1 import RESOURCES, Resource, validation
+from raftkube.client import HttpClient
+from raftkube.config import ConfigError, load
 from raftkube.model.errors import ApiError, Conflict, Invalid, NotFound
 from raftkube.model.objects import DEFAULT_NAMESPACE
 from raftkube.model.selectors import format_labels
