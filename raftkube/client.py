@@ -18,9 +18,10 @@ from typing import Iterator, Protocol
 import requests
 import urllib3
 
-from raftkube.model import v1beta1
+from raftkube.apis import v1beta1
+from raftkube.apis.v1beta1 import RESOURCES_BY_KIND
 from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES_BY_KIND, name_of, namespace_of, rv_of
+from raftkube.model.objects import DEFAULT_NAMESPACE, name_of, namespace_of, rv_of
 from raftkube.model.watch import WatchEvent
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class HttpClient:
         if labels:
             params["labels"] = labels
         if fields:
-            params["fields"] = fields
+            params["fields"] = v1beta1.selector_to_wire(fields)
         doc = self.request("GET", self._path(kind), params).json()
         return ([v1beta1.from_wire(kind, item, namespace=item.get("namespace") or DEFAULT_NAMESPACE)
                  for item in doc.get("items") or ()], int(doc.get("resourceVersion") or 0))
@@ -172,7 +173,7 @@ class HttpClient:
         if labels:
             params["labels"] = labels
         if fields:
-            params["fields"] = fields
+            params["fields"] = v1beta1.selector_to_wire(fields)
         if resource_version:
             params["resourceVersion"] = str(resource_version)
         path = "/api/v1beta1/watch/" + RESOURCES_BY_KIND[kind].plural

@@ -1,9 +1,15 @@
-"""create_app(registry, store, settings): the v1beta1 routes of one master."""
+"""create_app(registry, store, settings, versions): the routes of one master, for every registered API version.
+
+Each version with resources gets ``/api/<version>/<resource>[/<name>[/status]]``, ``/api/<version>/watch/
+<resource>`` and, when its table has the verb, ``/api/<version>/bindings``; ``/api`` lists those versions. A
+registered version without resources adds nothing.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Sequence
 
 import falcon
 
@@ -11,6 +17,7 @@ from raftkube import __version__
 from raftkube.api import errors
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
+from raftkube.apis import VERSIONS, ApiVersion
 from raftkube.config import ApiConfig
 from raftkube.model.errors import Unavailable
 
@@ -18,12 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class _ReadyGate:
-    """Before this master has caught up with the log (pysyncobj onReady), API calls answer 503."""
+    """Before this master has caught up with the log (pysyncobj onReady), API calls answer 503.
+
+    It also notes which API version serves the request, so that errors answer in that version's Status.
+    """
 
     def __init__(self, store):
         self.store = store
 
     def process_resource(self, req, resp, resource, params):
+        req.context.api_version = getattr(resource, "version", None)
         if getattr(resource, "needs_ready", True) and not self.store.ready:
             raise Unavailable("this master is still catching up with the Raft log", retry_after_s=1.0)
 
@@ -43,12 +54,26 @@ class _Plain:
                                                             if not isinstance(body, str) else body.encode())
 
 
-def create_app(registry, store, settings: ApiConfig | None = None) -> falcon.App:
+def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int) -> None:
+    """The routes of one API version, from its resource table."""
+    prefix = version.prefix
+    if version.serves_bindings:
+        app.add_route(prefix + "/bindings", BindingResource(version, registry, body_limit))
+    app.add_route(prefix + "/watch/{resource}", WatchResource(version, registry))
+    app.add_route(prefix + "/{resource}", CollectionResource(version, registry, body_limit))
+    app.add_route(prefix + "/{resource}/{name}", ItemResource(version, registry, body_limit))
+    app.add_route(prefix + "/{resource}/{name}/status", StatusResource(version, registry, body_limit))
+
+
+def create_app(registry, store, settings: ApiConfig | None = None,
+               versions: Sequence[ApiVersion] = VERSIONS) -> falcon.App:
+    """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version)."""
     settings = settings or ApiConfig()
+    served = [v for v in versions if v.resources]
     app = falcon.App(middleware=[_ReadyGate(store)])
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = True
-    errors.install(app)
+    errors.install(app, versions[0])
 
     def ready():
         if store.ready:
@@ -59,17 +84,11 @@ def create_app(registry, store, settings: ApiConfig | None = None) -> falcon.App
     app.add_route("/readyz", _Plain(ready))
     app.add_route("/version", _Plain(lambda: (200, {"major": "0", "minor": "4", "gitVersion": f"raftkube-{__version__}",
                                                     "platform": "python"}), falcon.MEDIA_JSON))
-    app.add_route("/api", _Plain(lambda: (200, {"versions": ["v1beta1"]}), falcon.MEDIA_JSON))
+    app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
-
-    prefix = "/api/v1beta1"
-    limit = settings.max_body_bytes
-    app.add_route(prefix + "/bindings", BindingResource(registry, limit))
-    app.add_route(prefix + "/watch/{resource}", WatchResource(registry))
-    app.add_route(prefix + "/{resource}", CollectionResource(registry, limit))
-    app.add_route(prefix + "/{resource}/{name}", ItemResource(registry, limit))
-    app.add_route(prefix + "/{resource}/{name}/status", StatusResource(registry, limit))
+    for version in served:
+        add_version(app, version, registry, settings.max_body_bytes)
     return app
 
 
-__all__ = ["create_app", "read_body"]
+__all__ = ["add_version", "create_app", "read_body"]

@@ -1,4 +1,8 @@
-"""The one place errors become HTTP: Kubernetes Status bodies for every failure."""
+"""The one place errors become HTTP: a Status body of the request's API version for every failure.
+
+A request that reached a resource of some version gets that version's Status; one that reached none (an
+unknown path) gets the Status of the preferred version.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,15 @@ import logging
 
 import falcon
 
+from raftkube.apis import ApiVersion
 from raftkube.model.errors import ApiError, Unavailable
 
 log = logging.getLogger(__name__)
 
 
-def status_body(code: int, reason: str, message: str, *, kind: str = "", name: str = "",
-                causes=(), retry_after_s: float | None = None) -> dict:
-    body = {"kind": "Status", "apiVersion": "v1beta1", "status": "Failure", "message": message,
-            "reason": reason, "code": code}
-    details = {}
-    if name:
-        details["id"] = name
-    if kind:
-        details["kind"] = kind
-    if causes:
-        details["causes"] = [c.to_dict() for c in causes]
-    if retry_after_s is not None:
-        details["retryAfterSeconds"] = max(1, int(round(retry_after_s)))
-    if details:
-        body["details"] = details
-    return body
-
-
-def success_body() -> dict:
-    return {"kind": "Status", "apiVersion": "v1beta1", "status": "Success", "code": 200}
+def request_version(req: falcon.Request, default: ApiVersion) -> ApiVersion:
+    """The version whose resource serves ``req`` (set by the app's middleware), else ``default``."""
+    return getattr(req.context, "api_version", None) or default
 
 
 def _send(resp: falcon.Response, code: int, body: dict) -> None:
@@ -40,40 +28,38 @@ def _send(resp: falcon.Response, code: int, body: dict) -> None:
     resp.data = json.dumps(body).encode()
 
 
-def handle_api_error(req, resp, exc: ApiError, params) -> None:
-    retry = exc.retry_after_s if isinstance(exc, Unavailable) else None
-    if retry is not None:
-        resp.set_header("Retry-After", str(max(1, int(round(retry)))))
-    from raftkube.model.objects import RESOURCES_BY_KIND
-    res = RESOURCES_BY_KIND.get(exc.kind)
-    _send(resp, exc.code, status_body(exc.code, exc.reason, exc.message, kind=res.singular if res else exc.kind,
-                                      name=exc.name, causes=exc.causes, retry_after_s=retry))
-
-
 _FALCON_REASONS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 413: "RequestEntityTooLarge",
                    415: "UnsupportedMediaType"}
 
 
-def handle_http_error(req, resp, exc: falcon.HTTPError, params) -> None:
-    code = int(str(exc.status).split()[0]) if not isinstance(exc.status, int) else exc.status
-    if code == 404:
-        message = f'Not Found: "{req.path}"'
-    elif code == 405:
-        message = f"the method {req.method} is not allowed on {req.path}"
-    else:
-        message = exc.description or exc.title or str(exc.status)
-    for name, value in (exc.headers or {}).items():
-        resp.set_header(name, value)
-    _send(resp, code, status_body(code, _FALCON_REASONS.get(code, "BadRequest" if code < 500 else "InternalError"),
-                                  message))
+def install(app: falcon.App, default: ApiVersion) -> None:
+    """Map every exception to a Status body; ``default`` answers the requests that reached no version."""
 
+    def handle_api_error(req, resp, exc: ApiError, params) -> None:
+        retry = exc.retry_after_s if isinstance(exc, Unavailable) else None
+        if retry is not None:
+            resp.set_header("Retry-After", str(max(1, int(round(retry)))))
+        version = request_version(req, default)
+        _send(resp, exc.code, version.status_body(exc.code, exc.reason, exc.message, kind=exc.kind, name=exc.name,
+                                                  causes=exc.causes, retry_after_s=retry))
 
-def handle_unexpected(req, resp, exc: Exception, params) -> None:
-    log.exception("unexpected error serving %s %s", req.method, req.path)
-    _send(resp, 500, status_body(500, "InternalError", f"internal error: {exc!r}"))
+    def handle_http_error(req, resp, exc: falcon.HTTPError, params) -> None:
+        code = int(str(exc.status).split()[0]) if not isinstance(exc.status, int) else exc.status
+        if code == 404:
+            message = f'Not Found: "{req.path}"'
+        elif code == 405:
+            message = f"the method {req.method} is not allowed on {req.path}"
+        else:
+            message = exc.description or exc.title or str(exc.status)
+        for name, value in (exc.headers or {}).items():
+            resp.set_header(name, value)
+        reason = _FALCON_REASONS.get(code, "BadRequest" if code < 500 else "InternalError")
+        _send(resp, code, request_version(req, default).status_body(code, reason, message))
 
+    def handle_unexpected(req, resp, exc: Exception, params) -> None:
+        log.exception("unexpected error serving %s %s", req.method, req.path)
+        _send(resp, 500, request_version(req, default).status_body(500, "InternalError", f"internal error: {exc!r}"))
 
-def install(app: falcon.App) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(ApiError, handle_api_error)

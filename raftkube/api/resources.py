@@ -1,4 +1,9 @@
-"""Falcon resources: parse the request, call the registry, convert to the v1beta1 wire format."""
+"""Falcon resources of one API version: parse the request, call the registry, answer in the version's format.
+
+Each resource is built for one ``ApiVersion``: it looks the URL's resource up in that version's table, has
+the version decode bodies into internal objects and encode the registry's answers, and turns the registry's
+errors (internal nouns and field paths) into the version's terms. Nothing here knows a wire format.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,12 @@ import time
 
 import falcon
 
-from raftkube.api.errors import success_body
-from raftkube.model import v1beta1
-from raftkube.model.errors import BadRequest, Conflict, Gone, Invalid, NotFound, RequestTooLarge
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES, Resource
-from raftkube.model.selectors import parse_field_selector, parse_label_selector
+from raftkube.apis import ApiVersion, Resource
+from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
+from raftkube.model.objects import DEFAULT_NAMESPACE
+from raftkube.model.selectors import parse_label_selector
 
 log = logging.getLogger(__name__)
-
-
-def _resource(name: str) -> Resource:
-    res = RESOURCES.get(name)
-    if res is None:
-        raise NotFound(f'Not Found: unknown resource "{name}"')
-    return res
 
 
 def read_body(req: falcon.Request, limit: int) -> dict:
@@ -73,19 +70,8 @@ def _int_param(req: falcon.Request, name: str) -> int:
     return n
 
 
-def _selectors(req: falcon.Request, kind: str):
-    labels = req.get_param("labels") or req.get_param("labelSelector")
-    fields = req.get_param("fields") or req.get_param("fieldSelector")
-    return (parse_label_selector(labels) if labels else None,
-            parse_field_selector(kind, fields) if fields else None)
-
-
 def _json(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def _v1beta1_json(obj: dict) -> bytes:
-    return _json(v1beta1.to_wire(obj))
 
 
 def _send(resp: falcon.Response, body: dict, code: int = 200) -> None:
@@ -98,124 +84,116 @@ def _send_data(resp: falcon.Response, data: bytes, code: int = 200) -> None:
     resp.data = data
 
 
-def _decode(res: Resource, body: dict, namespace: str) -> dict:
-    body_ns = body.get("namespace")
-    if body_ns and namespace and body_ns != namespace and res.namespaced:
-        raise Conflict(f"the namespace of the object ({body_ns}) does not match the namespace of the "
-                       f"request ({namespace})")
-    return v1beta1.from_wire(res.kind, body, namespace=body_ns or namespace)
+class _VersionResource:
+    """What every resource of a version shares: the table lookup, selectors, and errors in the version's terms."""
 
-
-class CollectionResource:
-    def __init__(self, registry, body_limit: int):
+    def __init__(self, version: ApiVersion, registry, body_limit: int = 0):
+        self.version = version
         self.registry = registry
         self.body_limit = body_limit
 
+    def _resource(self, name: str, verb: str | None, req: falcon.Request) -> Resource:
+        """The resource ``name`` of this version's table, which must serve ``verb``."""
+        res = self.version.resource(name)
+        if res is None:
+            raise NotFound(f'Not Found: unknown resource "{name}"')
+        if verb is not None and verb not in res.verbs:
+            raise MethodNotAllowed(f"the method {req.method} is not allowed on {req.path}")
+        return res
+
+    def _selectors(self, req: falcon.Request, res: Resource):
+        labels = req.get_param("labels") or req.get_param("labelSelector")
+        fields = req.get_param("fields") or req.get_param("fieldSelector")
+        return (parse_label_selector(labels) if labels else None,
+                self.version.field_selector(res, fields) if fields else None)
+
+    def _call(self, res: Resource | None, fn, *args, obj: dict | None = None, **kw):
+        """``fn(*args, **kw)`` of the registry, its errors in the version's terms (``obj``: what it writes)."""
+        try:
+            return fn(*args, **kw)
+        except ApiError as exc:
+            raise self.version.error(exc, res, obj) from None
+
+
+class CollectionResource(_VersionResource):
     def on_get(self, req, resp, resource):
-        res = _resource(resource)
-        labels, fields = _selectors(req, res.kind)
+        res = self._resource(resource, "list", req)
+        labels, fields = self._selectors(req, res)
         consistent = req.get_param("resourceVersion") != "0"
-        items, revision = self.registry.list(res.kind, _namespace(req, for_list=True), labels, fields,
-                                             consistent=consistent)
-        _send(resp, v1beta1.list_to_wire(res.kind, items, revision, req.relative_uri))
+        items, revision = self._call(res, self.registry.list, res.kind, _namespace(req, for_list=True), labels,
+                                     fields, consistent=consistent)
+        _send(resp, self.version.encode_list(res, items, revision, req.relative_uri))
 
     def on_post(self, req, resp, resource):
-        res = _resource(resource)
-        obj = _decode(res, read_body(req, self.body_limit), _namespace(req))
-        _send(resp, v1beta1.to_wire(self.registry.create(obj)))
+        res = self._resource(resource, "create", req)
+        obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req))
+        _send(resp, self.version.encode(self._call(res, self.registry.create, obj, obj=obj)))
 
 
-class ItemResource:
-    def __init__(self, registry, body_limit: int):
-        self.registry = registry
-        self.body_limit = body_limit
+class ItemResource(_VersionResource):
+    def __init__(self, version: ApiVersion, registry, body_limit: int):
+        super().__init__(version, registry, body_limit)
+        # one function per version, so that the registry's rendering cache recognises it
+        self._render = lambda obj: _json(version.encode(obj))
 
     def on_get(self, req, resp, resource, name):
-        res = _resource(resource)
+        res = self._resource(resource, "get", req)
         consistent = req.get_param("resourceVersion") != "0"
-        _send_data(resp, self.registry.get_rendered(res.kind, _namespace(req), name, _v1beta1_json,
-                                                    consistent=consistent))
+        _send_data(resp, self._call(res, self.registry.get_rendered, res.kind, _namespace(req), name, self._render,
+                                    consistent=consistent))
 
     def on_put(self, req, resp, resource, name):
-        res = _resource(resource)
-        body = read_body(req, self.body_limit)
-        obj = _decode(res, body, _namespace(req))
-        if obj["metadata"].get("name") and obj["metadata"]["name"] != name:
-            raise BadRequest(f"the id in the body ({obj['metadata']['name']!r}) does not match the URL ({name!r})")
-        obj["metadata"]["name"] = name
-        _send(resp, v1beta1.to_wire(self.registry.update(obj)))
+        res = self._resource(resource, "update", req)
+        obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req), name=name)
+        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj)))
 
     def on_delete(self, req, resp, resource, name):
-        res = _resource(resource)
-        self.registry.delete(res.kind, _namespace(req), name)
-        _send(resp, success_body())
+        res = self._resource(resource, "delete", req)
+        self._call(res, self.registry.delete, res.kind, _namespace(req), name)
+        _send(resp, self.version.success_body())
 
 
-class StatusResource:
+class StatusResource(_VersionResource):
     """PUT .../{name}/status: the kubelet's pod status and the minion's heartbeat; the spec is untouched."""
 
-    def __init__(self, registry, body_limit: int):
-        self.registry = registry
-        self.body_limit = body_limit
-
     def on_put(self, req, resp, resource, name):
-        res = _resource(resource)
-        if res.kind not in ("Pod", "Node"):
+        res = self._resource(resource, None, req)
+        if "status" not in res.verbs:
             raise NotFound(f'Not Found: "{req.path}"')
-        body = read_body(req, self.body_limit)
-        ns = _namespace(req)
-        if res.kind == "Pod":
-            obj = {"kind": "Pod", "metadata": {"name": name, "namespace": body.get("namespace") or ns,
-                                               "resourceVersion": body.get("resourceVersion") or 0},
-                   "status": v1beta1.pod_status_from_wire(body)}
-        else:
-            obj = _decode(res, body, ns)
-            obj["metadata"]["name"] = name
-        _send(resp, v1beta1.to_wire(self.registry.update_status(obj)))
+        obj = self.version.decode_status(res, read_body(req, self.body_limit), namespace=_namespace(req), name=name)
+        _send(resp, self.version.encode(self._call(res, self.registry.update_status, obj, obj=obj)))
 
 
-class BindingResource:
-    def __init__(self, registry, body_limit: int):
-        self.registry = registry
-        self.body_limit = body_limit
+class BindingResource(_VersionResource):
+    """POST .../bindings: bind a pod to a node."""
+
+    def __init__(self, version: ApiVersion, registry, body_limit: int):
+        super().__init__(version, registry, body_limit)
+        self.pods = next(r for r in version.resources.values() if "bindings" in r.verbs)
 
     def on_post(self, req, resp):
-        body = read_body(req, self.body_limit)
-        pod, host = body.get("podID"), body.get("host")
-        causes = []
-        from raftkube.model.errors import FieldErrors
-        errs = FieldErrors()
-        if not isinstance(pod, str) or not pod:
-            errs.required("podID")
-        if not isinstance(host, str) or not host:
-            errs.required("host")
-        if errs:
-            causes = errs.causes
-            raise Invalid(f"binding is invalid: {causes[0].message}", kind="Binding", causes=causes)
-        self.registry.bind(body.get("namespace") or _namespace(req), pod, host)
-        _send(resp, success_body())
+        binding = self.version.decode_binding(read_body(req, self.body_limit))
+        self._call(self.pods, self.registry.bind, binding.namespace or _namespace(req), binding.pod, binding.node)
+        _send(resp, self.version.success_body())
 
 
-class WatchResource:
+class WatchResource(_VersionResource):
     """Newline-delimited JSON events: {"type": ADDED|MODIFIED|DELETED|ERROR, "object": {...}}."""
 
     needs_ready = True
 
-    def __init__(self, registry):
-        self.registry = registry
-
     def on_get(self, req, resp, resource):
-        res = _resource(resource)
-        labels, fields = _selectors(req, res.kind)
+        res = self._resource(resource, "watch", req)
+        labels, fields = self._selectors(req, res)
         rv = _int_param(req, "resourceVersion")
         disconnected = req.env.get("waitress.client_disconnected") or (lambda: False)
         events = self.registry.watch(res.kind, _namespace(req, for_list=True), labels, fields, rv,
                                      stop=disconnected)
         resp.content_type = "application/json"
-        resp.stream = _stream(events)
+        resp.stream = _stream(events, self.version)
 
 
-def _stream(events, keepalive_s: float = 15.0):
+def _stream(events, version: ApiVersion, keepalive_s: float = 15.0):
     # waitress sends the headers with the first non-empty chunk: a newline (whitespace between JSON values,
     # skipped by stream decoders) lets them leave at once, before any event exists. The same newline every
     # ``keepalive_s`` on an idle stream tells clients the master is alive (and waitress if they are not).
@@ -229,11 +207,10 @@ def _stream(events, keepalive_s: float = 15.0):
                     yield b"\n"
                 continue
             idle_since = time.monotonic()
-            yield json.dumps({"type": ev.type, "object": v1beta1.to_wire(ev.object)},
+            yield json.dumps({"type": ev.type, "object": version.encode(ev.object)},
                              separators=(",", ":")).encode() + b"\n"
     except Gone as exc:
-        status = {"kind": "Status", "apiVersion": "v1beta1", "status": "Failure", "message": exc.message,
-                  "reason": "Gone", "code": 410}
+        status = version.status_body(410, "Gone", exc.message)
         yield json.dumps({"type": "ERROR", "object": status}).encode() + b"\n"
     finally:
         events.close()

@@ -19,7 +19,8 @@ from raftkube.cli.options import DURATION, output_format, output_options, server
 from raftkube.cli.targets import (KUBELET_PORT, PODS, api_path, complete_resource, get_object, make_client,
                                   parse_target, put_object, rc_name, server_urls)
 from raftkube.model.errors import NotFound
-from raftkube.model.objects import DEFAULT_NAMESPACE, RESOURCES
+from raftkube.apis.v1beta1 import RESOURCES
+from raftkube.model.objects import DEFAULT_NAMESPACE
 
 
 def _progress(line: str) -> None:

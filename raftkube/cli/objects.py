@@ -16,8 +16,9 @@ import yaml
 
 from raftkube.cli import printers
 from raftkube.cli.targets import RC
-from raftkube.model import v1beta1, validation
-from raftkube.model.objects import RESOURCES, Resource
+from raftkube.apis import v1beta1
+from raftkube.apis.v1beta1 import validation
+from raftkube.apis.v1beta1 import RESOURCES, Resource
 
 
 def read_object_file(source: str) -> dict:

@@ -14,8 +14,8 @@ import requests
 
 from raftkube.client import HttpClient
 from raftkube.config import ConfigError, load
-from raftkube.model import v1beta1
-from raftkube.model.objects import RESOURCES, Resource
+from raftkube.apis import v1beta1
+from raftkube.apis.v1beta1 import RESOURCES, Resource
 
 DEFAULT_SERVER = "http://localhost:8080"
 KUBELET_PORT = 10250

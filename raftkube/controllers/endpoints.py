@@ -1,11 +1,13 @@
 """Endpoints controller (2014's ``pkg/service/endpoints_controller.go``): for each service, the
-``podIP:containerPort`` of its running pods, written only when the set changed; removed with the service."""
+``podIP:targetPort`` of its running pods (as ``subsets``), written only when the set changed; removed with
+the service."""
 
 from __future__ import annotations
 
 import logging
 
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
+from raftkube.model.endpoints import endpoint_pairs, subsets_from_pairs
 from raftkube.model.errors import AlreadyExists, ApiError, Conflict, NotFound, NotLeader
 from raftkube.model.objects import ACTIVE_PHASES, labels_of, name_of, namespace_of, pod_phase
 from raftkube.model.selectors import selector_from_map
@@ -13,17 +15,16 @@ from raftkube.model.selectors import selector_from_map
 log = logging.getLogger(__name__)
 
 
-def resolve_port(service: dict, pod: dict) -> int | None:
-    """The service's containerPort on ``pod``: a number as is, a name looked up among the pod's container
+def resolve_port(target, pod: dict) -> int | None:
+    """A service port's ``targetPort`` on ``pod``: a number as is, a name looked up among the pod's container
     ports, 0/"" the first port of the first container; None if the pod has no such port."""
-    want = (service.get("spec") or {}).get("containerPort")
     containers = (pod.get("spec") or {}).get("containers") or []
-    if isinstance(want, int) and not isinstance(want, bool) and want > 0:
-        return want
-    if isinstance(want, str) and want:
+    if isinstance(target, int) and not isinstance(target, bool) and target > 0:
+        return target
+    if isinstance(target, str) and target:
         for c in containers:
             for p in c.get("ports") or ():
-                if p.get("name") == want and p.get("containerPort"):
+                if p.get("name") == target and p.get("containerPort"):
                     return int(p["containerPort"])
         return None
     ports = (containers[0].get("ports") or []) if containers else []
@@ -33,29 +34,33 @@ def resolve_port(service: dict, pod: dict) -> int | None:
 
 
 def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
-    """The endpoints ``[{"ip", "port"}]`` (sorted) of ``service`` among ``pods``: pods matching its selector
-    that run (have a pod IP and are not terminated) and have the port."""
-    selector = (service.get("spec") or {}).get("selector") or {}
+    """The ``subsets`` of ``service`` among ``pods``: for each service port, the (IP, port) of the pods
+    matching its selector that run (have a pod IP and are not terminated) and have the port, sorted."""
+    spec = service.get("spec") or {}
+    selector = spec.get("selector") or {}
     if not selector:
         return []
     sel = selector_from_map(selector)
-    out = set()
-    for pod in pods:
-        if namespace_of(pod) != namespace_of(service) or not sel.matches(labels_of(pod)):
-            continue
-        ip = (pod.get("status") or {}).get("podIP") or ""
-        if not ip or pod_phase(pod) not in ACTIVE_PHASES:
-            continue
-        port = resolve_port(service, pod)
-        if port:
-            out.add((ip, port))
-    return [{"ip": ip, "port": port} for ip, port in sorted(out)]
+    running = [pod for pod in pods
+               if namespace_of(pod) == namespace_of(service) and sel.matches(labels_of(pod))
+               and (pod.get("status") or {}).get("podIP") and pod_phase(pod) in ACTIVE_PHASES]
+    subsets: list[dict] = []
+    for service_port in spec.get("ports") or ():
+        pairs = set()
+        for pod in running:
+            port = resolve_port((service_port or {}).get("targetPort"), pod)
+            if port:
+                pairs.add((pod["status"]["podIP"], port))
+        subsets += subsets_from_pairs(sorted(pairs), (service_port or {}).get("name") or "")
+    return subsets
 
 
 def same_endpoints(a: list[dict] | None, b: list[dict] | None) -> bool:
-    """Order-insensitive comparison of two endpoint lists."""
-    def norm(eps):
-        return sorted(((e.get("ip") or ""), int(e.get("port") or 0)) for e in eps or ())
+    """Order-insensitive comparison of two lists of subsets: the same (port name, IP, port) triples."""
+    def norm(subsets):
+        return sorted((p.get("name") or "", (addr or {}).get("ip") or "", int(p.get("port") or 0))
+                      for s in subsets or () for addr in (s or {}).get("addresses") or ()
+                      for p in (s or {}).get("ports") or ())
     return norm(a) == norm(b)
 
 
@@ -86,7 +91,7 @@ class EndpointsController(Controller):
             candidates = self.pods.select(key[0], selector_from_map(selector)) if selector else []
             want = plan_endpoints(svc, candidates)
             have = self.endpoints_informer.get(key)
-            if have is not None and same_endpoints(have.get("endpoints"), want):
+            if have is not None and same_endpoints(have.get("subsets"), want):
                 continue
             self._write(key, have, want)
         for key, ep in sorted((obj_key(e), e) for e in self.endpoints_informer.items()):
@@ -96,14 +101,14 @@ class EndpointsController(Controller):
     def _write(self, key: tuple[str, str], have: dict | None, want: list[dict]) -> None:
         try:
             if have is None:
-                obj = {"kind": "Endpoints", "metadata": {"name": key[1], "namespace": key[0]}, "endpoints": want}
+                obj = {"kind": "Endpoints", "metadata": {"name": key[1], "namespace": key[0]}, "subsets": want}
                 written = self.client.create(obj)
             else:
                 obj = dict(have)
-                obj["endpoints"] = want
+                obj["subsets"] = want
                 written = self.client.update(obj)
             log.info("endpoints %s/%s: %s", key[0], key[1],
-                     ", ".join(f"{e['ip']}:{e['port']}" for e in want) or "(none)")
+                     ", ".join(f"{ip}:{port}" for ip, port in endpoint_pairs({"subsets": want})) or "(none)")
             self.endpoints_informer.store_local(written)
         except NotLeader:
             raise

@@ -17,8 +17,8 @@ def make_event(obj: dict, reason: str, message: str, *, status: str = "", source
     md = obj.get("metadata") or {}
     return {"kind": "Event", "metadata": {"name": "", "namespace": namespace_of(obj)},
             "involvedObject": {"kind": obj.get("kind", ""), "namespace": namespace_of(obj), "name": name_of(obj),
-                               "uid": md.get("uid", ""), "apiVersion": "v1beta1",
-                               "resourceVersion": str(rv_of(obj) or ""), "fieldPath": ""},
+                               "uid": md.get("uid", ""), "resourceVersion": str(rv_of(obj) or ""),
+                               "fieldPath": ""},
             "status": status, "reason": reason, "message": message, "source": source}
 
 

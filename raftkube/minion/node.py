@@ -137,7 +137,7 @@ class MinionProcess:
             from raftkube.minion.images import ensure_images
             for rt in runtimes.values():
                 ensure_images(rt.client)
-        fields = f"DesiredState.Host={self.names[0]}" if len(self.names) == 1 else "DesiredState.Host!="
+        fields = f"spec.nodeName={self.names[0]}" if len(self.names) == 1 else "spec.nodeName!="
         self.source = PodSource(self.client, fields)
         self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
         if s.port >= 0:

@@ -24,7 +24,7 @@ def _node_index(pod: dict) -> list[str]:
 class PodSource:
     """The pods bound to some minions, kept from a list + watch; calls ``listener(node)`` on changes.
 
-    ``fields`` is ``DesiredState.Host=<node>`` for one kubelet, or ``DesiredState.Host!=`` for all bound
+    ``fields`` is ``spec.nodeName=<node>`` for one kubelet, or ``spec.nodeName!=`` for all bound
     pods (one watch shared by many hollow kubelets).
     """
 

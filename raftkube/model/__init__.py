@@ -1,1 +1,1 @@
-"""The internal object model, label/field selectors, validation, the v1beta1 conversion and errors."""
+"""The internal object model: objects, label/field selectors, validation and errors. It knows no wire version."""

@@ -1,9 +1,10 @@
 """The internal object model: plain dicts in the modern Kubernetes shape (metadata / spec / status).
 
 Objects are plain JSON-like dicts (str keys; values are dict, list, str, int, float, bool, None) so the
-store can msgpack them cheaply and a later ``/api/v1`` is a thin layer. The v1beta1 wire format is a
-conversion (``model/v1beta1.py``). Field names below are the internal ones; every field is optional on
-input and defaulted by ``model/defaults.py``-style helpers in the conversion.
+store can msgpack them cheaply. They know no wire version: each API version (``raftkube/apis/<version>/``)
+converts its wire JSON to and from these shapes, and names its own resources, kinds and field paths.
+Field names below are the internal ones; every field is optional on input and defaulted by the
+version's conversion.
 
 ObjectMeta (``obj["metadata"]``)::
 
@@ -43,18 +44,23 @@ ReplicationController::
               "template": {"metadata": {"labels": {...}, "annotations": {...}}, "spec": PodSpec}},
      "status": {"replicas": int (computed on read)}}
 
-Service::
+Service (core/v1 shape)::
 
     {"kind": "Service", "metadata": ObjectMeta,
-     "spec": {"port": int, "containerPort": int|str (0/"" = first port of first container),
-              "selector": {str: str}, "protocol": "TCP"|"UDP", "createExternalLoadBalancer": bool,
-              "publicIPs": [str], "portalIP": str}}
+     "spec": {"ports": [{"name": str ("" when there is one port), "port": int, "protocol": "TCP"|"UDP",
+                         "targetPort": int|str (a container port number or name; 0/"" = first port of
+                                                the first container)}],
+              "selector": {str: str}, "createExternalLoadBalancer": bool, "publicIPs": [str], "portalIP": str}}
 
-Endpoints (name = service name)::
+Endpoints (name = service name; core/v1 shape, helpers in ``model/endpoints.py``)::
 
-    {"kind": "Endpoints", "metadata": ObjectMeta, "endpoints": [{"ip": str, "port": int}]}
+    {"kind": "Endpoints", "metadata": ObjectMeta,
+     "subsets": [{"addresses": [{"ip": str}], "ports": [{"port": int, "name": str (optional),
+                                                         "protocol": str (optional)}]}]}
 
-Node (v1beta1 "Minion")::
+    Every address of a subset serves every port of that subset.
+
+Node::
 
     {"kind": "Node", "metadata": ObjectMeta,
      "spec": {"unschedulable": bool},
@@ -67,7 +73,9 @@ Node (v1beta1 "Minion")::
 Event::
 
     {"kind": "Event", "metadata": ObjectMeta,
-     "involvedObject": {"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"},
+     "involvedObject": {"kind", "namespace", "name", "uid", "resourceVersion", "fieldPath",
+                        "apiVersion" (optional: absent = "the version the event is read through";
+                                      present only when a client gave some other value, "" included)},
      "status": str, "reason": str, "message": str, "source": str, "timestamp": RFC 3339 str}
 """
 
@@ -80,28 +88,29 @@ DEFAULT_NAMESPACE = "default"
 
 
 @dataclass(frozen=True)
-class Resource:
-    """One REST resource: its internal kind, v1beta1 path name and whether names are namespaced."""
+class Kind:
+    """One kind the store holds: how internal messages name one object, and whether names are namespaced.
+
+    What a kind is called on a wire (URL segment, wire kind, the noun of its messages) belongs to each
+    API version's resource table; the version rewrites ``singular`` in messages it serves.
+    """
 
     kind: str
-    plural: str  # the v1beta1 URL segment
-    wire_kind: str  # the v1beta1 "kind"
-    singular: str  # how 2014 messages name one object: 'pod "redis" not found'
+    singular: str  # 'pod "redis" not found'
     namespaced: bool = True
-    watchable: bool = True
 
 
-RESOURCES: dict[str, Resource] = {r.plural: r for r in (
-    Resource("Pod", "pods", "Pod", "pod"),
-    Resource("ReplicationController", "replicationControllers", "ReplicationController", "replicationController"),
-    Resource("Service", "services", "Service", "service"),
-    Resource("Endpoints", "endpoints", "Endpoints", "endpoints"),
-    Resource("Node", "minions", "Minion", "minion", namespaced=False),
-    Resource("Event", "events", "Event", "event"),
+#: every kind of the internal model, by name
+RESOURCES_BY_KIND: dict[str, Kind] = {k.kind: k for k in (
+    Kind("Pod", "pod"),
+    Kind("ReplicationController", "replicationController"),
+    Kind("Service", "service"),
+    Kind("Endpoints", "endpoints"),
+    Kind("Node", "node", namespaced=False),
+    Kind("Event", "event"),
 )}
-RESOURCES_BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES.values()}
 
-# Pod phases (internal) and their v1beta1 wire status.
+# Pod phases.
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"
 ACTIVE_PHASES = (PENDING, RUNNING)
 

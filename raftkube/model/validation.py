@@ -1,9 +1,10 @@
 """Pure validation of INTERNAL objects (``pkg/api/validation/validation.go``, K04/K05).
 
-Every ``*_causes`` function returns all field errors at once as ``list[Cause]``; field paths are the
-v1beta1 WIRE paths a user sees (``desiredState.manifest.containers[0].image``), because that is the
-only API version served. ``validate`` turns them into one ``Invalid`` with the 2014 message
-``pod "redis" is invalid: <first cause message>``.
+Every ``*_causes`` function returns all field errors at once as ``list[Cause]``; field paths are INTERNAL
+paths (``spec.containers[0].image``, ``metadata.name``). ``validate`` turns them into one ``Invalid`` with
+the 2014 message ``pod "redis" is invalid: <first cause message>``. An API version that serves the error
+translates the paths (and the message) into its own field names; the checks run in the order the 2014
+checks did, because the first cause is the one the message quotes.
 
 Validation is tolerant of missing keys (it reads with defaults), so it can run on partially built objects.
 """
@@ -31,8 +32,8 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("", "Always", "Never", "IfNotPresent")
 PROTOCOLS = ("TCP", "UDP")
 
-POD_MANIFEST = "desiredState.manifest"
-TEMPLATE_MANIFEST = "desiredState.podTemplate.desiredState.manifest"
+POD_SPEC = "spec"
+TEMPLATE_SPEC = "spec.template.spec"
 
 
 # --- predicates -------------------------------------------------------------------------------------
@@ -98,20 +99,20 @@ def _check_labels(errs: FieldErrors, labels: Mapping[str, str] | None, path: str
 
 
 def _check_meta(errs: FieldErrors, obj: dict, name_check: Callable[[str], str | None],
-                labels_path: str = "labels") -> None:
-    """Name (``id``), namespace and labels; ``name_check`` returns why a non-empty name is bad, or None."""
+                labels_path: str = "metadata.labels") -> None:
+    """Name, namespace and labels; ``name_check`` returns why a non-empty name is bad, or None."""
     md = _meta(obj)
     name = md.get("name") or ""
     if not name:
-        errs.required("id")
+        errs.required("metadata.name")
     else:
         why = name_check(name)
         if why:
-            errs.invalid("id", name, why)
+            errs.invalid("metadata.name", name, why)
     kind = obj.get("kind", "")
     ns = md.get("namespace") or ""
     if ns and kind in RESOURCES_BY_KIND and RESOURCES_BY_KIND[kind].namespaced and not is_dns_label(ns):
-        errs.invalid("namespace", ns, "must be a DNS label")
+        errs.invalid("metadata.namespace", ns, "must be a DNS label")
     _check_labels(errs, md.get("labels"), labels_path)
 
 
@@ -171,7 +172,7 @@ def _check_container(errs: FieldErrors, c: dict, p: str, volumes: set[str]) -> N
     for res in ("cpu", "memory"):
         v = limits.get(res) or 0
         if not _is_int(v) or v < 0:
-            errs.invalid(f"{p}.{res}", v, "must be a non-negative integer")
+            errs.invalid(f"{p}.resources.limits.{res}", v, "must be a non-negative integer")
     for j, vm in enumerate(c.get("volumeMounts") or ()):
         vm = vm or {}
         vname = vm.get("name") or ""
@@ -186,8 +187,8 @@ def _check_container(errs: FieldErrors, c: dict, p: str, volumes: set[str]) -> N
         errs.unsupported(f"{p}.imagePullPolicy", policy)
 
 
-def pod_spec_causes(spec: dict, path: str = POD_MANIFEST) -> list[Cause]:
-    """Errors of a pod spec (containers, volumes, restart policy), under the manifest's wire ``path``."""
+def pod_spec_causes(spec: dict, path: str = POD_SPEC) -> list[Cause]:
+    """Errors of a pod spec (containers, volumes, restart policy), under the spec's ``path``."""
     errs = FieldErrors()
     volumes: set[str] = set()
     for i, vol in enumerate(spec.get("volumes") or ()):
@@ -228,8 +229,8 @@ def pod_causes(pod: dict) -> list[Cause]:
     errs = FieldErrors()
     _check_meta(errs, pod, _dns_subdomain_name)
     spec = pod.get("spec") or {}
-    _check_labels(errs, spec.get("nodeSelector"), "nodeSelector")
-    return errs.causes + pod_spec_causes(spec, POD_MANIFEST)
+    _check_labels(errs, spec.get("nodeSelector"), "spec.nodeSelector")
+    return errs.causes + pod_spec_causes(spec, POD_SPEC)
 
 
 def replication_controller_causes(rc: dict) -> list[Cause]:
@@ -238,65 +239,85 @@ def replication_controller_causes(rc: dict) -> list[Cause]:
     spec = rc.get("spec") or {}
     replicas = spec.get("replicas") or 0
     if not _is_int(replicas) or replicas < 0:
-        errs.invalid("desiredState.replicas", replicas, "must be a non-negative integer")
+        errs.invalid("spec.replicas", replicas, "must be a non-negative integer")
     selector = spec.get("selector") or {}
     template = spec.get("template") or {}
     tlabels = (template.get("metadata") or {}).get("labels") or {}
     if not selector:
-        errs.required("desiredState.replicaSelector")
+        errs.required("spec.selector")
     else:
-        _check_labels(errs, selector, "desiredState.replicaSelector")
+        _check_labels(errs, selector, "spec.selector")
         if any(tlabels.get(k) != v for k, v in selector.items()):
-            errs.invalid("desiredState.replicaSelector", _fmt(selector),
-                         "selector does not match the template labels")
-    _check_labels(errs, tlabels, "desiredState.podTemplate.labels")
+            errs.invalid("spec.selector", _fmt(selector), "selector does not match the template labels")
+    _check_labels(errs, tlabels, "spec.template.metadata.labels")
     tspec = template.get("spec") or {}
-    _check_labels(errs, tspec.get("nodeSelector"), "desiredState.podTemplate.nodeSelector")
-    return errs.causes + pod_spec_causes(tspec, TEMPLATE_MANIFEST)
+    _check_labels(errs, tspec.get("nodeSelector"), "spec.template.spec.nodeSelector")
+    return errs.causes + pod_spec_causes(tspec, TEMPLATE_SPEC)
 
 
 def service_causes(svc: dict) -> list[Cause]:
     errs = FieldErrors()
     _check_meta(errs, svc, _dns_952_name)
     spec = svc.get("spec") or {}
-    port = spec.get("port") or 0
-    if port == 0:
-        errs.required("port")
-    elif not _is_int(port) or not 1 <= port <= 65535:
-        errs.invalid("port", port, "must be 1-65535")
+    ports = [p or {} for p in spec.get("ports") or ()]
+    if not ports:
+        errs.required("spec.ports")
+    for i, p in enumerate(ports):
+        port = p.get("port") or 0
+        if port == 0:
+            errs.required(f"spec.ports[{i}].port")
+        elif not _is_int(port) or not 1 <= port <= 65535:
+            errs.invalid(f"spec.ports[{i}].port", port, "must be 1-65535")
     selector = spec.get("selector") or {}
     if not selector:
-        errs.required("selector")
+        errs.required("spec.selector")
     else:
-        _check_labels(errs, selector, "selector")
-    proto = spec.get("protocol") or ""
-    if proto and proto not in PROTOCOLS:
-        errs.unsupported("protocol", proto)
-    cport = spec.get("containerPort") or 0
-    if isinstance(cport, str):
-        if not is_dns_label(cport):
-            errs.invalid("containerPort", cport, "a port name must be a DNS label")
-    elif not _is_int(cport) or not 0 <= cport <= 65535:
-        errs.invalid("containerPort", cport, "must be 0-65535 or a port name")
+        _check_labels(errs, selector, "spec.selector")
+    names: set[str] = set()
+    for i, p in enumerate(ports):
+        pp = f"spec.ports[{i}]"
+        proto = p.get("protocol") or ""
+        if proto and proto not in PROTOCOLS:
+            errs.unsupported(f"{pp}.protocol", proto)
+        target = p.get("targetPort") or 0
+        if isinstance(target, str):
+            if not is_dns_label(target):
+                errs.invalid(f"{pp}.targetPort", target, "a port name must be a DNS label")
+        elif not _is_int(target) or not 0 <= target <= 65535:
+            errs.invalid(f"{pp}.targetPort", target, "must be 0-65535 or a port name")
+        name = p.get("name") or ""
+        if name and not is_dns_label(name):
+            errs.invalid(f"{pp}.name", name, "must be a DNS label")
+        elif name and name in names:
+            errs.duplicate(f"{pp}.name", name)
+        elif not name and len(ports) > 1:
+            errs.required(f"{pp}.name")
+        names.add(name)
     portal = spec.get("portalIP") or ""
     if portal and not is_ip(portal):
-        errs.invalid("portalIP", portal, "must be an IP address")
+        errs.invalid("spec.portalIP", portal, "must be an IP address")
     for i, ip in enumerate(spec.get("publicIPs") or ()):
         if not ip:
-            errs.required(f"publicIPs[{i}]")
+            errs.required(f"spec.publicIPs[{i}]")
     return errs.causes
 
 
 def endpoints_causes(ep: dict) -> list[Cause]:
     errs = FieldErrors()
     _check_meta(errs, ep, _no_slash_name)
-    for i, e in enumerate(ep.get("endpoints") or ()):
-        e = e or {}
-        ip, port = e.get("ip") or "", e.get("port") or 0
-        if not ip:
-            errs.required(f"endpoints[{i}]")
-        elif not _is_int(port) or not 1 <= port <= 65535:
-            errs.invalid(f"endpoints[{i}]", f"{ip}:{port}", "the port must be 1-65535")
+    for i, subset in enumerate(ep.get("subsets") or ()):
+        subset = subset or {}
+        for j, address in enumerate(subset.get("addresses") or ()):
+            if not (address or {}).get("ip"):
+                errs.required(f"subsets[{i}].addresses[{j}].ip")
+        for k, port in enumerate(subset.get("ports") or ()):
+            port = port or {}
+            number = port.get("port") or 0
+            if not _is_int(number) or not 1 <= number <= 65535:
+                errs.invalid(f"subsets[{i}].ports[{k}].port", number, "must be 1-65535")
+            proto = port.get("protocol") or ""
+            if proto and proto not in PROTOCOLS:
+                errs.unsupported(f"subsets[{i}].ports[{k}].protocol", proto)
     return errs.causes
 
 
@@ -307,12 +328,12 @@ def node_causes(node: dict) -> list[Cause]:
     status = node.get("status") or {}
     host_ip = status.get("hostIP") or ""
     if host_ip and not is_ip(host_ip):
-        errs.invalid("hostIP", host_ip, "must be an IP address")
+        errs.invalid("status.hostIP", host_ip, "must be an IP address")
     capacity = status.get("capacity") or {}
     for res in ("cpu", "memory"):
         v = capacity.get(res) or 0
         if not _is_int(v) or v < 0:
-            errs.invalid(f"resources.capacity.{res}", v, "must be a non-negative integer")
+            errs.invalid(f"status.capacity.{res}", v, "must be a non-negative integer")
     return errs.causes
 
 
@@ -375,7 +396,7 @@ def pod_update_causes(old: dict, new: dict) -> list[Cause]:
         return []
     if _without_images(old_spec) == _without_images(new_spec):
         return []
-    return [Cause("FieldValueInvalid", POD_MANIFEST, f"{POD_MANIFEST}: {IMMUTABLE_MESSAGE}")]
+    return [Cause("FieldValueInvalid", POD_SPEC, f"{POD_SPEC}: {IMMUTABLE_MESSAGE}")]
 
 
 def validate_pod_update(old: dict, new: dict) -> None:

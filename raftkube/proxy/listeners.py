@@ -1,10 +1,11 @@
 """Listener bookkeeping, pure: which service ports to open, move and close (K04 host-port mode).
 
-Each service wants one listener, ``(port, protocol)`` on every minion. Given what each service wants and
-what is open now, ``plan_listeners`` says what to close and what to open; a port change is a close of the
-old listener and an open of the new one (a move). Closes come first, so two services can swap ports in
-one sync. Two services that want the same port and protocol cannot both have it: the one holding it keeps
-it, otherwise the first by (namespace, name); the other is a conflict, reported and retried on every sync.
+Each service wants one listener on every minion, ``(port, protocol)`` of its first port. Given what each
+service wants and what is open now, ``plan_listeners`` says what to close and what to open; a port change is
+a close of the old listener and an open of the new one (a move). Closes come first, so two services can swap
+ports in one sync. Two services that want the same port and protocol cannot both have it: the one holding it
+keeps it, otherwise the first by (namespace, name); the other is a conflict, reported and retried on every
+sync.
 A listener that failed to open is simply not "open", so the next sync tries again.
 """
 
@@ -43,17 +44,23 @@ class ListenerPlan:
         return not (self.close or self.open)
 
 
+def service_port(service: dict) -> dict:
+    """The port of a service the proxy serves: its first one (a 2014 service has exactly one)."""
+    ports = (service.get("spec") or {}).get("ports") or ()
+    return (ports[0] or {}) if ports else {}
+
+
 def service_listener(service: dict) -> Listener | None:
     """The listener a service object wants; None when it has no usable port."""
-    spec = service.get("spec") or {}
+    port = service_port(service)
     try:
-        port = int(spec.get("port") or 0)
+        number = int(port.get("port") or 0)
     except (TypeError, ValueError):
         return None
-    if not 0 < port < 65536:
+    if not 0 < number < 65536:
         return None
-    proto = (spec.get("protocol") or "TCP").upper()
-    return Listener(port, "UDP" if proto == "UDP" else "TCP")
+    proto = (port.get("protocol") or "TCP").upper()
+    return Listener(number, "UDP" if proto == "UDP" else "TCP")
 
 
 def desired_listeners(services) -> dict[Key, Listener]:

@@ -37,7 +37,9 @@ from dataclasses import dataclass
 from typing import Callable, Hashable
 
 from raftkube.proxy.balancer import RoundRobin
-from raftkube.proxy.listeners import Listener, desired_listeners, plan_listeners
+from raftkube.model.endpoints import endpoint_pairs
+from raftkube.model.objects import name_of, namespace_of
+from raftkube.proxy.listeners import Listener, desired_listeners, plan_listeners, service_port
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +152,10 @@ class Proxier:
         """
         eps = {((e.get("metadata") or {}).get("namespace") or "default", (e.get("metadata") or {}).get("name")): e
                for e in endpoints}
+        port_names = {(namespace_of(s), name_of(s)): service_port(s).get("name") or "" for s in services}
         desired = desired_listeners(services)
         for key in desired:
-            if self.balancer.update(key, (eps.get(key) or {}).get("endpoints")):
+            if self.balancer.update(key, endpoint_pairs(eps.get(key), port_names.get(key, ""))):
                 log.info("service %s/%s endpoints: %s", key[0], key[1],
                          ", ".join(f"{ip}:{port}" for ip, port in self.balancer.endpoints(key)) or "(none)")
         for key in self.balancer.keys():

@@ -57,7 +57,7 @@ class ServiceProxy:
         md = svc.get("metadata") or {}
         event = {"kind": "Event", "metadata": {"name": "", "namespace": f.key[0]},
                  "involvedObject": {"kind": "Service", "namespace": f.key[0], "name": f.key[1],
-                                    "uid": md.get("uid", ""), "apiVersion": "v1beta1",
+                                    "uid": md.get("uid", ""),
                                     "resourceVersion": str(md.get("resourceVersion") or ""), "fieldPath": ""},
                  "status": "", "reason": "PortUnavailable", "message": f"minion {self.node_name}: {f.reason}",
                  "source": f"proxy {self.node_name}"}

@@ -61,7 +61,8 @@ def rc(name: str = "web", replicas: int = 3, selector: dict | None = None, conta
 
 def service(name: str = "web", selector: dict | None = None, container_port=0) -> dict:
     return {"kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"port": 8000, "selector": selector or {"app": "web"}, "containerPort": container_port}}
+            "spec": {"ports": [{"name": "", "port": 8000, "targetPort": container_port, "protocol": "TCP"}],
+                     "selector": selector or {"app": "web"}}}
 
 
 # ---- v1beta1 request bodies ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from raftkube.client import HttpClient
 from raftkube.minion.agent import NodeAgent
+from raftkube.model.endpoints import endpoint_pairs
 from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
 from raftkube.testing import objects, poll_until, running_cluster
 from tests.conftest import call_failed
@@ -77,11 +78,12 @@ def test_rc_spread_resize_replace_and_host_ports(ctl):
 
     # endpoints: the running pods of a service (the pod IPs a kubelet would report)
     client.create({"kind": "Service", "metadata": {"name": "web"},
-                   "spec": {"port": 9000, "selector": {"app": "web"}, "containerPort": 0}})
+                   "spec": {"ports": [{"name": "", "port": 9000, "targetPort": 0, "protocol": "TCP"}],
+                            "selector": {"app": "web"}}})
     for i, p in enumerate(pods[:2]):
         p["status"] = {"phase": "Running", "podIP": f"172.17.0.{i + 2}"}
         client.update_status(p)
-    poll_until(lambda: sorted((e["ip"], e["port"]) for e in client.get("Endpoints", "web")["endpoints"])
+    poll_until(lambda: sorted(endpoint_pairs(client.get("Endpoints", "web")))
                == [("172.17.0.2", 80), ("172.17.0.3", 80)], 10.0, what="endpoints of the running pods")
     pods = settled(client, "web", 7)
 

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from raftkube.model.endpoints import subsets_from_pairs
 from raftkube.proxy.proxier import Proxier
 from raftkube.testing import free_ports, poll_until
 
@@ -61,12 +62,13 @@ def proxier():
 
 def svc(name, port, protocol="TCP"):
     return {"kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"port": port, "protocol": protocol, "selector": {"a": "b"}}}
+            "spec": {"ports": [{"name": "", "port": port, "targetPort": 0, "protocol": protocol}],
+                     "selector": {"a": "b"}}}
 
 
 def eps(name, addrs):
     return {"kind": "Endpoints", "metadata": {"name": name, "namespace": "default"},
-            "endpoints": [{"ip": ip, "port": port} for ip, port in addrs]}
+            "subsets": subsets_from_pairs(addrs)}
 
 
 def ask(port: int, msg: bytes = b"hi\n", timeout_s: float = 5.0) -> bytes:

@@ -164,3 +164,62 @@ def test_health_endpoints(api):
     assert api.simulate_get("/healthz").text == "ok"
     assert api.simulate_get("/readyz").status_code == 200
     assert api.simulate_get("/raft").json["role"] == "leader"
+
+
+def test_api_lists_the_versions_that_serve_resources(api):
+    assert api.simulate_get("/api").json == {"versions": ["v1beta1"]}
+    # core/v1 is registered without resources yet: its paths are unknown paths, answered by v1beta1's Status
+    r = api.simulate_get("/api/v1/pods")
+    assert assert_status(r, 404, "NotFound") == {"kind": "Status", "apiVersion": "v1beta1", "status": "Failure",
+                                                 "message": 'Not Found: "/api/v1/pods"', "reason": "NotFound",
+                                                 "code": 404}
+
+
+def test_minion_errors_name_minions(api):
+    node = {"id": "m1", "hostIP": "10.0.0.1"}
+    assert api.simulate_post("/api/v1beta1/minions", json=node).status_code == 200
+    again = assert_status(api.simulate_post("/api/v1beta1/minions", json=node), 409, "AlreadyExists")
+    assert again["message"] == 'minion "m1" already exists'
+    missing = assert_status(api.simulate_get("/api/v1beta1/minions/m2"), 404, "NotFound")
+    assert missing["message"] == 'minion "m2" not found' and missing["details"] == {"id": "m2", "kind": "minion"}
+    bad = assert_status(api.simulate_post("/api/v1beta1/minions", json={"id": "m3", "hostIP": "x",
+                                                                        "resources": {"capacity": {"cpu": -1}}}),
+                        422, "Invalid")
+    assert bad["message"] == "minion \"m3\" is invalid: hostIP: invalid value 'x' (must be an IP address)"
+    assert [c["field"] for c in bad["details"]["causes"]] == ["hostIP", "resources.capacity.cpu"]
+
+
+def test_services_and_endpoints_keep_their_v1beta1_shape(api):
+    svc = {"id": "web", "port": 8080, "containerPort": "http", "selector": {"app": "web"}}
+    out = api.simulate_post("/api/v1beta1/services", json=svc).json
+    assert {k: out[k] for k in ("port", "protocol", "selector", "containerPort")} == {
+        "port": 8080, "protocol": "TCP", "selector": {"app": "web"}, "containerPort": "http"}
+    bad = assert_status(api.simulate_post("/api/v1beta1/services", json=dict(svc, id="web2", port=0)), 422, "Invalid")
+    assert bad["message"] == 'service "web2" is invalid: port: required value'
+    entries = ["10.0.0.3:80", "10.0.0.1:81", "10.0.0.2:80", "[fe80::1]:80"]
+    assert api.simulate_post("/api/v1beta1/endpoints", json={"id": "web", "endpoints": entries}).json[
+        "endpoints"] == entries
+    bad = assert_status(api.simulate_post("/api/v1beta1/endpoints", json={"id": "e2", "endpoints": [":1", "a:0"]}),
+                        422, "Invalid")
+    assert [c["message"] for c in bad["details"]["causes"]] == [
+        "endpoints[0]: required value", "endpoints[1]: invalid value 'a:0' (the port must be 1-65535)"]
+
+
+def test_the_http_layer_routes_any_registered_version(store):
+    """Nothing in api/ names a version: a second one gets its own routes, its own Status bodies."""
+    from raftkube.apis import v1, v1beta1
+
+    class Other(type(v1beta1.VERSION)):
+        name = "vtest"
+
+        def status_body(self, code, reason, message, **kw):
+            return dict(super().status_body(code, reason, message, **kw), apiVersion="vtest")
+
+    app = testing.TestClient(create_app(Registry(store), store, ApiConfig(),
+                                        versions=(v1beta1.VERSION, Other(), v1.VERSION)))
+    assert app.simulate_get("/api").json == {"versions": ["v1beta1", "vtest"]}
+    assert app.simulate_post("/api/vtest/pods", json=pod_body("p")).status_code == 200
+    assert [p["id"] for p in app.simulate_get("/api/v1beta1/pods").json["items"]] == ["p"]
+    assert assert_status(app.simulate_get("/api/vtest/pods/nope"), 404, "NotFound")["apiVersion"] == "vtest"
+    assert assert_status(app.simulate_get("/api/v1beta1/pods/nope"), 404, "NotFound")["apiVersion"] == "v1beta1"
+    assert assert_status(app.simulate_get("/api/nothing"), 404, "NotFound")["apiVersion"] == "v1beta1"

@@ -9,9 +9,10 @@ import click
 import pytest
 
 from raftkube import cli
+from raftkube.apis import v1beta1
 from raftkube.cli import kubecfg, objects, options, targets
 from raftkube.cli.argv import CLIENT_COMMANDS, normalize_argv
-from raftkube.model import v1beta1, validation
+from raftkube.model import validation
 
 
 @pytest.mark.parametrize("argv, expected", [

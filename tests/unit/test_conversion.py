@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from raftkube.model import v1beta1
+from raftkube.apis import v1beta1
 from raftkube.model.errors import BadRequest, Invalid
-from raftkube.model.v1beta1 import from_wire, list_from_wire, list_to_wire, pod_status_from_wire, to_wire
+from raftkube.apis.v1beta1 import from_wire, list_from_wire, list_to_wire, pod_status_from_wire, to_wire
 
 DATA = Path(__file__).parent / "data"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -98,13 +98,15 @@ def full_rc() -> dict:
 
 def full_service() -> dict:
     return {"kind": "Service", "metadata": _meta("redismaster", ns="prod"),
-            "spec": {"port": 10000, "containerPort": "db", "selector": {"name": "redis"}, "protocol": "UDP",
+            "spec": {"ports": [{"name": "", "port": 10000, "targetPort": "db", "protocol": "UDP"}],
+                     "selector": {"name": "redis"},
                      "createExternalLoadBalancer": True, "publicIPs": ["1.2.3.4"], "portalIP": "10.0.0.10"}}
 
 
 def full_endpoints() -> dict:
     return {"kind": "Endpoints", "metadata": _meta("redismaster"),
-            "endpoints": [{"ip": "10.244.1.3", "port": 6379}, {"ip": "fe80::1", "port": 80}]}
+            "subsets": [{"addresses": [{"ip": "10.244.1.3"}], "ports": [{"port": 6379}]},
+                        {"addresses": [{"ip": "fe80::1"}], "ports": [{"port": 80}]}]}
 
 
 def full_node() -> dict:
@@ -121,7 +123,7 @@ def full_node() -> dict:
 def full_event() -> dict:
     return {"kind": "Event", "metadata": _meta("redis.13a1b2c3"),
             "involvedObject": {"kind": "Pod", "namespace": "default", "name": "redis", "uid": "u1",
-                               "apiVersion": "v1beta1", "resourceVersion": "7", "fieldPath": "spec.containers[0]"},
+                               "resourceVersion": "7", "fieldPath": "spec.containers[0]"},
             "status": "Pending", "reason": "scheduled", "message": "Successfully assigned redis to minion-1",
             "source": "scheduler", "timestamp": "2014-10-14T09:00:00Z"}
 
@@ -278,15 +280,48 @@ def test_service_wire_shape():
     assert w["createExternalLoadBalancer"] is True and w["portalIP"] == "10.0.0.10"
     svc = from_wire("Service", {"id": "redismaster", "port": 10000, "selector": {"name": "redis"},
                                 "containerPort": 6379, "proxyPort": 5})
-    assert svc["spec"] == {"port": 10000, "containerPort": 6379, "selector": {"name": "redis"}, "protocol": "TCP",
-                           "createExternalLoadBalancer": False, "publicIPs": [], "portalIP": ""}
-    assert from_wire("Service", {"id": "s", "port": 1})["spec"]["containerPort"] == 0
+    assert svc["spec"] == {"ports": [{"name": "", "port": 10000, "targetPort": 6379, "protocol": "TCP"}],
+                           "selector": {"name": "redis"}, "createExternalLoadBalancer": False, "publicIPs": [],
+                           "portalIP": ""}
+    assert from_wire("Service", {"id": "s", "port": 1})["spec"]["ports"][0]["targetPort"] == 0
+    assert to_wire({"kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": []}})["port"] == 0
 
 
 def test_endpoints_wire_shape():
     w = to_wire(full_endpoints())
     assert w["kind"] == "Endpoints" and w["endpoints"] == ["10.244.1.3:6379", "[fe80::1]:80"]
     assert to_wire({"kind": "Endpoints", "metadata": {"name": "x"}})["endpoints"] == []
+
+
+def test_endpoints_keep_their_order_and_duplicates():
+    entries = ["10.0.0.3:80", "10.0.0.1:81", "10.0.0.2:80", "10.0.0.2:80", "[fe80::1]:80", "fe80::2:90"]
+    ep = from_wire("Endpoints", {"id": "e", "endpoints": entries})
+    assert ep["subsets"] == [{"addresses": [{"ip": "10.0.0.3"}], "ports": [{"port": 80}]},
+                             {"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 81}]},
+                             {"addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.2"}, {"ip": "fe80::1"}],
+                              "ports": [{"port": 80}]},
+                             {"addresses": [{"ip": "fe80::2"}], "ports": [{"port": 90}]}]
+    assert to_wire(ep)["endpoints"] == entries[:5] + ["[fe80::2]:90"]
+    # every address of a subset serves every port of it
+    two = {"kind": "Endpoints", "metadata": {"name": "e"},
+           "subsets": [{"addresses": [{"ip": "a"}, {"ip": "b"}], "ports": [{"port": 1}, {"port": 2, "name": "x"}]}]}
+    assert to_wire(two)["endpoints"] == ["a:1", "a:2", "b:1", "b:2"]
+
+
+@pytest.mark.parametrize("written", ["v1beta1", None, "", "v1beta3"])
+def test_event_involved_api_version(written):
+    """Stored events name no wire version: v1beta1 shows its own; another value a client wrote is kept."""
+    io = {"kind": "Pod", "name": "redis"}
+    if written is not None:
+        io["apiVersion"] = written
+    ev = from_wire("Event", {"involvedObject": io})
+    if written == "v1beta1":
+        assert "apiVersion" not in ev["involvedObject"]
+    else:
+        assert ev["involvedObject"]["apiVersion"] == (written or "")
+    out = to_wire(ev)["involvedObject"]
+    assert out.get("apiVersion") == (written or None)
+    assert list(out) == [k for k in ("kind", "name", "apiVersion") if k in out]
 
 
 def test_minion_wire_shape():

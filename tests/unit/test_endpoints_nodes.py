@@ -2,20 +2,25 @@
 
 from raftkube.controllers.endpoints import EndpointsController, plan_endpoints, resolve_port, same_endpoints
 from raftkube.controllers.nodes import NodeLifecycleController, parse_time, plan_node
+from raftkube.model.endpoints import endpoint_pairs
 from raftkube.model.objects import node_ready
 from tests.unit.fakes import FakeClock, RecordingClient, container, node, pod, put, service
 
 # ---- endpoints ------------------------------------------------------------------------------
 
+def _subset(ip: str, port: int) -> dict:
+    return {"addresses": [{"ip": ip}], "ports": [{"port": port}]}
+
+
 
 def test_resolve_port_number_name_or_first():
     p = pod("p", containers=[container("a", container_port=6379, port_name="redis"),
                              container("b", container_port=9000, port_name="metrics")])
-    assert resolve_port(service(container_port=8080), p) == 8080
-    assert resolve_port(service(container_port="metrics"), p) == 9000
-    assert resolve_port(service(container_port="nope"), p) is None
-    assert resolve_port(service(container_port=0), p) == 6379
-    assert resolve_port(service(container_port=""), p) == 6379
+    assert resolve_port(8080, p) == 8080
+    assert resolve_port("metrics", p) == 9000
+    assert resolve_port("nope", p) is None
+    assert resolve_port(0, p) == 6379
+    assert resolve_port("", p) == 6379
 
 
 def test_plan_endpoints_running_matching_pods_only():
@@ -24,10 +29,28 @@ def test_plan_endpoints_running_matching_pods_only():
             pod("no-ip", phase="Pending", node_name="n"),
             pod("dead", pod_ip="10.1.0.9", phase="Failed", node_name="n"),
             pod("other", labels={"app": "db"}, pod_ip="10.1.0.3", phase="Running")]
-    assert plan_endpoints(service(), pods) == [{"ip": "10.1.0.1", "port": 80}, {"ip": "10.1.0.2", "port": 80}]
-    assert same_endpoints([{"ip": "b", "port": 1}, {"ip": "a", "port": 2}],
-                          [{"ip": "a", "port": 2}, {"ip": "b", "port": 1}])
-    assert not same_endpoints([{"ip": "a", "port": 1}], [{"ip": "a", "port": 2}])
+    assert plan_endpoints(service(), pods) == [{"addresses": [{"ip": "10.1.0.1"}, {"ip": "10.1.0.2"}],
+                                                "ports": [{"port": 80}]}]
+    assert same_endpoints([_subset("b", 1), _subset("a", 2)], [_subset("a", 2), _subset("b", 1)])
+    assert same_endpoints([{"addresses": [{"ip": "a"}, {"ip": "b"}], "ports": [{"port": 1}]}],
+                          [_subset("b", 1), _subset("a", 1)])
+    assert not same_endpoints([_subset("a", 1)], [_subset("a", 2)])
+
+
+def test_plan_endpoints_orders_by_ip_then_port_and_covers_every_service_port():
+    pods = [pod("a", pod_ip="10.1.0.2", phase="Running", containers=[container(container_port=81, port_name="web")]),
+            pod("b", pod_ip="10.1.0.1", phase="Running", containers=[container(container_port=82, port_name="web")]),
+            pod("c", pod_ip="10.1.0.3", phase="Running", containers=[container(container_port=81, port_name="web")])]
+    svc = service(container_port="web")
+    # one service port: the (ip, port) pairs sorted, a run of one port per subset
+    assert plan_endpoints(svc, pods) == [_subset("10.1.0.1", 82),
+                                         {"addresses": [{"ip": "10.1.0.2"}, {"ip": "10.1.0.3"}],
+                                          "ports": [{"port": 81}]}]
+    svc["spec"]["ports"] = [{"name": "web", "port": 80, "targetPort": "web"},
+                            {"name": "fixed", "port": 90, "targetPort": 9090}]
+    assert plan_endpoints(svc, pods[:1]) == [
+        {"addresses": [{"ip": "10.1.0.2"}], "ports": [{"port": 81, "name": "web"}]},
+        {"addresses": [{"ip": "10.1.0.2"}], "ports": [{"port": 9090, "name": "fixed"}]}]
 
 
 def test_endpoints_written_only_on_change_and_removed_with_the_service():
@@ -37,7 +60,7 @@ def test_endpoints_written_only_on_change_and_removed_with_the_service():
     c = EndpointsController(client)
     c.sync_once()
     assert client.writes() == [("create", "Endpoints", "web")]
-    assert client.get("Endpoints", "web")["endpoints"] == [{"ip": "10.1.0.1", "port": 80}]
+    assert client.get("Endpoints", "web")["subsets"] == [_subset("10.1.0.1", 80)]
     client.clear()
     c.sync_once()
     c.reconcile()
@@ -45,7 +68,7 @@ def test_endpoints_written_only_on_change_and_removed_with_the_service():
     put(client, pod("b", pod_ip="10.1.0.0", phase="Running", node_name="n1"))
     c.sync_once()
     assert client.writes() == [("update", "Endpoints", "web")]
-    assert len(client.get("Endpoints", "web")["endpoints"]) == 2
+    assert endpoint_pairs(client.get("Endpoints", "web")) == [("10.1.0.0", 80), ("10.1.0.1", 80)]
     client.clear()
     client.inner.delete("Service", "web")
     c.sync_once()

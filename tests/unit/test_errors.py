@@ -2,7 +2,7 @@
 
 import pytest
 
-from raftkube.api.errors import status_body
+from raftkube.apis.v1beta1.errors import status_body
 from raftkube.model import errors as e
 
 

@@ -1,7 +1,9 @@
-"""Pure parts of services: the round-robin balancer, listener bookkeeping, service environment variables."""
+"""Pure parts of services: the round-robin balancer, listener bookkeeping, service environment variables,
+endpoint subsets as (ip, port) pairs."""
 
 from __future__ import annotations
 
+from raftkube.model.endpoints import endpoint_pairs, subsets_from_pairs
 from raftkube.model.services import env_name, service_env, service_host
 from raftkube.proxy.balancer import RoundRobin, normalize
 from raftkube.proxy.listeners import Listener, desired_listeners, plan_listeners, service_listener
@@ -11,7 +13,8 @@ K = ("default", "web")
 
 def svc(name, port, protocol="TCP", ns="default"):
     return {"kind": "Service", "metadata": {"name": name, "namespace": ns},
-            "spec": {"port": port, "protocol": protocol, "selector": {"name": name}}}
+            "spec": {"ports": [{"name": "", "port": port, "targetPort": 0, "protocol": protocol}],
+                     "selector": {"name": name}}}
 
 
 # ---- balancer --------------------------------------------------------------------------------------
@@ -58,6 +61,10 @@ def test_service_listener():
     assert service_listener(svc("a", 53, "udp")) == Listener(53, "UDP")
     assert service_listener(svc("a", 0)) is None
     assert service_listener({"spec": {}}) is None
+    assert service_listener({"spec": {"ports": []}}) is None
+    two = svc("a", 80)
+    two["spec"]["ports"].append({"name": "b", "port": 81, "protocol": "UDP"})
+    assert service_listener(two) == Listener(80, "TCP")  # the first port
 
 
 def test_open_on_create_nothing_when_unchanged():
@@ -124,12 +131,49 @@ def test_service_env_names_and_values():
     assert len(env) == 15
 
 
+def test_service_env_of_a_service_with_several_ports():
+    web = svc("web", 80)
+    web["spec"]["ports"] = [{"name": "http", "port": 80, "protocol": "TCP"},
+                            {"name": "dns-udp", "port": 53, "protocol": "UDP"}]
+    assert [(e["name"], e["value"]) for e in service_env([web], "h")] == [
+        ("WEB_SERVICE_HOST", "h"), ("WEB_SERVICE_PORT", "80"), ("WEB_SERVICE_PORT_HTTP", "80"),
+        ("WEB_SERVICE_PORT_DNS_UDP", "53"), ("WEB_PORT", "tcp://h:80"),
+        ("WEB_PORT_80_TCP", "tcp://h:80"), ("WEB_PORT_80_TCP_PROTO", "tcp"), ("WEB_PORT_80_TCP_PORT", "80"),
+        ("WEB_PORT_80_TCP_ADDR", "h"),
+        ("WEB_PORT_53_UDP", "udp://h:53"), ("WEB_PORT_53_UDP_PROTO", "udp"), ("WEB_PORT_53_UDP_PORT", "53"),
+        ("WEB_PORT_53_UDP_ADDR", "h"), ("SERVICE_HOST", "h")]
+    web["spec"]["ports"] = [{"name": "", "port": 0}]
+    assert service_env([web], "h") == []  # no usable port
+
+
 def test_service_env_empty_without_services_and_host_choice():
     assert service_env([], "h") == []
     assert env_name("a-b-c") == "A_B_C"
     assert service_host({"status": {"serviceHost": "172.17.0.1", "hostIP": "127.0.0.1"}}, "m1") == "172.17.0.1"
     assert service_host({"status": {"hostIP": "10.0.0.5"}}, "m1") == "10.0.0.5"
     assert service_host(None, "m1") == "m1"
+
+
+# ---- endpoint subsets -----------------------------------------------------------------------------
+def test_subsets_hold_pairs_in_order_and_name_their_ports():
+    pairs = [("a", 80), ("b", 80), ("a", 81), ("c", 80), ("c", 80)]
+    subsets = subsets_from_pairs(pairs)
+    assert subsets == [{"addresses": [{"ip": "a"}, {"ip": "b"}], "ports": [{"port": 80}]},
+                       {"addresses": [{"ip": "a"}], "ports": [{"port": 81}]},
+                       {"addresses": [{"ip": "c"}, {"ip": "c"}], "ports": [{"port": 80}]}]
+    assert endpoint_pairs({"subsets": subsets}) == pairs
+    assert subsets_from_pairs([("a", 1)], "http") == [{"addresses": [{"ip": "a"}],
+                                                       "ports": [{"port": 1, "name": "http"}]}]
+    assert subsets_from_pairs([]) == [] and endpoint_pairs(None) == [] and endpoint_pairs({}) == []
+
+
+def test_endpoint_pairs_of_one_port_name():
+    ep = {"subsets": [{"addresses": [{"ip": "a"}, {"ip": "b"}],
+                       "ports": [{"port": 80, "name": "http"}, {"port": 53, "name": "dns"}]},
+                      {"addresses": [{"ip": "c"}], "ports": [{"port": 8080, "name": "http"}]}]}
+    assert endpoint_pairs(ep) == [("a", 80), ("a", 53), ("b", 80), ("b", 53), ("c", 8080)]
+    assert endpoint_pairs(ep, "http") == [("a", 80), ("b", 80), ("c", 8080)]
+    assert endpoint_pairs(ep, "") == []
 
 
 # ---- bind-time injection (Registry.bind over a LocalStore) -------------------------------------------

@@ -77,7 +77,7 @@ def test_unfiltered_and_field_watches_resume_from_a_revision(reg):
     reg.delete("Pod", "default", "a")
     everything = reg.watch("Pod", None, None, None, resource_version=1, poll_s=0)
     assert drain(everything, 10) == [("ADDED", "b", 2), ("MODIFIED", "b", 3), ("DELETED", "a", 4)]
-    bound = reg.watch("Pod", None, None, parse_field_selector("Pod", "DesiredState.Host=n1"), resource_version=2,
+    bound = reg.watch("Pod", None, None, parse_field_selector("Pod", "spec.nodeName=n1"), resource_version=2,
                       poll_s=0)
     assert drain(bound, 10) == [("ADDED", "b", 3)]
 

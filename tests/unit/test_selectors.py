@@ -1,12 +1,17 @@
-"""Label and field selectors: the 2014 syntax and semantics (V1BETA1.md 2.2, 2.3)."""
+"""Label and field selectors: the 2014 syntax and semantics (V1BETA1.md 2.2, 2.3).
+
+Field selectors are written in v1beta1's keys (``DesiredState.Host``) and parsed by the version package into
+selectors over internal fields; the model's own parser knows only the internal fields (``spec.nodeName``).
+"""
 
 from __future__ import annotations
 
 import pytest
 
+from raftkube.apis.v1beta1 import parse_field_selector, selector_to_wire
+from raftkube.model import selectors as internal
 from raftkube.model.errors import BadRequest
-from raftkube.model.selectors import (format_labels, parse_field_selector, parse_label_selector,
-                                      selector_from_map)
+from raftkube.model.selectors import format_labels, parse_label_selector, selector_from_map
 
 
 def _pod(name="redis", node="", phase="Pending", ns="default", labels=None) -> dict:
@@ -138,7 +143,7 @@ def test_node_name_field():
 def test_event_fields():
     ev = {"kind": "Event", "metadata": {"name": "redis.1"},
           "involvedObject": {"kind": "Pod", "name": "redis", "namespace": "default", "uid": "u1",
-                             "apiVersion": "v1beta1", "resourceVersion": "7", "fieldPath": ""},
+                             "resourceVersion": "7", "fieldPath": ""},
           "status": "Pending", "reason": "scheduled", "source": "scheduler"}
     ok = ("involvedObject.kind=Pod,involvedObject.name=redis,involvedObject.uid=u1,involvedObject.namespace=default,"
           "involvedObject.apiVersion=v1beta1,involvedObject.resourceVersion=7,involvedObject.fieldPath=,"
@@ -161,3 +166,34 @@ def test_field_selector_syntax_errors_and_empty():
         parse_field_selector("Pod", "name")
     sel = parse_field_selector("Pod", "")
     assert sel.empty and sel.matches(_pod()) and sel.required_node() is None
+
+
+# --- the internal fields ------------------------------------------------------------------------------
+
+def test_internal_field_selectors_name_internal_fields_only():
+    sel = internal.parse_field_selector("Pod", "spec.nodeName=")
+    assert sel.matches(_pod(node="")) and not sel.matches(_pod(node="minion-1")) and sel.required_node() == ""
+    sel = internal.parse_field_selector("Pod", "metadata.name=redis,status.phase!=Running")
+    assert sel.matches(_pod("redis")) and not sel.matches(_pod("redis", phase="Running"))
+    assert sel.required_node() is None
+    for key in ("DesiredState.Host", "currentState.status", "name", "id"):
+        with pytest.raises(BadRequest) as exc:
+            internal.parse_field_selector("Pod", f"{key}=x")
+        assert str(exc.value) == f"field label not supported: {key}"
+
+
+def test_event_api_version_is_the_readers_unless_a_client_wrote_another():
+    ev = {"kind": "Event", "metadata": {"name": "e"}, "involvedObject": {"kind": "Pod", "name": "redis"}}
+    assert parse_field_selector("Event", "involvedObject.apiVersion=v1beta1").matches(ev)
+    assert internal.parse_field_selector("Event", "involvedObject.apiVersion=").matches(ev)
+    ev["involvedObject"]["apiVersion"] = ""
+    assert parse_field_selector("Event", "involvedObject.apiVersion=").matches(ev)
+    assert not parse_field_selector("Event", "involvedObject.apiVersion=v1beta1").matches(ev)
+
+
+def test_http_client_sends_internal_fields_under_their_2014_names():
+    assert selector_to_wire("spec.nodeName=minion-1") == "DesiredState.Host=minion-1"
+    assert selector_to_wire("spec.nodeName!=") == "DesiredState.Host!="
+    assert selector_to_wire("metadata.name==a,spec.nodeName=b") == "metadata.name==a,DesiredState.Host=b"
+    unchanged = "status.phase=Running,involvedObject.name=x"
+    assert selector_to_wire(unchanged) == unchanged
