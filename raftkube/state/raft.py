@@ -248,7 +248,8 @@ class RaftStore:
             held = self.leadership.epoch
             if held is not None:
                 m = self._machine
-                epoch, holder = m.epoch, m.epoch_holder
+                with m.lock:  # not in the middle of a transaction that may still roll back
+                    epoch, holder = m.epoch, m.epoch_holder
                 if epoch == held and holder == self.name:
                     continue
                 log.warning("master %s: leader epoch %d superseded by epoch %d of %r while still leader "
