@@ -19,6 +19,10 @@ class ConfigError(Exception):
     """A problem with the configuration; the message names the file and the key."""
 
 
+#: [cluster] quota_bytes by default: 2 GiB, etcd's default backend quota
+DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3
+
+
 @dataclass(frozen=True)
 class MasterConfig:
     name: str
@@ -95,6 +99,10 @@ class ControllersConfig:
     scheduler_backoff_max_s: float = 60.0
     #: concurrent writes (binds, pod creates) per controller; they share Raft entries (group commit)
     workers: int = 16
+    #: most pod creates (and, separately, deletes) one replication controller has outstanding: a sync starts at
+    #: most this many, the next sync continues (Kubernetes' burstReplicas), so one controller with a huge
+    #: ``replicas`` cannot flood the masters
+    replica_burst: int = 500
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,9 @@ class ClusterConfig:
     #: sync the Raft journal, the term and vote, and snapshots to disk before acknowledging anything (Raft's
     #: stable storage). false: acknowledged writes survive a process crash, not a power loss (tests only)
     fsync: bool = True
+    #: the most bytes of encoded objects the store holds (etcd's quota-backend-bytes): past it, creates and
+    #: growing updates are refused with 507 StoreFull; deletes and status updates still apply
+    quota_bytes: int = DEFAULT_QUOTA_BYTES
     raft: RaftConfig = field(default_factory=RaftConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
@@ -181,12 +192,15 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if not isinstance(cluster, dict):
         raise ConfigError(f"{file}: [cluster] must be a table")
     for key in cluster:
-        if key not in ("data_dir", "secret_file", "fsync"):
-            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, fsync, secret_file)")
+        if key not in ("data_dir", "secret_file", "fsync", "quota_bytes"):
+            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, fsync, quota_bytes, secret_file)")
     for key in ("data_dir", "secret_file"):
         if key in cluster and not isinstance(cluster[key], str):
             raise ConfigError(f"{file}: cluster.{key}: expected str, got {cluster[key]!r}")
     fsync = _coerce(f"{file}: cluster.fsync", cluster.get("fsync", True), bool)
+    quota_bytes = _coerce(f"{file}: cluster.quota_bytes", cluster.get("quota_bytes", DEFAULT_QUOTA_BYTES), int)
+    if quota_bytes <= 0:
+        raise ConfigError(f"{file}: cluster.quota_bytes must be a positive number of bytes, got {quota_bytes}")
     base = file.parent
     data_dir = base / cluster.get("data_dir", ".raftkube")
     secret_file = base / cluster.get("secret_file", str(Path(cluster.get("data_dir", ".raftkube")) / "secret"))
@@ -231,8 +245,10 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
+    if controllers.replica_burst < 1:
+        raise ConfigError(f"{file}: controllers.replica_burst must be at least 1, got {controllers.replica_burst}")
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
-                         fsync=fsync, raft=raft, api=api, controllers=controllers)
+                         fsync=fsync, quota_bytes=quota_bytes, raft=raft, api=api, controllers=controllers)
 
 
 def read_or_create_secret(path: Path) -> str:

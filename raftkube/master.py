@@ -88,10 +88,10 @@ class Master:
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
         try:
             self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft,
-                                   fsync=cfg.fsync)
+                                   fsync=cfg.fsync, quota_bytes=cfg.quota_bytes)
         except (JournalCorrupt, UnsupportedLibrary) as exc:
             raise StartError(f"master {me.name}: {exc}") from None
-        registry = Registry(self.store)
+        registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         app = create_app(registry, self.store, cfg.api)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,

@@ -323,7 +323,7 @@ def _probe_master(url: str, name: str, timeout_s: float) -> dict:
 @server_option
 @click.option("--json", "as_json", is_flag=True, help="print the masters' /raft answers as JSON")
 def status(timeout_s, server, as_json):
-    """Show every master: name, role, leader, term, commit and applied index, reachable or not.
+    """Show every master: name, role, leader, term, commit and applied index, store used/quota, reachable or not.
 
     Exits 1 if no master answers.
 

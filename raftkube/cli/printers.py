@@ -29,7 +29,8 @@ MINION_COLUMNS = ("Minion identifier",)
 STATUS_COLUMNS = ("Status",)
 EVENT_COLUMNS = ("Name", "Kind", "Status", "Reason", "Message")
 ENDPOINTS_COLUMNS = ("ID", "Endpoints")
-MASTER_COLUMNS = ("Name", "URL", "Role", "Leader", "Term", "Commit index", "Applied index", "Reachable")
+MASTER_COLUMNS = ("Name", "URL", "Role", "Leader", "Term", "Commit index", "Applied index", "Store used/quota",
+                  "Reachable")
 
 
 class UnprintableError(ValueError):
@@ -159,6 +160,24 @@ def render(obj: Mapping, fmt: str = "human") -> str:
 
 # --- raftkube status ----------------------------------------------------------------------------------
 
+def format_bytes(n: int) -> str:
+    """A byte count for people: ``512B``, ``19.5KiB``, ``2.0GiB``."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{int(value)}B" if unit == "B" else f"{value:.1f}{unit}"
+
+
+def _store_cell(st: Mapping) -> str:
+    """Used/quota of a master's store (``storeBytes``/``quotaBytes`` in /raft), e.g. ``1.2MiB/2.0GiB``."""
+    used, quota = st.get("storeBytes"), st.get("quotaBytes")
+    if used is None:
+        return "?"
+    return format_bytes(used) + ("/" + format_bytes(quota) if quota else "")
+
+
 def masters_table(rows: Iterable[Mapping]) -> str:
     """``raftkube status``: one row per master from its ``/raft`` answer, or ``unreachable``.
 
@@ -170,8 +189,8 @@ def masters_table(rows: Iterable[Mapping]) -> str:
         if r.get("reachable"):
             out.append([st.get("name") or r.get("name") or "?", r.get("url") or "", st.get("role") or "",
                         st.get("leader") or "<none>", st.get("term", ""), st.get("commitIndex", ""),
-                        st.get("appliedIndex", ""), "yes"])
+                        st.get("appliedIndex", ""), _store_cell(st), "yes"])
         else:
-            out.append([r.get("name") or "?", r.get("url") or "", "-", "-", "-", "-", "-",
+            out.append([r.get("name") or "?", r.get("url") or "", "-", "-", "-", "-", "-", "-",
                         "no" + (f" ({r['error']})" if r.get("error") else "")])
     return table(MASTER_COLUMNS, out)

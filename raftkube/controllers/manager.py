@@ -39,7 +39,7 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
                   backoff_max_s=config.scheduler_backoff_max_s, events=events),
         ReplicationManager(client, clock=clock, rng=random.Random(rng.random()),
                            resync_period_s=config.resync_period_s, relist_period_s=config.relist_period_s,
-                           workers=config.workers, informers=shared),
+                           workers=config.workers, burst=config.replica_burst, informers=shared),
         EndpointsController(client, clock=clock, resync_period_s=config.resync_period_s,
                             relist_period_s=config.relist_period_s, informers=shared),
         NodeLifecycleController(client, clock=wall_clock, resync_period_s=config.resync_period_s,

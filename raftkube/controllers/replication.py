@@ -6,6 +6,11 @@
 - Expectations: creates and deletes in flight are remembered per RC until the informer shows them (or
   they expire), so a burst of watch events between a create and its echo does not over-create.
 - The surplus is deleted preferring unscheduled pods, then not-yet-running ones, then the newest.
+- A burst bounds what one RC has outstanding (Kubernetes' burstReplicas, 500): a sync starts at most
+  ``burst`` creates minus those not yet seen, and as many deletes; the next sync (woken by their echoes)
+  continues. One RC asking for a billion replicas then adds pods at the store's pace, until the store's quota
+  refuses them (StoreFull, logged once per run of failures, retried with backoff), instead of queueing them
+  all at once.
 - Deleting an RC leaves its pods (2014 behaviour).
 """
 
@@ -19,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
-from raftkube.model.errors import ApiError, NotFound, NotLeader, Timeout
+from raftkube.model.errors import ApiError, NotFound, NotLeader, StoreFull, Timeout
 from raftkube.model.objects import ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of
 from raftkube.model.selectors import selector_from_map
 
@@ -48,18 +53,27 @@ class _Desc:
         return isinstance(other, _Desc) and other.v == self.v
 
 
-def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0) -> tuple[int, list[dict]]:
+def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst: int | None = None,
+                  pending_deletes: int = 0) -> tuple[int, list[dict]]:
     """(number of pods to create, pods to delete) so that ``rc`` has exactly ``spec.replicas`` active pods.
 
     ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed. ``pending_creates``
     are creates in flight (or not yet seen): they count against creating more, but never cause a delete,
     since a create's echo may already be among ``pods``; only pods that exist are ever surplus.
+    ``burst`` (None: no bound) is the most creates, and separately deletes, outstanding at once:
+    ``pending_creates``/``pending_deletes`` already count towards it.
     """
     replicas = int((rc.get("spec") or {}).get("replicas") or 0)
     active = [p for p in pods if pod_phase(p) in ACTIVE_PHASES]
     if len(active) > replicas:
-        return 0, sorted(active, key=_deletion_rank)[:len(active) - replicas]
-    return max(replicas - len(active) - pending_creates, 0), []
+        surplus = len(active) - replicas
+        if burst is not None:
+            surplus = min(surplus, max(burst - pending_deletes, 0))
+        return 0, sorted(active, key=_deletion_rank)[:surplus]
+    creates = max(replicas - len(active) - pending_creates, 0)
+    if burst is not None:
+        creates = min(creates, max(burst - pending_creates, 0))
+    return creates, []
 
 
 def pod_from_template(rc: dict) -> dict:
@@ -98,8 +112,9 @@ class Expectations:
 class ReplicationManager(Controller):
     name = "replication"
 
-    def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, **kw):
+    def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, burst: int = 500, **kw):
         super().__init__(client, **kw)
+        self.burst = burst
         self.pods = LabelIndex()
         self.pod_informer = self.informer("Pod", self._on_pod)
         self.rc_informer = self.informer("ReplicationController", self._on_rc)
@@ -144,7 +159,8 @@ class ReplicationManager(Controller):
             exp = self.expectations.setdefault(key, Expectations())
             exp.observe({name_of(p) for p in pods}, now)
             visible = [p for p in pods if name_of(p) not in exp.deleting]
-            to_create, to_delete = plan_replicas(rc, visible, exp.pending())
+            to_create, to_delete = plan_replicas(rc, visible, exp.pending(), burst=self.burst,
+                                                 pending_deletes=len(exp.deleting))
             if to_create and exp.retry_at > now:
                 to_create = 0
             exp.inflight += to_create
@@ -168,9 +184,14 @@ class ReplicationManager(Controller):
             pass
 
     def _create(self, rc: dict, key: tuple[str, str]) -> None:
-        name, outcome = None, "failed"
+        name, outcome, full = None, "failed", None
         try:
             if self.stop_event.is_set():
+                return
+            with self.lock:
+                backing_off = self.expectations.setdefault(key, Expectations()).retry_at > self.clock()
+            if backing_off:  # an earlier create of this burst failed (e.g. the store is full): wait
+                outcome = "skipped"
                 return
             created = self.client.create(pod_from_template(rc))
             name, outcome = name_of(created), "created"
@@ -179,6 +200,8 @@ class ReplicationManager(Controller):
         except Timeout as exc:
             outcome = "unknown"
             log.warning("rc %s/%s: create outcome unknown: %s", key[0], key[1], exc)
+        except StoreFull as exc:
+            outcome, full = "full", exc
         except ApiError as exc:
             log.warning("rc %s/%s: create failed: %s", key[0], key[1], exc)
         except Exception:
@@ -193,9 +216,11 @@ class ReplicationManager(Controller):
                     exp.failures = 0
                 elif outcome == "unknown":
                     exp.unknown.append(now + self.expectation_ttl_s)
-                elif not self.stop_event.is_set():
+                elif outcome != "skipped" and not self.stop_event.is_set():
+                    if full is not None and exp.failures == 0:  # the burst in flight fails alike: say so once
+                        log.warning("rc %s/%s: creates refused, retrying with backoff: %s", key[0], key[1], full)
                     exp.failures += 1
-                    exp.retry_at = now + min(0.5 * 2 ** exp.failures, 30.0)
+                    exp.retry_at = now + min(0.5 * 2 ** min(exp.failures, 16), 30.0)
             if outcome == "created":
                 self.pod_informer.store_local(created)
             self.wake()

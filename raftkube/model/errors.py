@@ -87,6 +87,15 @@ class Invalid(ApiError):
     reason = "Invalid"
 
 
+class StoreFull(ApiError):
+    """The store holds its quota of encoded objects (``[cluster] quota_bytes``): creates and growing updates
+    are refused until objects are deleted or the quota is raised. Permanent for the caller: retrying the same
+    write does not help until then."""
+
+    code = 507
+    reason = "StoreFull"
+
+
 class Unavailable(ApiError):
     """Temporary: no quorum, no leader, or the write did not commit in time. Retry after ``retry_after_s``."""
 
@@ -117,7 +126,7 @@ class NotLeader(Unavailable):
 ERRORS_BY_REASON: dict[str, type[ApiError]] = {
     cls.reason: cls
     for cls in (BadRequest, NotFound, MethodNotAllowed, AlreadyExists, Conflict, Gone, RequestTooLarge,
-                UnsupportedMediaType, Invalid, Unavailable, Timeout, NotLeader)
+                UnsupportedMediaType, Invalid, StoreFull, Unavailable, Timeout, NotLeader)
 }
 
 
@@ -128,7 +137,7 @@ def error_from_status(status: dict, http_code: int) -> ApiError:
     if cls is None:
         cls = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed, 409: Conflict, 410: Gone,
                413: RequestTooLarge, 415: UnsupportedMediaType, 422: Invalid, 503: Unavailable,
-               504: Unavailable}.get(http_code, ApiError)
+               504: Unavailable, 507: StoreFull}.get(http_code, ApiError)
     details = status.get("details") or {}
     causes = [Cause(c.get("reason", ""), c.get("field", ""), c.get("message", ""))
               for c in details.get("causes") or ()]

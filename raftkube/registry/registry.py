@@ -32,9 +32,14 @@ def rfc3339(ts: float) -> str:
 
 
 class Registry:
+    """``quota_bytes`` (``[cluster] quota_bytes``; None: no quota) goes into every create and update this
+    registry proposes, so the state machine refuses them (StoreFull) once the store holds that many bytes;
+    status updates, binds and deletes carry none and always apply."""
+
     def __init__(self, store, *, clock: Callable[[], float] = time.time,
-                 new_uid: Callable[[], str] = lambda: str(uuid.uuid4())):
+                 new_uid: Callable[[], str] = lambda: str(uuid.uuid4()), quota_bytes: int | None = None):
         self.store = store
+        self.quota_bytes = quota_bytes
         self.clock = clock
         self.new_uid = new_uid
         self._labels_cache: dict[tuple, tuple[int, dict]] = {}  # pod key -> (rv, labels), for RC counts
@@ -143,7 +148,7 @@ class Registry:
         now = self.clock()
         strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
         validation.validate(obj)
-        return self._write("create", key_of(obj), obj, 0, epoch)
+        return self._write("create", key_of(obj), obj, 0, epoch, self.quota_bytes)
 
     def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True) -> dict:
         """Replace an object; ``metadata.resourceVersion`` must match the stored one (409 otherwise)."""
@@ -166,7 +171,7 @@ class Registry:
         validation.validate(obj)
         if kind == "Pod":
             validation.validate_pod_update(old, obj)
-        return self._replace(key, obj, rv_of(old), epoch)
+        return self._replace(key, obj, rv_of(old), epoch, self.quota_bytes)
 
     def update_status(self, obj: dict, *, epoch: int | None = None) -> dict:
         """Replace only ``status`` (pods from the kubelet, minions' heartbeats); the spec is untouched.
@@ -185,22 +190,26 @@ class Registry:
                                kind=key[0], name=key[2])
             merged = strategy.prepare_status_update(obj, old)
             validation.validate(merged)
-            try:
+            try:  # no quota: a full store still takes the kubelet's pod status and the minions' heartbeats
                 return self._replace(key, merged, rv_of(old), epoch)
             except Conflict:
                 if rv or attempt == 4:
                     raise
         raise AssertionError("unreachable")
 
-    def _replace(self, key, obj: dict, expect_rv: int, epoch: int | None) -> dict:
-        return self._write("update", key, obj, expect_rv, epoch)
+    def _replace(self, key, obj: dict, expect_rv: int, epoch: int | None, quota: int | None = None) -> dict:
+        return self._write("update", key, obj, expect_rv, epoch, quota)
 
-    def _write(self, op_name: str, key, obj: dict, expect_rv: int, epoch: int | None) -> dict:
-        """Propose a create or update of ``obj``; answer with the stored object."""
+    def _write(self, op_name: str, key, obj: dict, expect_rv: int, epoch: int | None,
+               quota: int | None = None) -> dict:
+        """Propose a create or update of ``obj`` (refused with StoreFull past ``quota``); answer with the
+        stored object."""
         data = encode_object(obj)
         op = {"op": op_name, "key": list(key), "data": data}
         if expect_rv:
             op["rv"] = expect_rv
+        if quota is not None:
+            op["quota"] = quota
 
         def applied() -> dict | None:  # the store keeps our bytes verbatim: equal bytes = our write
             found = self._local_view().get(key)

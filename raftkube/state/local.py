@@ -39,7 +39,8 @@ class LocalStore:
 
     def status(self) -> dict:
         return {"name": self.name, "role": "leader", "leader": self.name, "term": 1, "ready": True,
-                "revision": self._machine.revision, "epoch": self._machine.epoch, "peers": []}
+                "revision": self._machine.revision, "epoch": self._machine.epoch,
+                "storeBytes": self._machine.store_bytes, "peers": []}
 
     def close(self) -> None:
         self._hub.close()

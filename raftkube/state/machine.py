@@ -2,7 +2,8 @@
 
 State: objects keyed by (kind, namespace, name) holding (resourceVersion, msgpack bytes), a global
 revision counter (etcd's revision: every mutation bumps it, an object's resourceVersion is the revision
-of its last change) and the leader epoch that fences controller writes.
+of its last change), the total size of the stored bytes (for the quota), and the leader epoch that fences
+controller writes with the Raft term in which it was claimed.
 
 A Raft entry is a msgpack batch of transactions (group commit). Each transaction is a list of ops applied
 all-or-nothing; its result is ``[ok, reason, message, revs]``. ``apply`` never raises (one exception in a
@@ -10,12 +11,22 @@ replicated method wedges every pysyncobj node) and uses no clock, randomness or 
 
 Ops (dicts)::
 
-    {"op": "create", "key": [kind, ns, name], "data": bytes}
-    {"op": "update", "key": ..., "data": bytes, "rv": expected rv (0 = unconditional)}
+    {"op": "create", "key": [kind, ns, name], "data": bytes, "quota": int (optional)}
+    {"op": "update", "key": ..., "data": bytes, "rv": expected rv (0 = unconditional), "quota": ...}
     {"op": "delete", "key": ..., "rv": expected rv (0 = unconditional)}
     {"op": "bind",   "key": ..., "node": str, "patch": {spec fields}}   # pod nodeName "" -> node
-    {"op": "claim",  "holder": str}                                     # leader epoch += 1
+    {"op": "claim",  "holder": str, "term": int}                        # leader epoch += 1
 Transaction: {"ops": [op...], "epoch": int (optional: rejected unless it equals the current epoch)}
+
+Quota: an op that stores bytes may carry ``quota`` (the proposer's ``[cluster] quota_bytes``); it is refused
+(``StoreFull``) when it would grow the stored bytes past that number. The quota travels in the op, not in each
+replica's config, so every replica decides the same even if the masters' configs differ. Deletes and ops
+without a quota (status updates, binds) always apply: a full store can still be emptied and keep running.
+
+Claims are fenced by Raft term: a claim carries the term in which its holder was leader when it decided to
+claim, and one from a term older than the current epoch's is refused (``NotLeader``). A deposed leader's claim
+that commits after its successor's (pysyncobj forwards a follower's proposals to the leader) cannot take the
+epoch from the successor's controllers.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ import logging
 import threading
 from typing import Callable, Iterable
 
-from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader
+from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, StoreFull
 from raftkube.model.objects import RESOURCES_BY_KIND
 from raftkube.state.codec import pack, unpack
 
@@ -42,7 +53,7 @@ def _describe(key) -> str:
 
 
 _ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": NotFound, "NotLeader": NotLeader,
-           "BadRequest": BadRequest}
+           "BadRequest": BadRequest, "StoreFull": StoreFull}
 
 
 def check_result(result: list) -> list:
@@ -86,6 +97,8 @@ class StateMachine:
         self.revision = 0
         self.epoch = 0
         self.epoch_holder = ""
+        self.epoch_term = 0  # the Raft term the current epoch was claimed in
+        self.store_bytes = 0  # sum of len(data) over every stored object
         self.applied_entries = 0
         self.lock = threading.RLock()
         self._on_events = on_events or (lambda events: None)
@@ -114,7 +127,7 @@ class StateMachine:
 
     def _apply_txn(self, txn, events: list[Event]) -> list:
         undo: list[tuple[Key, tuple[int, bytes] | None]] = []
-        start_rev, start_epoch, start_holder = self.revision, self.epoch, self.epoch_holder
+        start = self._counters()
         txn_events: list[Event] = []
         try:
             if not isinstance(txn, dict):
@@ -124,29 +137,30 @@ class StateMachine:
                 raise TxnFailed("NotLeader", f"stale leader epoch {epoch} (current {self.epoch})")
             revs = [self._apply_op(op, undo, txn_events) for op in txn.get("ops") or ()]
         except TxnFailed as exc:
-            self._rollback(undo, start_rev, start_epoch, start_holder)
+            self._rollback(undo, start)
             return [False, exc.reason, exc.message, []]
         except Exception as exc:  # never raise out of apply
-            self._rollback(undo, start_rev, start_epoch, start_holder)
+            self._rollback(undo, start)
             return [False, "BadRequest", f"malformed operation: {exc!r}", []]
         events.extend(txn_events)
         return [True, "", "", revs]
 
-    def _rollback(self, undo, rev, epoch, holder) -> None:
+    def _counters(self) -> tuple:
+        return self.revision, self.epoch, self.epoch_holder, self.epoch_term, self.store_bytes
+
+    def _rollback(self, undo, counters: tuple) -> None:
         for key, old in reversed(undo):
             table = self.objects[key[0]]
             if old is None:
                 table.pop((key[1], key[2]), None)
             else:
                 table[(key[1], key[2])] = old
-        self.revision, self.epoch, self.epoch_holder = rev, epoch, holder
+        self.revision, self.epoch, self.epoch_holder, self.epoch_term, self.store_bytes = counters
 
     def _apply_op(self, op: dict, undo: list, events: list[Event]) -> int:
         kind = op.get("op")
         if kind == "claim":
-            self.epoch += 1
-            self.epoch_holder = str(op.get("holder", ""))
-            return self.epoch
+            return self._claim(op)
         key = tuple(op["key"])
         table = self.objects.get(key[0])
         if table is None:
@@ -157,17 +171,18 @@ class StateMachine:
         if kind == "create":
             if cur is not None:
                 raise TxnFailed("AlreadyExists", f"{_describe(key)} already exists")
-            return self._put(table, key, op["data"], None, ADDED, undo, events)
+            return self._put(table, key, op["data"], None, ADDED, undo, events, _quota(op))
         if cur is None:
             raise TxnFailed("NotFound", f"{_describe(key)} not found")
         if expect and expect != cur[0]:
             raise TxnFailed("Conflict", f"{_describe(key)} cannot be updated: resourceVersion {expect} "
                                         f"does not match the current {cur[0]}")
         if kind == "update":
-            return self._put(table, key, op["data"], cur, MODIFIED, undo, events)
+            return self._put(table, key, op["data"], cur, MODIFIED, undo, events, _quota(op))
         if kind == "delete":
             undo.append((key, cur))
             del table[sub]
+            self.store_bytes -= len(cur[1])
             self.revision += 1
             events.append(Event(self.revision, DELETED, key, None, cur[1], cur[0]))
             return self.revision
@@ -180,13 +195,32 @@ class StateMachine:
             spec["nodeName"] = str(op["node"])
             for field_name, value in (op.get("patch") or {}).items():
                 spec[field_name] = value
-            return self._put(table, key, pack(pod), cur, MODIFIED, undo, events)
+            return self._put(table, key, pack(pod), cur, MODIFIED, undo, events, _quota(op))
         raise TxnFailed("BadRequest", f"unknown op {kind!r}")
 
-    def _put(self, table, key, data: bytes, cur, type_: str, undo: list, events: list[Event]) -> int:
+    def _claim(self, op: dict) -> int:
+        holder = str(op.get("holder", ""))
+        term = op.get("term") or 0  # claims of earlier releases carry none: term 0
+        if not isinstance(term, int) or isinstance(term, bool) or term < 0:
+            raise TxnFailed("BadRequest", f"claim term must be a non-negative integer, got {term!r}")
+        if term < self.epoch_term:
+            raise TxnFailed("NotLeader", f"stale leader claim by {holder!r} from term {term}: epoch {self.epoch} "
+                                         f"was claimed by {self.epoch_holder!r} in term {self.epoch_term}")
+        self.epoch += 1
+        self.epoch_holder = holder
+        self.epoch_term = term
+        return self.epoch
+
+    def _put(self, table, key, data: bytes, cur, type_: str, undo: list, events: list[Event],
+             quota: int | None = None) -> int:
         if not isinstance(data, bytes):
             raise TxnFailed("BadRequest", "object data must be bytes")
+        growth = len(data) - (len(cur[1]) if cur else 0)
+        if quota is not None and growth > 0 and self.store_bytes + growth > quota:
+            raise TxnFailed("StoreFull", f"the store is full: {quota} bytes quota, {self.store_bytes} used; "
+                                         "delete objects or raise [cluster] quota_bytes")
         undo.append((key, cur))
+        self.store_bytes += growth
         self.revision += 1
         table[(key[1], key[2])] = (self.revision, data)
         events.append(Event(self.revision, type_, key, data, cur[1] if cur else None, cur[0] if cur else 0))
@@ -213,6 +247,7 @@ class StateMachine:
         with self.lock:
             return {
                 "revision": self.revision, "epoch": self.epoch, "holder": self.epoch_holder,
+                "epoch_term": self.epoch_term,
                 "objects": [[kind, ns, name, rv, data]
                             for kind, table in self.objects.items()
                             for (ns, name), (rv, data) in table.items()],
@@ -221,18 +256,29 @@ class StateMachine:
     def restore(self, snap: dict) -> None:
         with self.lock:
             self.objects = {k: {} for k in RESOURCES_BY_KIND}
+            total = 0
             for kind, ns, name, rv, data in snap.get("objects", ()):
                 self.objects.setdefault(kind, {})[(ns, name)] = (rv, data)
+                total += len(data)
+            self.store_bytes = total  # derived from the objects, so snapshots of earlier releases have it too
             self.revision = snap.get("revision", 0)
             self.epoch = snap.get("epoch", 0)
             self.epoch_holder = snap.get("holder", "")
+            self.epoch_term = snap.get("epoch_term", 0)
         self._on_reset(self.revision)
 
     def fingerprint(self) -> tuple:
         """Everything replicated, in a comparable form (tests compare two machines with it)."""
         with self.lock:
-            return (self.revision, self.epoch, self.epoch_holder,
+            return (self.revision, self.epoch, self.epoch_holder, self.epoch_term, self.store_bytes,
                     tuple(sorted((k, ns, n, rv, d) for k, t in self.objects.items() for (ns, n), (rv, d) in t.items())))
+
+
+def _quota(op: dict) -> int | None:
+    quota = op.get("quota")
+    if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota < 0):
+        raise TxnFailed("BadRequest", f"quota must be a non-negative integer, got {quota!r}")
+    return quota
 
 
 def txn(ops: Iterable[dict], epoch: int | None = None) -> dict:

@@ -61,7 +61,9 @@ class Leadership:
     """'Leader and has committed an entry of its own term', as a value the controller manager can wait on.
 
     ``epoch`` is the replicated leader epoch this master claimed; controller writes carry it and the state
-    machine rejects them once another master has claimed a newer one.
+    machine rejects them once another master has claimed a newer one. While this master stays leader, an
+    epoch superseded by another claim is claimed again: ``epoch`` becomes None (controllers stop), then the
+    new epoch (they start again under it).
     """
 
     def __init__(self):
@@ -95,9 +97,11 @@ class RaftStore:
     """One master's replica of the object store."""
 
     def __init__(self, name: str, self_address: str, peers: dict[str, str], data_dir: Path, secret: str,
-                 settings: RaftConfig, *, fsync: bool = True):
+                 settings: RaftConfig, *, fsync: bool = True, quota_bytes: int | None = None):
+        """``quota_bytes`` is only shown in ``status()``: the registry puts the quota into the ops it proposes."""
         self.name = name
         self.settings = settings
+        self.quota_bytes = quota_bytes
         self._addr_to_name = {addr: n for n, addr in peers.items()}
         self._addr_to_name[self_address] = name
         self._hub = WatchHub(settings.watch_ring)
@@ -217,28 +221,51 @@ class RaftStore:
         raise Unavailable("no quorum: cannot serve a linearizable read", retry_after_s=1.0)
 
     # ---- leadership -------------------------------------------------------------------------
+    def _leader_term(self) -> int | None:
+        """The Raft term in which this master is leader now, or None: the term read before and after the
+        role is the same, so the master was leader in that very term."""
+        term = self._raft.raftCurrentTerm
+        if not self._raft._isLeader() or self._raft.raftCurrentTerm != term:
+            return None
+        return term
+
     def _leader_loop(self) -> None:
-        """Claims the leader epoch after becoming leader; only then is this master 'the leader'."""
+        """Claims the leader epoch after becoming leader; only then is this master 'the leader'.
+
+        The claim carries the term this master leads in, so the state machine refuses it if it commits after
+        a newer leader's claim. If another claim supersedes this master's epoch while it is still leader
+        (a deposed leader's claim of the same term, a tool), it stops its controllers and claims again.
+        """
         while not self._stop.is_set():
             self._role_changed.wait(0.2)
             self._role_changed.clear()
             if self._stop.is_set():
                 break
-            if not self._raft._isLeader():
+            term = self._leader_term()
+            if term is None:
                 self.leadership._set(None)
                 continue
-            if self.leadership.epoch is not None:
-                continue
+            held = self.leadership.epoch
+            if held is not None:
+                m = self._machine
+                with m.lock:  # not in the middle of a transaction that may still roll back
+                    epoch, holder = m.epoch, m.epoch_holder
+                if epoch == held and holder == self.name:
+                    continue
+                log.warning("master %s: leader epoch %d superseded by epoch %d of %r while still leader "
+                            "(term %d); stopping the controllers and claiming again", self.name, held, epoch,
+                            holder, term)
+                self.leadership._set(None)
             try:
-                [epoch] = self.submit({"ops": [{"op": "claim", "holder": self.name}]}, timeout_s=2.0)
+                [epoch] = self.submit({"ops": [{"op": "claim", "holder": self.name, "term": term}]}, timeout_s=2.0)
             except ApiError as exc:
                 log.info("could not claim leadership yet: %s", exc)
                 self._role_changed.set()
                 self._stop.wait(0.05)
                 continue
             m = self._machine
-            if self._raft._isLeader() and m.epoch == epoch and m.epoch_holder == self.name:
-                log.info("master %s is leader (term %d, epoch %d)", self.name, self._raft.raftCurrentTerm, epoch)
+            if self._leader_term() == term and m.epoch == epoch and m.epoch_holder == self.name:
+                log.info("master %s is leader (term %d, epoch %d)", self.name, term, epoch)
                 self.leadership._set(epoch)
             else:
                 self._role_changed.set()
@@ -265,8 +292,11 @@ class RaftStore:
             "hasQuorum": bool(st.get("has_quorum")),
             "epoch": self._machine.epoch,
             "leaderEpochHolder": self._machine.epoch_holder,
+            "leaderEpochTerm": self._machine.epoch_term,
             "controllersActive": self.leadership.epoch is not None,
             "revision": self._machine.revision,
+            "storeBytes": self._machine.store_bytes,  # encoded objects held, against the quota
+            "quotaBytes": self.quota_bytes,
             "logLength": st["log_len"],
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync

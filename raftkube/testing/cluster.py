@@ -120,13 +120,13 @@ class MasterCluster:
 
 @contextlib.contextmanager
 def running_cluster(workdir: Path, n: int = 3, extra_toml: str = "",
-                    failed: Callable[[], bool] = lambda: False) -> Iterator[MasterCluster]:
+                    failed: Callable[[], bool] = lambda: False, cluster_toml: str = "") -> Iterator[MasterCluster]:
     """A started ``MasterCluster`` for the ``with`` block, closed at its end whatever happened.
 
     The masters' logs are printed if they did not all start, if the block raised, if a master did not stop
     cleanly, or if ``failed()`` says so at the end (a pytest fixture passes "the test failed").
     """
-    cluster = MasterCluster(workdir, n, extra_toml)
+    cluster = MasterCluster(workdir, n, extra_toml, cluster_toml)
     ok = False
     try:
         cluster.start_all()

@@ -426,9 +426,10 @@ def test_shell_completion_of_commands_and_resources(kc):
 def test_status_and_failover_with_a_master_down(kc):
     lines = ok(run(kc, "status")).split("\n")
     assert lines[0].split() == ["Name", "URL", "Role", "Leader", "Term", "Commit", "index", "Applied", "index",
-                                "Reachable"]
+                                "Store", "used/quota", "Reachable"]
     rows = [l.split() for l in lines[2:] if l]
     assert sorted(r[0] for r in rows) == kc.names and all(r[-1] == "yes" for r in rows)
+    assert all(r[-2].endswith("/2.0GiB") and r[-2][0].isdigit() for r in rows)  # used/quota, the default quota
     assert sorted(r[2] for r in rows) == ["follower", "follower", "leader"] and len({r[3] for r in rows}) == 1
     doc = json.loads(ok(run(kc, "status", "-json")))
     assert all(d["reachable"] and d["raft"]["commitIndex"] >= d["raft"]["appliedIndex"] >= 1 for d in doc)
@@ -438,7 +439,7 @@ def test_status_and_failover_with_a_master_down(kc):
     # names come from ./cluster.toml, so the stopped master is named though it cannot answer
     proc = run(kc, "status", cwd=kc.workdir, env={"KUBERNETES_MASTER": None})
     rows = {r.split()[0]: r.split() for r in ok(proc).split("\n")[2:] if r}
-    assert rows["m1"][2:] == ["-", "-", "-", "-", "-", "no", "(connection", "refused)"]
+    assert rows["m1"][2:] == ["-", "-", "-", "-", "-", "-", "no", "(connection", "refused)"]
     assert rows["m2"][-1] == rows["m3"][-1] == "yes"
     # the first URL is the stopped master: every command still gets one answer from the next
     m1_first = ",".join(kc.url(n) for n in ("m1", "m2", "m3"))

@@ -223,3 +223,35 @@ def test_the_http_layer_routes_any_registered_version(store):
     assert assert_status(app.simulate_get("/api/vtest/pods/nope"), 404, "NotFound")["apiVersion"] == "vtest"
     assert assert_status(app.simulate_get("/api/v1beta1/pods/nope"), 404, "NotFound")["apiVersion"] == "v1beta1"
     assert assert_status(app.simulate_get("/api/nothing"), 404, "NotFound")["apiVersion"] == "v1beta1"
+
+
+def test_a_full_store_answers_507_store_full_and_still_deletes_and_takes_status(store):
+    api = testing.TestClient(create_app(Registry(store, quota_bytes=4_000), store, ApiConfig()))
+    created = []
+    for i in range(100):
+        r = api.simulate_post(PODS, json=pod_body(f"q{i}"))
+        if r.status_code != 200:
+            break
+        created.append(r.json)
+    used = store.read().store_bytes
+    assert 0 < len(created) < 100 and used <= 4_000
+    body = assert_status(r, 507, "StoreFull")
+    assert body["message"] == (f"the store is full: 4000 bytes quota, {used} used; "
+                               "delete objects or raise [cluster] quota_bytes")
+    slack = 4_000 - used
+    assert slack < len(json.dumps(created[-1]))  # less room than one more pod
+    grown = dict(created[0], labels={f"label-{i}": "x" * 60 for i in range(slack // 60 + 1)})
+    assert_status(api.simulate_put(PODS + "/q0", json=grown), 507, "StoreFull")
+    shrunk = dict(created[0], labels={})
+    assert api.simulate_put(PODS + "/q0", json=shrunk).status_code == 200
+    status = {"id": "q1", "currentState": {"status": "Running", "podIP": "10.0.0.5", "hostIP": "192.168.1.2",
+                                           "message": "x" * 1_000}}
+    assert api.simulate_put(PODS + "/q1/status", json=status).status_code == 200  # past the quota
+    assert store.read().store_bytes > 4_000
+    assert api.simulate_post("/api/v1beta1/bindings", json={"podID": "q2", "host": "minion-1"}).status_code == 200
+    for pod in created:
+        assert api.simulate_delete(PODS + "/" + pod["id"]).status_code == 200
+    assert store.read().store_bytes == 0
+    assert api.simulate_post(PODS, json=pod_body("again")).status_code == 200
+    raft = api.simulate_get("/raft").json
+    assert raft["storeBytes"] == store.read().store_bytes > 0

@@ -36,6 +36,12 @@ def test_defaults_for_a_minimal_file(tmp_path):
     cfg = load(write(tmp_path, MASTERS))
     assert cfg.secret_file == tmp_path / ".raftkube" / "secret"
     assert cfg.raft.write_timeout_s == 5.0 and cfg.api.threads >= 4
+    assert cfg.quota_bytes == 2147483648 and cfg.controllers.replica_burst == 500
+
+
+def test_quota_and_burst_are_read(tmp_path):
+    cfg = load(write(tmp_path, "[cluster]\nquota_bytes = 20000\n" + MASTERS + "[controllers]\nreplica_burst = 7\n"))
+    assert cfg.quota_bytes == 20000 and cfg.controllers.replica_burst == 7
 
 
 @pytest.mark.parametrize("text, needle", [
@@ -53,6 +59,12 @@ def test_defaults_for_a_minimal_file(tmp_path):
     ("", "masters"),
     (MASTERS + "\n[raft]\nappend_entries_period_s = 0.2\n", "append_entries_period_s"),
     ("this is not toml = = =", "not valid TOML"),
+    ("[cluster]\nquota_bytes = '2G'\n" + MASTERS, "cluster.quota_bytes: expected int"),
+    ("[cluster]\nquota_bytes = 0\n" + MASTERS, "cluster.quota_bytes must be a positive"),
+    ("[cluster]\nquota_bytes = 1.5e9\n" + MASTERS, "cluster.quota_bytes: expected int"),
+    ("[cluster]\nquota = 1\n" + MASTERS, "unknown key cluster.quota"),
+    (MASTERS + "\n[controllers]\nreplica_burst = 0\n", "controllers.replica_burst"),
+    (MASTERS + "\n[controllers]\nreplica_burst = true\n", "controllers.replica_burst"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, needle):
     with pytest.raises(ConfigError) as exc:

@@ -13,6 +13,8 @@ from raftkube.model import errors as e
     (e.Invalid("invalid", causes=[e.Cause("FieldValueRequired", "id", "id: required value")]), 422),
     (e.Unavailable("no quorum", retry_after_s=2), 503), (e.Timeout("unknown outcome"), 503),
     (e.NotLeader("stale epoch"), 503),
+    (e.StoreFull("the store is full: 20000 bytes quota, 19990 used; delete objects or raise [cluster] quota_bytes"),
+     507),
 ])
 def test_status_round_trip(exc, code):
     body = status_body(exc.code, exc.reason, exc.message, kind=exc.kind, name=exc.name, causes=exc.causes,
@@ -28,6 +30,7 @@ def test_status_round_trip(exc, code):
 def test_unknown_reason_falls_back_to_the_http_code():
     assert isinstance(e.error_from_status({"reason": "Weird", "message": "m"}, 409), e.Conflict)
     assert isinstance(e.error_from_status({}, 503), e.Unavailable)
+    assert isinstance(e.error_from_status({}, 507), e.StoreFull) and not e.StoreFull("full").retryable
     err = e.error_from_status({}, 500)
     assert type(err) is e.ApiError and "500" in err.message
 

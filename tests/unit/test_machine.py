@@ -101,6 +101,120 @@ def test_events_and_snapshot_restore():
     assert copy.fingerprint() == m.fingerprint() and resets == [3]
 
 
+# ---- the quota -------------------------------------------------------------------------------------
+
+def stored_bytes(m) -> int:
+    return sum(len(data) for table in m.objects.values() for _rv, data in table.values())
+
+
+def full_machine():
+    """A machine holding pods a and b, and the quota that exactly fits them."""
+    m = StateMachine()
+    apply(m, {"ops": [{"op": "create", "key": key("a"), "data": pod("a")},
+                      {"op": "create", "key": key("b"), "data": pod("b")}]})
+    return m, stored_bytes(m)
+
+
+def test_store_bytes_follow_creates_updates_and_deletes():
+    m, used = full_machine()
+    assert m.store_bytes == used == len(pod("a")) + len(pod("b"))
+    apply(m, {"ops": [{"op": "update", "key": key("a"), "data": pod("a", x="123")}]})
+    assert m.store_bytes == stored_bytes(m) > used
+    apply(m, {"ops": [{"op": "bind", "key": key("b"), "node": "n1"}]})
+    assert m.store_bytes == stored_bytes(m)
+    apply(m, {"ops": [{"op": "delete", "key": key("a")}, {"op": "delete", "key": key("b")}]})
+    assert m.store_bytes == 0
+
+
+def test_at_the_quota_creates_and_growing_updates_are_refused():
+    m, quota = full_machine()
+    [create] = apply(m, {"ops": [{"op": "create", "key": key("c"), "data": pod("c"), "quota": quota}]})
+    assert create[:2] == [False, "StoreFull"]
+    assert create[2] == (f"the store is full: {quota} bytes quota, {quota} used; "
+                         "delete objects or raise [cluster] quota_bytes")
+    [grow] = apply(m, {"ops": [{"op": "update", "key": key("a"), "data": pod("a", x="1"), "quota": quota}]})
+    assert grow[:2] == [False, "StoreFull"]
+    assert m.get(("Pod", "default", "c")) is None and m.get(("Pod", "default", "a"))[0] == 1
+    assert m.store_bytes == quota and m.revision == 2
+
+
+def test_at_the_quota_shrinking_updates_deletes_and_updates_without_quota_apply():
+    m = StateMachine()
+    apply(m, {"ops": [{"op": "create", "key": key("a"), "data": pod("a", x="1" * 40)},
+                      {"op": "create", "key": key("b"), "data": pod("b")}]})
+    quota = stored_bytes(m)
+    [shrink] = apply(m, {"ops": [{"op": "update", "key": key("a"), "data": pod("a"), "quota": quota}]})
+    [same] = apply(m, {"ops": [{"op": "update", "key": key("a"), "data": pod("a"), "quota": m.store_bytes}]})
+    assert shrink[0] is True and same[0] is True and m.store_bytes < quota
+    # a status update carries no quota: it applies even past it
+    [status] = apply(m, {"ops": [{"op": "update", "key": key("b"), "data": pod("b", phase="Running" * 10)}]})
+    assert status[0] is True and m.store_bytes > quota
+    [deleted] = apply(m, {"ops": [{"op": "delete", "key": key("b")}]})
+    assert deleted[0] is True and m.store_bytes == stored_bytes(m) == len(pod("a"))
+    [room] = apply(m, {"ops": [{"op": "create", "key": key("c"), "data": pod("c"), "quota": quota}]})
+    assert room[0] is True and m.store_bytes == len(pod("a")) + len(pod("c")) <= quota
+
+
+def test_a_refused_transaction_leaves_the_byte_count_as_it_was():
+    m, used = full_machine()
+    [res] = apply(m, {"ops": [{"op": "create", "key": key("c"), "data": pod("c")},
+                              {"op": "update", "key": key("a"), "data": pod("a", x="1")},
+                              {"op": "delete", "key": key("b")},
+                              {"op": "create", "key": key("a"), "data": pod("a")}]})  # AlreadyExists
+    assert res[1] == "AlreadyExists" and m.store_bytes == used == stored_bytes(m)
+    [res] = apply(m, {"ops": [{"op": "delete", "key": key("a")},
+                              {"op": "create", "key": key("d"), "data": pod("d", x="y" * 50), "quota": used}]})
+    assert res[1] == "StoreFull" and m.store_bytes == used and m.get(("Pod", "default", "a")) is not None
+    [bad] = apply(m, {"ops": [{"op": "create", "key": key("e"), "data": pod("e"), "quota": "lots"}]})
+    assert bad[1] == "BadRequest" and m.store_bytes == used
+
+
+def test_the_byte_count_survives_a_snapshot_and_two_replicas_agree():
+    a, b = StateMachine(), StateMachine()
+    entries = [pack([{"ops": [{"op": "create", "key": key(n), "data": pod(n, x=n * 40)}]}]) for n in "abcdef"]
+    entries.append(pack([{"ops": [{"op": "delete", "key": key("b")}]}]))
+    for e in entries:
+        assert a.apply(e) == b.apply(e)
+    quota = a.store_bytes + 10
+    last = pack([{"ops": [{"op": "create", "key": key("g"), "data": pod("g"), "quota": quota}]}])
+    [ra], [rb] = a.apply(last), b.apply(last)
+    assert ra == rb and ra[:2] == [False, "StoreFull"] and f"{quota} bytes quota" in ra[2]
+    copy = StateMachine()
+    copy.restore(unpack(pack(a.snapshot())))
+    assert copy.store_bytes == a.store_bytes == b.store_bytes == stored_bytes(a)
+    assert copy.fingerprint() == a.fingerprint() == b.fingerprint()
+
+
+# ---- claims fenced by term ----------------------------------------------------------------------------
+
+def claim(m, holder, term):
+    [res] = apply(m, {"ops": [{"op": "claim", "holder": holder, "term": term}]})
+    return res
+
+
+def test_a_claim_from_an_older_term_is_refused():
+    m = StateMachine()
+    assert claim(m, "m1", 3)[3] == [1] and m.epoch_term == 3
+    late = claim(m, "m2", 2)  # m2 decided to claim as leader of term 2; m1 has led since term 3
+    assert late[:2] == [False, "NotLeader"] and "term 2" in late[2] and "term 3" in late[2]
+    assert (m.epoch, m.epoch_holder, m.epoch_term) == (1, "m1", 3)
+    assert claim(m, "m1", 3)[3] == [2]  # the same term: a re-claim by the term's leader
+    assert claim(m, "m3", 5)[3] == [3] and (m.epoch_holder, m.epoch_term) == ("m3", 5)
+    [untermed] = apply(m, {"ops": [{"op": "claim", "holder": "old"}]})  # as earlier releases proposed
+    assert untermed[1] == "NotLeader" and m.epoch == 3
+
+
+def test_a_refused_transaction_restores_the_epoch_term_and_snapshots_keep_it():
+    m = StateMachine()
+    claim(m, "m1", 2)
+    [res] = apply(m, {"ops": [{"op": "claim", "holder": "m2", "term": 4}, {"op": "delete", "key": key("x")}]})
+    assert res[1] == "NotFound" and (m.epoch, m.epoch_holder, m.epoch_term) == (1, "m1", 2)
+    copy = StateMachine()
+    copy.restore(unpack(pack(m.snapshot())))
+    assert (copy.epoch, copy.epoch_holder, copy.epoch_term) == (1, "m1", 2)
+    assert claim(copy, "m2", 1)[1] == "NotLeader"
+
+
 names = st.sampled_from(["a", "b", "c", "d"])
 op_strategy = st.one_of(
     st.builds(lambda n, h: {"op": "create", "key": key(n), "data": pod(n, h)}, names, st.sampled_from(["", "n1"])),
@@ -109,6 +223,9 @@ op_strategy = st.one_of(
     st.builds(lambda n, rv: {"op": "delete", "key": key(n), "rv": rv}, names, st.integers(0, 6)),
     st.builds(lambda n, h: {"op": "bind", "key": key(n), "node": h}, names, st.sampled_from(["n1", "n2"])),
     st.builds(lambda h: {"op": "claim", "holder": h}, st.sampled_from(["m1", "m2"])),
+    st.builds(lambda h, t: {"op": "claim", "holder": h, "term": t}, st.sampled_from(["m1", "m2"]), st.integers(0, 4)),
+    st.builds(lambda n, q: {"op": "create", "key": key(n), "data": pod(n, x="q" * q), "quota": 300}, names,
+              st.integers(0, 200)),
 )
 
 
@@ -144,6 +261,7 @@ class TwoReplicas(RuleBasedStateMachine):
         for table in self.a.objects.values():
             for rv, _data in table.values():
                 assert 0 < rv <= self.a.revision
+        assert self.a.store_bytes == stored_bytes(self.a)
 
 
 TestTwoReplicas = TwoReplicas.TestCase

@@ -116,11 +116,17 @@ def test_unknown_kind_is_an_error_and_json_yaml_round_trip():
 def test_masters_table_shows_unreachable_masters():
     rows = [{"url": "http://127.0.0.1:8080", "reachable": True,
              "raft": {"name": "m1", "role": "leader", "leader": "m1", "term": 3, "commitIndex": 42,
-                      "appliedIndex": 41}},
+                      "appliedIndex": 41, "storeBytes": 1_288_490_189, "quotaBytes": 2147483648}},
             {"url": "http://127.0.0.1:8081", "name": "m2", "reachable": False, "error": "connection refused"}]
     out = printers.masters_table(rows).split("\n")
     assert out[0].split() == ["Name", "URL", "Role", "Leader", "Term", "Commit", "index", "Applied", "index",
-                              "Reachable"]
-    assert out[2].split() == ["m1", "http://127.0.0.1:8080", "leader", "m1", "3", "42", "41", "yes"]
-    assert out[3].split() == ["m2", "http://127.0.0.1:8081", "-", "-", "-", "-", "-", "no", "(connection",
+                              "Store", "used/quota", "Reachable"]
+    assert out[2].split() == ["m1", "http://127.0.0.1:8080", "leader", "m1", "3", "42", "41", "1.2GiB/2.0GiB",
+                              "yes"]
+    assert out[3].split() == ["m2", "http://127.0.0.1:8081", "-", "-", "-", "-", "-", "-", "no", "(connection",
                               "refused)"]
+
+
+def test_byte_counts_for_people():
+    assert [printers.format_bytes(n) for n in (0, 512, 20_000, 5 * 1024 ** 2, 2147483648, 3 * 1024 ** 4)] == [
+        "0B", "512B", "19.5KiB", "5.0MiB", "2.0GiB", "3.0TiB"]

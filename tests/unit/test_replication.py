@@ -157,3 +157,75 @@ def test_clock_is_injected():
     clock = FakeClock(100.0)
     client = RecordingClient(clock)
     assert manager(client).clock() == 100.0
+
+
+# ---- the burst: a bounded number of creates and deletes per controller ----------------------------------
+
+def test_plan_bounds_creates_and_deletes_by_the_burst_minus_what_is_outstanding():
+    pods = [pod(f"p{i}") for i in range(10)]
+    assert plan_replicas(rc(replicas=1_000_000_000), pods, burst=500) == (500, [])
+    assert plan_replicas(rc(replicas=1_000_000_000), pods, pending_creates=480, burst=500) == (20, [])
+    assert plan_replicas(rc(replicas=1_000_000_000), pods, pending_creates=600, burst=500) == (0, [])
+    assert plan_replicas(rc(replicas=12), pods, burst=500) == (2, [])
+    assert len(plan_replicas(rc(replicas=0), pods, burst=4)[1]) == 4
+    assert len(plan_replicas(rc(replicas=0), pods, burst=4, pending_deletes=3)[1]) == 1
+    assert len(plan_replicas(rc(replicas=0), pods)[1]) == 10  # no burst: no bound
+
+
+def test_one_sync_creates_at_most_the_burst_and_later_syncs_continue():
+    client = RecordingClient()
+    put(client, rc(replicas=1_200))
+    m = manager(client)  # the default burst, as on a master: 500
+    m.sync_once()
+    assert len(client.writes("create", "Pod")) == 500
+    m.sync_once()
+    assert len(client.writes("create", "Pod")) == 1_000
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == 1_200 == len(client.list("Pod")[0])
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == 1_200
+
+
+def test_creates_not_yet_seen_count_against_the_burst():
+    client = RecordingClient()
+    put(client, rc(replicas=1_000_000_000))
+    m = ReplicationManager(client, workers=0, clock=client.clock, burst=3)
+    m.pod_informer.store_local = lambda *a, **kw: None  # the creates' echo has not arrived yet
+    m.rc_informer.relist()
+    m.reconcile()
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == 3
+    m.pod_informer.relist()  # now they are seen: three more
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == 6
+
+
+def test_deletes_are_bounded_by_the_burst_too():
+    client = RecordingClient()
+    put(client, rc(replicas=0))
+    for i in range(7):
+        put(client, pod(f"p{i}"))
+    m = ReplicationManager(client, workers=0, clock=client.clock, burst=3)
+    m.sync_once()
+    assert len(client.writes("delete", "Pod")) == 3
+    m.sync_once()
+    m.sync_once()
+    assert len(client.writes("delete", "Pod")) == 7 and client.list("Pod")[0] == []
+
+
+def test_at_the_store_quota_creates_stop_with_one_warning_and_back_off(caplog):
+    client = RecordingClient()
+    put(client, rc(replicas=1_000_000_000))
+    client.registry.quota_bytes = client.registry.store.read().store_bytes + 5_000  # room for a few pods
+    m = manager(client)
+    with caplog.at_level("WARNING", logger="raftkube.controllers.replication"):
+        m.sync_once()
+    created = len(client.list("Pod")[0])
+    assert 0 < created < 500 and len(client.writes("create", "Pod")) == created + 1  # then the burst waits
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert "creates refused" in warning and "the store is full: " in warning and "bytes quota" in warning
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == created + 1  # backing off
+    client.clock.advance(1.0)
+    m.reconcile()
+    assert len(client.writes("create", "Pod")) == created + 2 and len(client.list("Pod")[0]) == created
