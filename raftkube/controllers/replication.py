@@ -217,7 +217,9 @@ class ReplicationManager(Controller):
                 elif outcome == "unknown":
                     exp.unknown.append(now + self.expectation_ttl_s)
                 elif outcome != "skipped" and not self.stop_event.is_set():
-                    if full is not None and exp.failures == 0:  # the burst in flight fails alike: say so once
+                    # the burst in flight fails alike (and a create that raced ahead may succeed in
+                    # between): say so once per backoff, not once per pod
+                    if full is not None and exp.retry_at <= now:
                         log.warning("rc %s/%s: creates refused, retrying with backoff: %s", key[0], key[1], full)
                     exp.failures += 1
                     exp.retry_at = now + min(0.5 * 2 ** min(exp.failures, 16), 30.0)

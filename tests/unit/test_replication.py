@@ -229,3 +229,41 @@ def test_at_the_store_quota_creates_stop_with_one_warning_and_back_off(caplog):
     client.clock.advance(1.0)
     m.reconcile()
     assert len(client.writes("create", "Pod")) == created + 2 and len(client.list("Pod")[0]) == created
+
+
+
+def test_creates_racing_past_a_full_store_warn_once(caplog):
+    """Creates already in flight when the store fills fail one by one, with successes in between:
+    one warning for the run, not one per failure."""
+    import threading
+
+    from raftkube.model.errors import StoreFull
+
+    client = RecordingClient()
+    put(client, rc(replicas=10))
+    m = manager(client)
+    outcomes = [StoreFull("full"), None, StoreFull("full"), None, StoreFull("full")]
+    turns = [threading.Event() for _ in outcomes]
+    entered = threading.Semaphore(0)
+    real_create = client.create
+
+    def create(obj, index=iter(range(len(outcomes)))):
+        mine = next(index)
+        entered.release()
+        assert turns[mine].wait(5)
+        if outcomes[mine] is not None:
+            raise outcomes[mine]
+        return real_create(obj)
+
+    client.create = create
+    the_rc = client.get("ReplicationController", "web", "default")
+    threads = [threading.Thread(target=m._create, args=(the_rc, ("default", "web"))) for _ in outcomes]
+    with caplog.at_level("WARNING", logger="raftkube.controllers.replication"):
+        for t in threads:
+            t.start()
+            assert entered.acquire(timeout=5)  # each create is past the backing-off check
+        for turn, t in zip(turns, threads):  # they finish in order: fail, succeed, fail, succeed, fail
+            turn.set()
+            t.join(5)
+    assert len(client.list("Pod")[0]) == 2
+    assert [r.getMessage() for r in caplog.records].count("rc default/web: creates refused, retrying with backoff: full") == 1
