@@ -389,6 +389,19 @@ def pct(sorted_vals: list[float], q: float) -> float:
     return sorted_vals[i]
 
 
+def journal_report(before: dict, after: dict, run_s: float) -> str:
+    """Per master over the run: journal syncs/s, entries per sync, sync p50/p99 (recent), longest tick gap."""
+    parts = []
+    for name in sorted(after):
+        jb, ja = before[name].get("journal") or {}, after[name].get("journal") or {}
+        syncs = (ja.get("syncs") or 0) - (jb.get("syncs") or 0)
+        parts.append(f"{name}: {syncs / run_s:.0f} syncs/s, {ja.get('entriesPerSync')} entries/sync (since start), "
+                     f"sync p50 {ja.get('syncMsP50')} ms p99 {ja.get('syncMsP99')} ms, "
+                     f"tick gap max {after[name].get('tickGapMaxMs')} ms")
+    return "raftkube journal (fsync " + str((after[sorted(after)[0]].get("journal") or {}).get("fsync")) + "): " \
+        + "; ".join(parts)
+
+
 def prepopulate(system, endpoints, names, template):
     conns = [Conn(hp) for hp in endpoints]
     try:
@@ -466,6 +479,7 @@ def main(argv=None) -> int:
             prepopulate(sysname, eps, read_names, template)
 
         before = {n: cluster.raft(n) for n in cluster.names}
+        t_before = time.monotonic()
         etcd_before = {n: etcd.status(n) for n in etcd.names} if etcd else {}
         watch = LeaderWatch(cluster)
         watch.poll_once()
@@ -508,6 +522,7 @@ def main(argv=None) -> int:
         watch.join(timeout=5)
         watch.poll_once()
         after = {n: cluster.raft(n) for n in cluster.names}
+        run_s = time.monotonic() - t_before
 
         # ------------------------------------------------------------------ report
         print()
@@ -543,6 +558,7 @@ def main(argv=None) -> int:
         print(f"leader changes: {changes}")
         print("raftkube proposals (Raft entries each master proposed, the writes they carried) and reads: "
               + "; ".join(f"{n}: {after[n].get('proposals')} {after[n].get('reads')}" for n in cluster.names))
+        print(journal_report(before, after, run_s))
         if etcd:
             etcd_after = {n: etcd.status(n) for n in etcd.names}
             eb = {(s.get("leader"), s.get("raftTerm")) for s in etcd_before.values()}
