@@ -312,6 +312,10 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         for k in ("involvedObject", "reason", "message"):
             if body.get(k) is not None:
                 beta[k] = body[k]
+        io = beta.get("involvedObject")
+        if isinstance(io, dict) and io.get("apiVersion") in (None, API_VERSION):
+            # internal: no apiVersion = "the version the event is read through" (v1beta1 reads its own as that)
+            beta["involvedObject"] = dict(io, apiVersion="v1beta1")
         src = body.get("source")
         beta["source"] = src.get("component") or "" if isinstance(src, dict) else (src or "")
         if body.get("lastTimestamp") or body.get("firstTimestamp"):
