@@ -1,0 +1,133 @@
+"""The stock kubectl on this machine against three real masters through core/v1 (one cluster per module).
+
+Each test uses its own object names and asserts on what kubectl printed. Cross-version: objects written
+through v1beta1 (as kubecfg does) are read with kubectl, and what kubectl creates is read through v1beta1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import requests
+import yaml
+
+from raftkube.testing import pod_body, running_cluster
+
+KUBECTL = shutil.which("kubectl")
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: %s, labels: {app: %s}}
+spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}
+"""
+RC_SVC = """apiVersion: v1
+kind: ReplicationController
+metadata: {name: kweb, labels: {app: kweb}}
+spec:
+  replicas: 2
+  selector: {app: kweb}
+  template:
+    metadata: {labels: {app: kweb}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kwebsvc}
+spec: {selector: {app: kweb}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory):
+    assert KUBECTL, "kubectl must be installed on this machine (issue 16 tests the stock binary)"
+    with running_cluster(tmp_path_factory.mktemp("kubectl")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("kubectl-cache")
+
+
+def kubectl(kc, cache, *args, check=True, server=0):
+    r = subprocess.run([KUBECTL, "--cache-dir", str(cache), "-s", kc.urls[server], *args], capture_output=True,
+                       text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def rows(out: str) -> list[list[str]]:
+    return [line.split() for line in out.strip().splitlines()]
+
+
+def test_version_prints_the_server_version(kc, cache):
+    out = kubectl(kc, cache, "version").stdout
+    assert "Server Version: v1.20.0+raftkube" in out
+
+
+def test_create_get_and_delete_a_v1_pod(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("kpod", "kpod"))
+    assert kubectl(kc, cache, "create", "-f", str(f)).stdout.strip() == "pod/kpod created"
+    r = kubectl(kc, cache, "create", "-f", str(f), check=False)
+    assert r.returncode == 1
+    assert f'Error from server (AlreadyExists): error when creating "{f}": pods "kpod" already exists' in r.stderr
+    table = rows(kubectl(kc, cache, "get", "pods", "-l", "app=kpod", server=1).stdout)
+    assert table[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1][:4] == ["kpod", "0/1", "Pending", "0"] and len(table) == 2
+    wide = rows(kubectl(kc, cache, "get", "pods", "-l", "app=kpod", "-o", "wide").stdout)
+    assert wide[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert wide[1][-2:] == ["<none>", "<none>"]
+    doc = yaml.safe_load(kubectl(kc, cache, "get", "pod", "kpod", "-o", "yaml").stdout)
+    assert (doc["kind"], doc["apiVersion"], doc["metadata"]["labels"]) == ("Pod", "v1", {"app": "kpod"})
+    assert isinstance(doc["metadata"]["resourceVersion"], str)
+    assert doc["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    # the same pod through v1beta1, as kubecfg reads it
+    beta = requests.get(kc.urls[2] + "/api/v1beta1/pods/kpod").json()
+    assert beta["desiredState"]["manifest"]["containers"][0]["image"] == "nginx"
+    assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=nothing").stderr) == [
+        ["No", "resources", "found", "in", "default", "namespace."]]
+    # delete waits (a watch on metadata.name) until the pod is gone
+    assert kubectl(kc, cache, "delete", "pod", "kpod", "--timeout=20s").stdout.strip() == 'pod "kpod" deleted'
+    r = kubectl(kc, cache, "get", "pod", "kpod", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == 'Error from server (NotFound): pods "kpod" not found'
+    assert requests.get(kc.urls[0] + "/api/v1beta1/pods/kpod").status_code == 404
+
+
+def test_get_rc_svc_nodes_and_all(kc, cache, tmp_path):
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC)
+    assert kubectl(kc, cache, "create", "-f", str(f)).stdout.split() == [
+        "replicationcontroller/kweb", "created", "service/kwebsvc", "created"]
+    rc = rows(kubectl(kc, cache, "get", "rc", "kweb", "-o", "wide").stdout)
+    assert rc[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    assert rc[1][:2] == ["kweb", "2"] and rc[1][-3:] == ["web", "nginx", "app=kweb"]
+    svc = rows(kubectl(kc, cache, "get", "svc", "kwebsvc", "-o", "wide").stdout)
+    assert svc[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    assert svc[1][:2] == ["kwebsvc", "ClusterIP"] and svc[1][4] == "80/TCP" and svc[1][-1] == "app=kweb"
+    assert requests.get(kc.urls[1] + "/api/v1beta1/services/kwebsvc").json()["port"] == 80
+    everything = kubectl(kc, cache, "get", "all").stdout
+    assert "replicationcontroller/kweb" in everything and "service/kwebsvc" in everything
+    out = json.loads(kubectl(kc, cache, "get", "rc", "kweb", "-o", "json").stdout)
+    assert out["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert kubectl(kc, cache, "delete", "-f", str(f)).stdout.split() == [
+        "replicationcontroller", '"kweb"', "deleted", "service", '"kwebsvc"', "deleted"]
+
+
+def test_a_minion_registered_through_v1beta1_is_a_node(kc, cache):
+    requests.post(kc.urls[0] + "/api/v1beta1/minions", json={"id": "kn1", "hostIP": "10.9.0.5"}).raise_for_status()
+    nodes = rows(kubectl(kc, cache, "get", "nodes", "-o", "wide").stdout)
+    assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"]
+    kn1 = next(r for r in nodes if r[0] == "kn1")
+    assert kn1[1] == "Unknown" and kn1[-1] == "10.9.0.5"
+
+
+def test_a_v1beta1_pod_shows_in_kubectl_with_its_labels(kc, cache):
+    requests.post(kc.urls[0] + "/api/v1beta1/pods", json=pod_body("bpod", labels={"tier": "beta"})).raise_for_status()
+    out = rows(kubectl(kc, cache, "get", "po", "-l", "tier=beta", "--show-labels").stdout)
+    assert out[0][-1] == "LABELS" and out[1][0] == "bpod" and out[1][-1] == "tier=beta"
+    assert kubectl(kc, cache, "delete", "po", "bpod").returncode == 0
