@@ -120,33 +120,20 @@ class NamespacedItem(ItemResource, _Namespaced):
 
 
 class TableWatch(WatchResource):
-    """A watch whose events carry one-row Tables when the client asked for Tables (``kubectl get -w``)."""
+    """A watch whose events carry one-row Tables when the client asked for Tables (``kubectl get -w``); the
+    first one has the column definitions."""
 
-    def on_get(self, req, resp, resource):
-        super().on_get(req, resp, resource)
-        if _wants_table(req):
-            res = self._resource(resource, "watch", req)
-            resp.stream = _tables(resp.stream, self.version, res)
+    def event_encoder(self, req, res):
+        if not _wants_table(req):
+            return None
+        first = [True]
 
-
-def _tables(stream, version, res):
-    first = True
-    for chunk in stream:
-        line = chunk.strip()
-        if not line:
-            yield chunk
-            continue
-        ev = json.loads(line)
-        if ev.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-            from raftkube.apis.v1.convert import from_wire  # noqa: PLC0415 (only v1 serves tables)
-            obj = ev["object"]
-            internal = from_wire(res.kind, obj, namespace=(obj.get("metadata") or {}).get("namespace") or "default")
-            internal["metadata"]["resourceVersion"] = int((obj.get("metadata") or {}).get("resourceVersion") or 0)
-            internal["metadata"]["creationTimestamp"] = (obj.get("metadata") or {}).get("creationTimestamp") or ""
-            ev["object"] = version.table(res, [internal], internal["metadata"]["resourceVersion"],
-                                         with_columns=first)
-            first = False
-        yield json.dumps(ev, separators=(",", ":")).encode() + b"\n"
+        def encode(obj):
+            out = self.version.table(res, [obj], int((obj.get("metadata") or {}).get("resourceVersion") or 0),
+                                     with_columns=first[0])
+            first[0] = False
+            return out
+        return encode
 
 
 def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:

@@ -7,8 +7,10 @@ through v1beta1 (as kubecfg does) are read with kubectl, and what kubectl create
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import subprocess
+import threading
 
 import pytest
 import requests
@@ -131,3 +133,28 @@ def test_a_v1beta1_pod_shows_in_kubectl_with_its_labels(kc, cache):
     out = rows(kubectl(kc, cache, "get", "po", "-l", "tier=beta", "--show-labels").stdout)
     assert out[0][-1] == "LABELS" and out[1][0] == "bpod" and out[1][-1] == "tier=beta"
     assert kubectl(kc, cache, "delete", "po", "bpod").returncode == 0
+
+
+def test_get_watch_prints_table_rows_for_an_add_and_a_delete(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("wpod", "wpod"))
+    lines: queue.Queue = queue.Queue()
+
+    def next_line() -> list[str]:
+        return lines.get(timeout=20).split()  # a deadline, not a sleep: raises queue.Empty if kubectl is silent
+
+    with subprocess.Popen([KUBECTL, "--cache-dir", str(cache), "-s", kc.urls[0], "get", "pods", "-l", "app=wpod",
+                           "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as watch:
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in watch.stdout], daemon=True)
+        reader.start()
+        try:
+            kubectl(kc, cache, "create", "-f", str(f))
+            header, added = next_line(), next_line()
+            kubectl(kc, cache, "delete", "pod", "wpod", "--wait=false")
+            deleted = next_line()
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+            reader.join(timeout=10)
+    assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert added[:3] == ["wpod", "0/1", "Pending"] and deleted[:3] == ["wpod", "0/1", "Pending"]
