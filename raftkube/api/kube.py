@@ -10,7 +10,13 @@ import json
 import falcon
 
 from raftkube import __version__
-from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send
+from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body
+from raftkube.model.errors import ApiError
+
+
+class UnsupportedMediaType(ApiError):
+    code = 415
+    reason = "UnsupportedMediaType"
 
 #: protobuf of openapi_v2.Document{swagger: "2.0"} (field 1, length 3)
 OPENAPI_V2 = b"\x0a\x03\x32\x2e\x30"
@@ -110,6 +116,25 @@ class NamespacedItem(ItemResource, _Namespaced):
         if namespace is not None:
             self._ns(req, namespace)
         super().on_put(req, resp, resource, name)
+
+    def on_patch(self, req, resp, resource, name, namespace=None):
+        from raftkube.apis.v1 import patch as patches  # noqa: PLC0415 (only v1 takes patches)
+        if namespace is not None:
+            self._ns(req, namespace)
+        res = self._resource(resource, "update", req)
+        ctype = (req.content_type or "").split(";")[0].strip()
+        apply = {patches.MERGE: patches.merge_patch, patches.STRATEGIC: patches.strategic_patch}.get(ctype)
+        if apply is None:
+            raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media types "
+                                       f"include: {patches.MERGE}, {patches.STRATEGIC}")
+        body = read_body(req, self.body_limit)
+        ns = req.get_param("namespace")
+        current = self._call(res, self.registry.get, res.kind, ns, name)
+        wire = apply(self.version.encode(current), body)
+        obj = self.version.decode(res, wire, namespace=ns, name=name)
+        obj["metadata"]["resourceVersion"] = int(((body.get("metadata") or {}).get("resourceVersion"))
+                                                 or current["metadata"].get("resourceVersion") or 0)
+        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj)))
 
     def on_delete(self, req, resp, resource, name, namespace=None):
         if namespace is not None:

@@ -158,3 +158,19 @@ def test_get_watch_prints_table_rows_for_an_add_and_a_delete(kc, cache, tmp_path
             reader.join(timeout=10)
     assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert added[:3] == ["wpod", "0/1", "Pending"] and deleted[:3] == ["wpod", "0/1", "Pending"]
+
+
+def test_apply_label_annotate_and_patch(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("apod", "apod"))
+    assert kubectl(kc, cache, "apply", "-f", str(f)).stdout.strip() == "pod/apod created"
+    assert kubectl(kc, cache, "apply", "-f", str(f)).stdout.strip() == "pod/apod unchanged"
+    f.write_text(POD % ("apod", "changed"))
+    assert kubectl(kc, cache, "apply", "-f", str(f), server=1).stdout.strip() == "pod/apod configured"
+    assert kubectl(kc, cache, "label", "pod", "apod", "tier=x").stdout.strip() == "pod/apod labeled"
+    assert kubectl(kc, cache, "annotate", "pod", "apod", "note=hi").stdout.strip() == "pod/apod annotated"
+    assert kubectl(kc, cache, "patch", "pod", "apod", "--type=merge", "-p",
+                   '{"metadata":{"labels":{"tier":null}}}').stdout.strip() == "pod/apod patched"
+    got = requests.get(kc.urls[2] + "/api/v1beta1/pods/apod").json()
+    assert got["labels"] == {"app": "changed"} and got["annotations"]["note"] == "hi"
+    kubectl(kc, cache, "delete", "pod", "apod")

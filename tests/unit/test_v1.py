@@ -177,3 +177,38 @@ def test_table_lists_have_kubectl_columns_and_row_objects(api):
     t = api.simulate_get("/api/v1/namespaces/default/replicationcontrollers", headers={"Accept": TABLE}).json
     assert [c["name"] for c in t["columnDefinitions"]][:5] == ["Name", "Desired", "Current", "Ready", "Age"]
     assert t["rows"][0]["cells"][1] == 2
+
+
+def test_merge_and_strategic_patches():
+    from raftkube.apis.v1.patch import merge_patch, strategic_patch
+    pod = {"metadata": {"labels": {"a": "1", "b": "2"}},
+           "spec": {"containers": [{"name": "web", "image": "v1", "ports": [{"containerPort": 80}]},
+                                   {"name": "side", "image": "s"}]}}
+    assert merge_patch(pod, {"metadata": {"labels": {"a": None, "c": "3"}}})["metadata"]["labels"] == {"b": "2",
+                                                                                                        "c": "3"}
+    assert merge_patch(pod, {"spec": {"containers": [{"name": "x"}]}})["spec"]["containers"] == [{"name": "x"}]
+    out = strategic_patch(pod, {"spec": {"containers": [{"name": "side", "image": "s2"},
+                                                        {"name": "new", "image": "n"}]}})
+    assert [(c["name"], c["image"]) for c in out["spec"]["containers"]] == [("web", "v1"), ("side", "s2"),
+                                                                           ("new", "n")]
+    out = strategic_patch(pod, {"spec": {"containers": [{"name": "web", "$patch": "delete"}]}})
+    assert [c["name"] for c in out["spec"]["containers"]] == ["side"]
+    assert pod["spec"]["containers"][0]["image"] == "v1"  # the target is not changed in place
+
+
+def test_patch_through_the_api(api):
+    api.simulate_post("/api/v1/namespaces/default/pods", json=POD)
+    r = api.simulate_patch("/api/v1/namespaces/default/pods/x", body='{"metadata":{"labels":{"tier":"t"}}}',
+                           headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert r.status_code == 200 and r.json["metadata"]["labels"] == {"app": "x", "tier": "t"}
+    r = api.simulate_patch("/api/v1/namespaces/default/pods/x", body='{"metadata":{"labels":{"app":null}}}',
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json["metadata"]["labels"] == {"tier": "t"}
+    body = _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body="[]",
+                                      headers={"Content-Type": "application/json-patch+json"}),
+                   415, "UnsupportedMediaType")
+    assert "merge-patch" in body["message"]
+    stale = '{"metadata":{"resourceVersion":"1","labels":{"z":"z"}}}'
+    _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body=stale,
+                               headers={"Content-Type": "application/merge-patch+json"}), 409, "Conflict")
+    assert api.simulate_get("/api/v1/namespaces/default/pods/x").json["metadata"]["labels"] == {"tier": "t"}
