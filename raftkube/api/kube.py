@@ -161,6 +161,57 @@ class TableWatch(WatchResource):
         return encode
 
 
+class ScaleResource(ItemResource):
+    """``.../replicationcontrollers/<name>/scale``: an ``autoscaling/v1`` Scale over the RC's ``spec.replicas``
+    (K8S-V1.md §11). PUT and PATCH (merge or strategic: the same for a Scale) write the RC, bumping its
+    resourceVersion; a stale ``metadata.resourceVersion`` is 409."""
+
+    def _rc(self, req, namespace, name):
+        self._ns(req, namespace)
+        res = self.version.resource("replicationcontrollers")
+        return res, self._call(res, self.registry.get, res.kind, namespace, name)
+
+    @staticmethod
+    def _scale(rc: dict) -> dict:
+        from raftkube.model.selectors import format_labels  # noqa: PLC0415
+        md = rc.get("metadata") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": md.get("name"), "namespace": md.get("namespace"), "uid": md.get("uid"),
+                             "resourceVersion": str(int(md.get("resourceVersion") or 0)),
+                             "creationTimestamp": md.get("creationTimestamp") or None},
+                "spec": {"replicas": int((rc.get("spec") or {}).get("replicas") or 0)},
+                "status": {"replicas": int((rc.get("status") or {}).get("replicas") or 0),
+                           "selector": format_labels((rc.get("spec") or {}).get("selector"))}}
+
+    _ns = staticmethod(_Namespaced._ns)
+
+    def on_get(self, req, resp, namespace, name):
+        _send(resp, self._scale(self._rc(req, namespace, name)[1]))
+
+    def _write(self, req, resp, namespace, name, body: dict):
+        from raftkube.model.errors import Invalid  # noqa: PLC0415
+        res, rc = self._rc(req, namespace, name)
+        replicas = (body.get("spec") or {}).get("replicas")
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+            raise Invalid(f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas!r}: '
+                          "must be a non-negative integer", kind="ReplicationController", name=name)
+        rv = (body.get("metadata") or {}).get("resourceVersion")
+        rc["spec"]["replicas"] = replicas
+        if rv:
+            rc["metadata"]["resourceVersion"] = int(rv)
+        _send(resp, self._scale(self._call(res, self.registry.update, rc, obj=rc)))
+
+    def on_put(self, req, resp, namespace, name):
+        self._write(req, resp, namespace, name, read_body(req, self.body_limit))
+
+    def on_patch(self, req, resp, namespace, name):
+        from raftkube.apis.v1.patch import merge_patch  # noqa: PLC0415
+        patch = read_body(req, self.body_limit)
+        current = self._scale(self._rc(req, namespace, name)[1])
+        current["metadata"].pop("resourceVersion")
+        self._write(req, resp, namespace, name, merge_patch(current, patch))
+
+
 def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
     prefix = version.prefix
     watch = TableWatch(version, registry)
@@ -168,6 +219,9 @@ def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
     item = NamespacedItem(version, registry, body_limit)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}", coll)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}", item)
+    if version.resource("replicationcontrollers") is not None:
+        app.add_route(prefix + "/namespaces/{namespace}/replicationcontrollers/{name}/scale",
+                      ScaleResource(version, registry, body_limit))
     # cluster-wide lists (nodes, -A) and items of cluster-scoped kinds use the generic paths: route them here too
     app.add_route(prefix + "/{resource}", coll)
     app.add_route(prefix + "/{resource}/{name}", item)

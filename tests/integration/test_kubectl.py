@@ -174,3 +174,21 @@ def test_apply_label_annotate_and_patch(kc, cache, tmp_path):
     got = requests.get(kc.urls[2] + "/api/v1beta1/pods/apod").json()
     assert got["labels"] == {"app": "changed"} and got["annotations"]["note"] == "hi"
     kubectl(kc, cache, "delete", "pod", "apod")
+
+
+def test_scale_rc_through_the_scale_subresource(kc, cache, tmp_path):
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", "sweb").split("---")[0])
+    kubectl(kc, cache, "create", "-f", str(f))
+    assert kubectl(kc, cache, "scale", "rc", "sweb", "--replicas=3").stdout.strip() == \
+        "replicationcontroller/sweb scaled"
+    assert requests.get(kc.urls[1] + "/api/v1beta1/replicationControllers/sweb").json()[
+        "desiredState"]["replicas"] == 3
+    # --current-replicas goes GET + PUT of the Scale (found through discovery)
+    assert kubectl(kc, cache, "scale", "rc", "sweb", "--current-replicas=3", "--replicas=1").returncode == 0
+    r = kubectl(kc, cache, "scale", "rc", "sweb", "--current-replicas=3", "--replicas=2", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == "error: Expected replicas to be 3, was 1"
+    scale = requests.get(kc.urls[0] + "/api/v1/namespaces/default/replicationcontrollers/sweb/scale").json()
+    assert (scale["kind"], scale["apiVersion"], scale["spec"]) == ("Scale", "autoscaling/v1", {"replicas": 1})
+    assert scale["status"]["selector"] == "app=sweb"
+    kubectl(kc, cache, "delete", "rc", "sweb")

@@ -212,3 +212,19 @@ def test_patch_through_the_api(api):
     _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body=stale,
                                headers={"Content-Type": "application/merge-patch+json"}), 409, "Conflict")
     assert api.simulate_get("/api/v1/namespaces/default/pods/x").json["metadata"]["labels"] == {"tier": "t"}
+
+
+def test_scale_subresource(api):
+    api.simulate_post("/api/v1/namespaces/default/replicationcontrollers", json=RC)
+    url = "/api/v1/namespaces/default/replicationcontrollers/web/scale"
+    s = api.simulate_get(url).json
+    assert (s["kind"], s["apiVersion"], s["spec"], s["status"]["selector"]) == (
+        "Scale", "autoscaling/v1", {"replicas": 2}, "app=web")
+    r = api.simulate_patch(url, body='{"spec":{"replicas":5}}', headers={"Content-Type": "application/merge-patch+json"})
+    assert r.json["spec"] == {"replicas": 5} and int(r.json["metadata"]["resourceVersion"]) > int(
+        s["metadata"]["resourceVersion"])
+    stale = dict(s, spec={"replicas": 1})
+    _status(api.simulate_put(url, json=stale), 409, "Conflict")
+    _status(api.simulate_put(url, json={"spec": {"replicas": -1}}), 422, "Invalid")
+    assert api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/web").json["spec"]["replicas"] == 5
+    _status(api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/nope/scale"), 404, "NotFound")
