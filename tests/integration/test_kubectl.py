@@ -192,3 +192,16 @@ def test_scale_rc_through_the_scale_subresource(kc, cache, tmp_path):
     assert (scale["kind"], scale["apiVersion"], scale["spec"]) == ("Scale", "autoscaling/v1", {"replicas": 1})
     assert scale["status"]["selector"] == "app=sweb"
     kubectl(kc, cache, "delete", "rc", "sweb")
+
+
+def test_describe_run_cluster_info_jsonpath_and_sort_by(kc, cache):
+    assert kubectl(kc, cache, "run", "rpod", "--image=nginx", "--labels=app=rpod").stdout.strip() == \
+        "pod/rpod created"
+    out = kubectl(kc, cache, "describe", "pod", "rpod").stdout
+    assert [line.split(None, 1) for line in out.splitlines()[:2]] == [["Name:", "rpod"], ["Namespace:", "default"]]
+    assert "Image:        nginx" in out and "Labels:       app=rpod" in out
+    assert kubectl(kc, cache, "cluster-info").stdout.startswith(f"Kubernetes control plane is running at {kc.urls[0]}")
+    assert kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "-o",
+                   "jsonpath={.items[*].spec.containers[0].image}").stdout == "nginx"
+    assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)[1][0] == "rpod"
+    kubectl(kc, cache, "delete", "pod", "rpod")
