@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
 from raftkube.config import ClusterConfig
+from raftkube.kubeconfig import write_kubeconfig
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,14 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
             group.start(f"minion-{i + 1}", minion_argv(config, i, runtime, container_labels),
                         cwd=str(config.path.parent))
         urls = ",".join(config.api_urls)
+        kcfg = write_kubeconfig(config.data_dir / "kubeconfig",
+                                [(m.name, u) for m, u in zip(config.masters, config.api_urls)])
         out.write(
             f"\nraftkube is up: {len(config.masters)} masters, {minions} minion(s) ({runtime}).\n"
             f"  API:  {urls}\n"
             f"  CLI:  kubecfg list /pods          (reads ./cluster.toml, or: export KUBERNETES_MASTER={urls})\n"
             f"        kubecfg status              (role, leader and term of every master)\n"
+            f"  kubectl: export KUBECONFIG={kcfg}   (one context per master: raftkube-<name>)\n"
             f"  Stop: Ctrl-C\n\n")
         out.flush()
         for name, child in group.children.items():

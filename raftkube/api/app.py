@@ -13,8 +13,8 @@ from typing import Sequence
 
 import falcon
 
-from raftkube import __version__
 from raftkube.api import errors
+from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
 from raftkube.apis import VERSIONS, ApiVersion
@@ -60,8 +60,11 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
     if version.serves_bindings:
         app.add_route(prefix + "/bindings", BindingResource(version, registry, body_limit))
     app.add_route(prefix + "/watch/{resource}", WatchResource(version, registry))
-    app.add_route(prefix + "/{resource}", CollectionResource(version, registry, body_limit))
-    app.add_route(prefix + "/{resource}/{name}", ItemResource(version, registry, body_limit))
+    if getattr(version, "namespaced_paths", False):
+        add_namespaced(app, version, registry, body_limit)
+    else:
+        app.add_route(prefix + "/{resource}", CollectionResource(version, registry, body_limit))
+        app.add_route(prefix + "/{resource}/{name}", ItemResource(version, registry, body_limit))
     app.add_route(prefix + "/{resource}/{name}/status", StatusResource(version, registry, body_limit))
 
 
@@ -82,9 +85,12 @@ def create_app(registry, store, settings: ApiConfig | None = None,
 
     app.add_route("/healthz", _Plain(lambda: (200, "ok")))
     app.add_route("/readyz", _Plain(ready))
-    app.add_route("/version", _Plain(lambda: (200, {"major": "0", "minor": "4", "gitVersion": f"raftkube-{__version__}",
-                                                    "platform": "python"}), falcon.MEDIA_JSON))
-    app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
+    app.add_route("/version", _Plain(lambda: (200, version_info()), falcon.MEDIA_JSON))
+    discoverable = [v for v in served if hasattr(v, "discovery")]
+    if discoverable:  # kubectl: /api lists only the versions it can discover (core/v1), /apis, /openapi/v2
+        add_meta(app, discoverable)
+    else:
+        app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
     for version in served:
         add_version(app, version, registry, settings.max_body_bytes)

@@ -190,10 +190,14 @@ class WatchResource(_VersionResource):
         events = self.registry.watch(res.kind, _namespace(req, for_list=True), labels, fields, rv,
                                      stop=disconnected)
         resp.content_type = "application/json"
-        resp.stream = _stream(events, self.version)
+        resp.stream = _stream(events, self.version, encode=self.event_encoder(req, res))
+
+    def event_encoder(self, req, res: Resource):
+        """How one event's internal object goes on the wire (None: the version's ``encode``)."""
+        return None
 
 
-def _stream(events, version: ApiVersion, keepalive_s: float = 15.0):
+def _stream(events, version: ApiVersion, keepalive_s: float = 15.0, encode=None):
     # waitress sends the headers with the first non-empty chunk: a newline (whitespace between JSON values,
     # skipped by stream decoders) lets them leave at once, before any event exists. The same newline every
     # ``keepalive_s`` on an idle stream tells clients the master is alive (and waitress if they are not).
@@ -207,7 +211,7 @@ def _stream(events, version: ApiVersion, keepalive_s: float = 15.0):
                     yield b"\n"
                 continue
             idle_since = time.monotonic()
-            yield json.dumps({"type": ev.type, "object": version.encode(ev.object)},
+            yield json.dumps({"type": ev.type, "object": (encode or version.encode)(ev.object)},
                              separators=(",", ":")).encode() + b"\n"
     except Gone as exc:
         status = version.status_body(410, "Gone", exc.message)

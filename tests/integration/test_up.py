@@ -1,5 +1,6 @@
 """`raftkube up`: one foreground command for the whole cluster; Ctrl-C stops it; data survives a second run."""
 
+import re
 import signal
 import subprocess
 
@@ -33,6 +34,14 @@ def test_up_streams_prefixed_logs_stops_on_ctrl_c_and_keeps_data(tmp_path):
         assert r.status_code == 200, r.text
         poll_until(lambda: requests.get(layout.urls[2] + "/api/v1beta1/pods/survivor", timeout=3)
                    .json()["currentState"]["status"] == "Running", 30, what="the hollow minion running the pod")
+        # the kubeconfig `raftkube up` wrote and printed: stock kubectl reads the same pod through core/v1
+        kcfg = re.search(r"export KUBECONFIG=(\S+)", text).group(1)
+        assert kcfg.startswith(str(tmp_path)) and kcfg.endswith("/kubeconfig")
+        got = subprocess.run(["kubectl", "--kubeconfig", str(kcfg), "--cache-dir", str(tmp_path / "kcache"), "get",
+                              "pod", "survivor", "-o", "wide"], capture_output=True, text=True, timeout=60)
+        assert got.returncode == 0, got.stderr
+        row = got.stdout.splitlines()[1].split()
+        assert row[:3] == ["survivor", "1/1", "Running"] or row[:3] == ["survivor", "0/1", "Running"], row
     finally:
         assert stop(first) == 0
     assert "stopped" in (tmp_path / "up1.log").read_text(errors="replace")

@@ -166,13 +166,13 @@ def test_health_endpoints(api):
     assert api.simulate_get("/raft").json["role"] == "leader"
 
 
-def test_api_lists_the_versions_that_serve_resources(api):
-    assert api.simulate_get("/api").json == {"versions": ["v1beta1"]}
-    # core/v1 is registered without resources yet: its paths are unknown paths, answered by v1beta1's Status
-    r = api.simulate_get("/api/v1/pods")
-    assert assert_status(r, 404, "NotFound") == {"kind": "Status", "apiVersion": "v1beta1", "status": "Failure",
-                                                 "message": 'Not Found: "/api/v1/pods"', "reason": "NotFound",
-                                                 "code": 404}
+def test_api_lists_the_discoverable_versions(api):
+    # kubectl reads /api to pick versions: it lists core/v1 (which has discovery); v1beta1 is still served
+    body = api.simulate_get("/api").json
+    assert body["kind"] == "APIVersions" and body["versions"] == ["v1"]
+    assert api.simulate_get("/api/v1beta1/pods").status_code == 200
+    r = api.simulate_get("/api/v2/pods")
+    assert assert_status(r, 404, "NotFound")["apiVersion"] == "v1beta1"
 
 
 def test_minion_errors_name_minions(api):
@@ -207,7 +207,7 @@ def test_services_and_endpoints_keep_their_v1beta1_shape(api):
 
 def test_the_http_layer_routes_any_registered_version(store):
     """Nothing in api/ names a version: a second one gets its own routes, its own Status bodies."""
-    from raftkube.apis import v1, v1beta1
+    from raftkube.apis import v1beta1
 
     class Other(type(v1beta1.VERSION)):
         name = "vtest"
@@ -216,7 +216,7 @@ def test_the_http_layer_routes_any_registered_version(store):
             return dict(super().status_body(code, reason, message, **kw), apiVersion="vtest")
 
     app = testing.TestClient(create_app(Registry(store), store, ApiConfig(),
-                                        versions=(v1beta1.VERSION, Other(), v1.VERSION)))
+                                        versions=(v1beta1.VERSION, Other())))
     assert app.simulate_get("/api").json == {"versions": ["v1beta1", "vtest"]}
     assert app.simulate_post("/api/vtest/pods", json=pod_body("p")).status_code == 200
     assert [p["id"] for p in app.simulate_get("/api/v1beta1/pods").json["items"]] == ["p"]

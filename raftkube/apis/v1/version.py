@@ -1,21 +1,97 @@
-"""core/v1 as an ``ApiVersion`` with no resources yet: nothing routes to it, so no conversion is reached."""
+"""core/v1 as an ``ApiVersion``: resource table, conversions, Table rendering, discovery, Status bodies.
+
+v1 paths put the namespace in the URL (``/api/v1/namespaces/<ns>/pods``), lists and watches are one
+resource (``?watch=true``), and a DELETE answers the deleted object (K8S-V1.md §0 #12).
+"""
 
 from __future__ import annotations
 
-from types import MappingProxyType
+import copy
 
-from raftkube.apis.version import ApiVersion
+from raftkube.apis.v1 import convert, tables
+from raftkube.apis.v1.resources import API_VERSION, RESOURCES, RESOURCES_BY_KIND, discovery
+from raftkube.apis.version import ApiVersion, Binding, Resource
+from raftkube.model.errors import ApiError, BadRequest, Conflict
+from raftkube.model.objects import RESOURCES_BY_KIND as KINDS
+from raftkube.model.selectors import FieldSelector, parse_field_selector
 
 
 class V1(ApiVersion):
-    name = "v1"
-    resources = MappingProxyType({})
+    name = API_VERSION
+    resources = RESOURCES
+    namespaced_paths = True  # /api/v1/namespaces/<ns>/<resource>[/<name>]
+    delete_returns_object = True
 
-    def _none(self, *args, **kwargs):
-        raise NotImplementedError("core/v1 serves no resources yet")
+    def discovery(self) -> dict:
+        return discovery()
 
-    decode = decode_status = decode_binding = encode = encode_list = field_selector = _none
-    error = status_body = success_body = _none
+    def table(self, res: Resource, items: list[dict], revision: int, *, with_columns: bool = True) -> dict:
+        return tables.table(res.kind, items, revision, with_columns=with_columns)
+
+    def decode(self, res: Resource, body: dict, *, namespace: str, name: str | None = None) -> dict:
+        md = body.get("metadata") if isinstance(body, dict) else None
+        body_ns = md.get("namespace") if isinstance(md, dict) else None
+        if body_ns and namespace and body_ns != namespace and res.namespaced:
+            raise BadRequest(f"the namespace of the provided object ({body_ns}) does not match the namespace "
+                             f"sent on the request ({namespace})")
+        obj = convert.from_wire(res.kind, body, namespace=body_ns or namespace)
+        if name is not None:
+            if obj["metadata"].get("name") and obj["metadata"]["name"] != name:
+                raise BadRequest(f"the name of the object ({obj['metadata']['name']}) does not match the name "
+                                 f"on the URL ({name})")
+            obj["metadata"]["name"] = name
+        return obj
+
+    def decode_status(self, res: Resource, body: dict, *, namespace: str, name: str) -> dict:
+        obj = self.decode(res, body, namespace=namespace, name=name)
+        return obj
+
+    def decode_binding(self, body: dict) -> Binding:
+        target = (body.get("target") or {}) if isinstance(body, dict) else {}
+        md = (body.get("metadata") or {}) if isinstance(body, dict) else {}
+        return Binding(md.get("namespace") or None, md.get("name") or "", target.get("name") or "")
+
+    def encode(self, obj: dict) -> dict:
+        return convert.to_wire(obj)
+
+    def encode_list(self, res: Resource, items: list[dict], revision: int, self_link: str) -> dict:
+        return convert.list_to_wire(res.kind, items, revision)
+
+    def field_selector(self, res: Resource, selector: str) -> FieldSelector:
+        return parse_field_selector(res.kind, selector)
+
+    def error(self, exc: ApiError, res: Resource | None, obj: dict | None = None) -> ApiError:
+        kind = exc.kind or (res.kind if res else "")
+        if isinstance(exc, Conflict) and "resourceVersion" in exc.message and exc.name:
+            exc.message = (f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{exc.name}": the '
+                           "object has been modified; please apply your changes to the latest version and try again")
+        if kind in RESOURCES_BY_KIND:
+            internal = KINDS[kind].singular
+            if exc.message.startswith(f'{internal} "'):
+                exc = copy.copy(exc)
+                exc.message = RESOURCES_BY_KIND[kind].plural + exc.message[len(internal):]
+                exc.args = (exc.message,)
+        return exc
+
+    def status_body(self, code, reason, message, *, kind="", name="", causes=(), retry_after_s=None) -> dict:
+        body = {"kind": "Status", "apiVersion": API_VERSION, "metadata": {}, "status": "Failure",
+                "message": message, "reason": reason, "code": code}
+        details: dict = {}
+        if name:
+            details["name"] = name
+        if kind:
+            res = RESOURCES_BY_KIND.get(kind)
+            details["kind"] = res.plural if res else kind
+        if causes:
+            details["causes"] = [c.to_dict() for c in causes]
+        if retry_after_s is not None:
+            details["retryAfterSeconds"] = max(1, int(round(retry_after_s)))
+        if details:
+            body["details"] = details
+        return body
+
+    def success_body(self) -> dict:
+        return {"kind": "Status", "apiVersion": API_VERSION, "metadata": {}, "status": "Success", "code": 200}
 
 
 VERSION = V1()

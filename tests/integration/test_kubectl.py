@@ -1,0 +1,207 @@
+"""The stock kubectl on this machine against three real masters through core/v1 (one cluster per module).
+
+Each test uses its own object names and asserts on what kubectl printed. Cross-version: objects written
+through v1beta1 (as kubecfg does) are read with kubectl, and what kubectl creates is read through v1beta1.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import subprocess
+import threading
+
+import pytest
+import requests
+import yaml
+
+from raftkube.testing import pod_body, running_cluster
+
+KUBECTL = shutil.which("kubectl")
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: %s, labels: {app: %s}}
+spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}
+"""
+RC_SVC = """apiVersion: v1
+kind: ReplicationController
+metadata: {name: kweb, labels: {app: kweb}}
+spec:
+  replicas: 2
+  selector: {app: kweb}
+  template:
+    metadata: {labels: {app: kweb}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kwebsvc}
+spec: {selector: {app: kweb}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory):
+    assert KUBECTL, "kubectl must be installed on this machine (issue 16 tests the stock binary)"
+    with running_cluster(tmp_path_factory.mktemp("kubectl")) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("kubectl-cache")
+
+
+def kubectl(kc, cache, *args, check=True, server=0):
+    r = subprocess.run([KUBECTL, "--cache-dir", str(cache), "-s", kc.urls[server], *args], capture_output=True,
+                       text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def rows(out: str) -> list[list[str]]:
+    return [line.split() for line in out.strip().splitlines()]
+
+
+def test_version_prints_the_server_version(kc, cache):
+    out = kubectl(kc, cache, "version").stdout
+    assert "Server Version: v1.20.0+raftkube" in out
+
+
+def test_create_get_and_delete_a_v1_pod(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("kpod", "kpod"))
+    assert kubectl(kc, cache, "create", "-f", str(f)).stdout.strip() == "pod/kpod created"
+    r = kubectl(kc, cache, "create", "-f", str(f), check=False)
+    assert r.returncode == 1
+    assert f'Error from server (AlreadyExists): error when creating "{f}": pods "kpod" already exists' in r.stderr
+    table = rows(kubectl(kc, cache, "get", "pods", "-l", "app=kpod", server=1).stdout)
+    assert table[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table[1][:4] == ["kpod", "0/1", "Pending", "0"] and len(table) == 2
+    wide = rows(kubectl(kc, cache, "get", "pods", "-l", "app=kpod", "-o", "wide").stdout)
+    assert wide[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert wide[1][-2:] == ["<none>", "<none>"]
+    doc = yaml.safe_load(kubectl(kc, cache, "get", "pod", "kpod", "-o", "yaml").stdout)
+    assert (doc["kind"], doc["apiVersion"], doc["metadata"]["labels"]) == ("Pod", "v1", {"app": "kpod"})
+    assert isinstance(doc["metadata"]["resourceVersion"], str)
+    assert doc["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    # the same pod through v1beta1, as kubecfg reads it
+    beta = requests.get(kc.urls[2] + "/api/v1beta1/pods/kpod").json()
+    assert beta["desiredState"]["manifest"]["containers"][0]["image"] == "nginx"
+    assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=nothing").stderr) == [
+        ["No", "resources", "found", "in", "default", "namespace."]]
+    # delete waits (a watch on metadata.name) until the pod is gone
+    assert kubectl(kc, cache, "delete", "pod", "kpod", "--timeout=20s").stdout.strip() == 'pod "kpod" deleted'
+    r = kubectl(kc, cache, "get", "pod", "kpod", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == 'Error from server (NotFound): pods "kpod" not found'
+    assert requests.get(kc.urls[0] + "/api/v1beta1/pods/kpod").status_code == 404
+
+
+def test_get_rc_svc_nodes_and_all(kc, cache, tmp_path):
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC)
+    assert kubectl(kc, cache, "create", "-f", str(f)).stdout.split() == [
+        "replicationcontroller/kweb", "created", "service/kwebsvc", "created"]
+    rc = rows(kubectl(kc, cache, "get", "rc", "kweb", "-o", "wide").stdout)
+    assert rc[0] == ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+    assert rc[1][:2] == ["kweb", "2"] and rc[1][-3:] == ["web", "nginx", "app=kweb"]
+    svc = rows(kubectl(kc, cache, "get", "svc", "kwebsvc", "-o", "wide").stdout)
+    assert svc[0] == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    assert svc[1][:2] == ["kwebsvc", "ClusterIP"] and svc[1][4] == "80/TCP" and svc[1][-1] == "app=kweb"
+    assert requests.get(kc.urls[1] + "/api/v1beta1/services/kwebsvc").json()["port"] == 80
+    everything = kubectl(kc, cache, "get", "all").stdout
+    assert "replicationcontroller/kweb" in everything and "service/kwebsvc" in everything
+    out = json.loads(kubectl(kc, cache, "get", "rc", "kweb", "-o", "json").stdout)
+    assert out["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert kubectl(kc, cache, "delete", "-f", str(f)).stdout.split() == [
+        "replicationcontroller", '"kweb"', "deleted", "service", '"kwebsvc"', "deleted"]
+
+
+def test_a_minion_registered_through_v1beta1_is_a_node(kc, cache):
+    requests.post(kc.urls[0] + "/api/v1beta1/minions", json={"id": "kn1", "hostIP": "10.9.0.5"}).raise_for_status()
+    nodes = rows(kubectl(kc, cache, "get", "nodes", "-o", "wide").stdout)
+    assert nodes[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"]
+    kn1 = next(r for r in nodes if r[0] == "kn1")
+    assert kn1[1] == "Unknown" and kn1[-1] == "10.9.0.5"
+
+
+def test_a_v1beta1_pod_shows_in_kubectl_with_its_labels(kc, cache):
+    requests.post(kc.urls[0] + "/api/v1beta1/pods", json=pod_body("bpod", labels={"tier": "beta"})).raise_for_status()
+    out = rows(kubectl(kc, cache, "get", "po", "-l", "tier=beta", "--show-labels").stdout)
+    assert out[0][-1] == "LABELS" and out[1][0] == "bpod" and out[1][-1] == "tier=beta"
+    assert kubectl(kc, cache, "delete", "po", "bpod").returncode == 0
+
+
+def test_get_watch_prints_table_rows_for_an_add_and_a_delete(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("wpod", "wpod"))
+    lines: queue.Queue = queue.Queue()
+
+    def next_line() -> list[str]:
+        return lines.get(timeout=20).split()  # a deadline, not a sleep: raises queue.Empty if kubectl is silent
+
+    with subprocess.Popen([KUBECTL, "--cache-dir", str(cache), "-s", kc.urls[0], "get", "pods", "-l", "app=wpod",
+                           "-w"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as watch:
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in watch.stdout], daemon=True)
+        reader.start()
+        try:
+            kubectl(kc, cache, "create", "-f", str(f))
+            header, added = next_line(), next_line()
+            kubectl(kc, cache, "delete", "pod", "wpod", "--wait=false")
+            deleted = next_line()
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+            reader.join(timeout=10)
+    assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert added[:3] == ["wpod", "0/1", "Pending"] and deleted[:3] == ["wpod", "0/1", "Pending"]
+
+
+def test_apply_label_annotate_and_patch(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("apod", "apod"))
+    assert kubectl(kc, cache, "apply", "-f", str(f)).stdout.strip() == "pod/apod created"
+    assert kubectl(kc, cache, "apply", "-f", str(f)).stdout.strip() == "pod/apod unchanged"
+    f.write_text(POD % ("apod", "changed"))
+    assert kubectl(kc, cache, "apply", "-f", str(f), server=1).stdout.strip() == "pod/apod configured"
+    assert kubectl(kc, cache, "label", "pod", "apod", "tier=x").stdout.strip() == "pod/apod labeled"
+    assert kubectl(kc, cache, "annotate", "pod", "apod", "note=hi").stdout.strip() == "pod/apod annotated"
+    assert kubectl(kc, cache, "patch", "pod", "apod", "--type=merge", "-p",
+                   '{"metadata":{"labels":{"tier":null}}}').stdout.strip() == "pod/apod patched"
+    got = requests.get(kc.urls[2] + "/api/v1beta1/pods/apod").json()
+    assert got["labels"] == {"app": "changed"} and got["annotations"]["note"] == "hi"
+    kubectl(kc, cache, "delete", "pod", "apod")
+
+
+def test_scale_rc_through_the_scale_subresource(kc, cache, tmp_path):
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", "sweb").split("---")[0])
+    kubectl(kc, cache, "create", "-f", str(f))
+    assert kubectl(kc, cache, "scale", "rc", "sweb", "--replicas=3").stdout.strip() == \
+        "replicationcontroller/sweb scaled"
+    assert requests.get(kc.urls[1] + "/api/v1beta1/replicationControllers/sweb").json()[
+        "desiredState"]["replicas"] == 3
+    # --current-replicas goes GET + PUT of the Scale (found through discovery)
+    assert kubectl(kc, cache, "scale", "rc", "sweb", "--current-replicas=3", "--replicas=1").returncode == 0
+    r = kubectl(kc, cache, "scale", "rc", "sweb", "--current-replicas=3", "--replicas=2", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == "error: Expected replicas to be 3, was 1"
+    scale = requests.get(kc.urls[0] + "/api/v1/namespaces/default/replicationcontrollers/sweb/scale").json()
+    assert (scale["kind"], scale["apiVersion"], scale["spec"]) == ("Scale", "autoscaling/v1", {"replicas": 1})
+    assert scale["status"]["selector"] == "app=sweb"
+    kubectl(kc, cache, "delete", "rc", "sweb")
+
+
+def test_describe_run_cluster_info_jsonpath_and_sort_by(kc, cache):
+    assert kubectl(kc, cache, "run", "rpod", "--image=nginx", "--labels=app=rpod").stdout.strip() == \
+        "pod/rpod created"
+    out = kubectl(kc, cache, "describe", "pod", "rpod").stdout
+    assert [line.split(None, 1) for line in out.splitlines()[:2]] == [["Name:", "rpod"], ["Namespace:", "default"]]
+    assert "Image:        nginx" in out and "Labels:       app=rpod" in out
+    assert kubectl(kc, cache, "cluster-info").stdout.startswith(f"Kubernetes control plane is running at {kc.urls[0]}")
+    assert kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "-o",
+                   "jsonpath={.items[*].spec.containers[0].image}").stdout == "nginx"
+    assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)[1][0] == "rpod"
+    kubectl(kc, cache, "delete", "pod", "rpod")
