@@ -1,6 +1,12 @@
 """Node lifecycle: a minion whose heartbeat is older than the grace period becomes NotReady; after a
 further eviction delay its active pods are marked Failed (reason NodeLost), so replication managers
-replace them elsewhere. A minion that heartbeats again is Ready (the heartbeat itself says so)."""
+replace them elsewhere. A minion that heartbeats again is Ready (the heartbeat itself says so).
+
+A heartbeat's age is measured with this leader's clock, from when the leader saw that heartbeat arrive (a
+new ``lastHeartbeatTime``), never from the minion's own timestamp: a minion whose clock is off is not
+evicted, and a leader that just took over gives every minion a full grace period from then (it has seen
+nothing yet), so a long master outage does not fail every pod at once. When most minions are NotReady
+together (a control-plane or network problem, Kubernetes' unhealthy zone), nothing is evicted."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from raftkube.controllers.base import Controller
+from raftkube.controllers.events import EventRecorder
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
 from raftkube.model.objects import ACTIVE_PHASES, FAILED, name_of, namespace_of, pod_phase
 
@@ -38,11 +45,20 @@ def ready_condition(node: dict) -> dict | None:
     return None
 
 
-def last_heartbeat(node: dict) -> float | None:
-    """The Ready condition's lastHeartbeatTime, or the creation time for a minion never heard from."""
+def heartbeat_token(node: dict) -> str:
+    """What changes with every heartbeat: the Ready condition's lastHeartbeatTime (creation time if none)."""
     cond = ready_condition(node) or {}
-    return parse_time(cond.get("lastHeartbeatTime")) or parse_time((node.get("metadata") or {})
-                                                                   .get("creationTimestamp"))
+    return cond.get("lastHeartbeatTime") or (node.get("metadata") or {}).get("creationTimestamp") or ""
+
+
+# Kubernetes' node lifecycle controller: a zone with at least this share of its nodes NotReady is unhealthy
+UNHEALTHY_SHARE = 0.55
+
+
+def disrupted(not_ready: int, total: int) -> bool:
+    """Most minions NotReady at once (all of them, or >= 55% of three or more): blame the control plane or
+    the network, not the minions, and evict nobody."""
+    return total > 0 and (not_ready == total or (total >= 3 and not_ready >= UNHEALTHY_SHARE * total))
 
 
 @dataclass(frozen=True)
@@ -51,11 +67,8 @@ class NodePlan:
     evict: bool = False  # fail the minion's active pods
 
 
-def plan_node(node: dict, now: float, grace_s: float, eviction_delay_s: float) -> NodePlan:
-    hb = last_heartbeat(node)
-    if hb is None:
-        return NodePlan()
-    age = now - hb
+def plan_node(node: dict, age: float, grace_s: float, eviction_delay_s: float) -> NodePlan:
+    """``age``: seconds since this leader saw the minion's latest heartbeat arrive."""
     if age <= grace_s:
         return NodePlan()
     cond = ready_condition(node)
@@ -67,27 +80,59 @@ class NodeLifecycleController(Controller):
     name = "nodes"
 
     def __init__(self, client, *, grace_period_s: float = 40.0, eviction_delay_s: float = 20.0,
-                 check_period_s: float = 1.0, clock=time.time, **kw):
+                 check_period_s: float = 1.0, clock=time.time, events: EventRecorder | None = None, **kw):
         super().__init__(client, clock=clock, **kw)
+        self.events = events if events is not None else EventRecorder(client, "node-controller", threads=0)
         self.grace_period_s = grace_period_s
         self.eviction_delay_s = eviction_delay_s
         self.check_period_s = check_period_s
         self.node_informer = self.informer("Node")
         self.informers = [self.node_informer]
+        self._heard: dict[str, tuple[str, float]] = {}  # minion -> (heartbeat token, when this leader saw it)
+        self._holding = False  # evictions held back because most minions are NotReady
 
     def next_deadline_s(self) -> float | None:
         return self.check_period_s
 
+    def heartbeat_age(self, node: dict, now: float) -> float:
+        token, name = heartbeat_token(node), name_of(node)
+        heard = self._heard.get(name)
+        if heard is None or heard[0] != token:
+            heard = self._heard[name] = (token, now)
+        return now - heard[1]
+
     def reconcile(self) -> None:
         now = self.clock()
-        for node in sorted(self.node_informer.items(), key=name_of):
+        nodes = sorted(self.node_informer.items(), key=name_of)
+        names = {name_of(n) for n in nodes}
+        for gone in set(self._heard) - names:
+            del self._heard[gone]
+        plans = [(node, plan_node(node, self.heartbeat_age(node, now), self.grace_period_s, self.eviction_delay_s))
+                 for node in nodes]
+        not_ready = sum(1 for node, plan in plans if plan.mark_not_ready or not self._is_ready(node))
+        hold = disrupted(not_ready, len(nodes))
+        if hold != self._holding:
+            self._holding = hold
+            if hold:
+                message = (f"{not_ready} of {len(nodes)} minions are NotReady at once: assuming a control-plane "
+                           "or network problem, evicting no pods until most are Ready again")
+                log.warning("%s", message)
+                for node in nodes:
+                    self.events.record(node, "EvictionsHeld", message)
+            else:
+                log.info("most minions are Ready again: evictions resume")
+        for node, plan in plans:
             if self.stop_event.is_set():
                 return
-            plan = plan_node(node, now, self.grace_period_s, self.eviction_delay_s)
             if plan.mark_not_ready:
                 self._mark_not_ready(node, now)
-            if plan.evict:
+            if plan.evict and not hold:
                 self._evict(node)
+
+    @staticmethod
+    def _is_ready(node: dict) -> bool:
+        cond = ready_condition(node)
+        return cond is None or cond.get("status") == "True"
 
     def _mark_not_ready(self, node: dict, now: float) -> None:
         name = name_of(node)

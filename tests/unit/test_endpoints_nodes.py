@@ -1,7 +1,7 @@
 """Endpoints controller and node lifecycle: planners and sync_once against the in-memory store."""
 
 from raftkube.controllers.endpoints import EndpointsController, plan_endpoints, resolve_port, same_endpoints
-from raftkube.controllers.nodes import NodeLifecycleController, parse_time, plan_node
+from raftkube.controllers.nodes import NodeLifecycleController, disrupted, parse_time, plan_node
 from raftkube.model.endpoints import endpoint_pairs
 from raftkube.model.objects import node_ready
 from tests.unit.fakes import FakeClock, RecordingClient, container, node, pod, put, service
@@ -84,14 +84,87 @@ def hb_ts() -> float:
 
 
 def test_plan_node_grace_then_eviction():
-    t = hb_ts()
     n = node("n1", heartbeat=HB)
-    assert plan_node(n, t + 39, 40, 20).mark_not_ready is False
-    assert plan_node(n, t + 41, 40, 20) == plan_node(n, t + 41, 40, 20)
-    assert plan_node(n, t + 41, 40, 20).mark_not_ready and not plan_node(n, t + 41, 40, 20).evict
-    assert plan_node(n, t + 61, 40, 20).evict
+    assert plan_node(n, 39, 40, 20).mark_not_ready is False
+    assert plan_node(n, 41, 40, 20) == plan_node(n, 41, 40, 20)
+    assert plan_node(n, 41, 40, 20).mark_not_ready and not plan_node(n, 41, 40, 20).evict
+    assert plan_node(n, 61, 40, 20).evict
     down = node("n1", heartbeat=HB, ready=False)
-    assert not plan_node(down, t + 41, 40, 20).mark_not_ready  # already marked
+    assert not plan_node(down, 41, 40, 20).mark_not_ready  # already marked
+
+
+def test_disrupted_when_most_minions_are_not_ready():
+    assert not disrupted(0, 0) and not disrupted(1, 2) and disrupted(2, 2) and disrupted(1, 1)
+    assert not disrupted(1, 3) and disrupted(2, 3) and not disrupted(5, 10) and disrupted(6, 10)
+
+
+def heartbeat(client, name: str, when: str) -> None:
+    n = client.get("Node", name, "")
+    n["status"]["conditions"][0]["lastHeartbeatTime"] = when
+    client.inner.update_status(n)
+
+
+def test_a_new_leader_gives_every_minion_a_full_grace_period_from_takeover():
+    """After a master outage longer than the grace period, the heartbeats in the store are old: the leader
+    that takes over judges them from when it took over, not from their timestamps."""
+    clock = FakeClock(hb_ts() + 600)  # ten minutes without a leader
+    client = RecordingClient(clock)
+    for i in range(3):
+        put(client, node(f"n{i}", heartbeat=HB))
+        put(client, pod(f"p{i}", node_name=f"n{i}", phase="Running"))
+    c = NodeLifecycleController(client, clock=clock, grace_period_s=40, eviction_delay_s=20)
+    c.sync_once()
+    assert client.actions == []  # the old code marked all three NotReady and failed every pod here
+    clock.advance(39)
+    for i in range(2):  # two minions heartbeat again; n2 stays silent
+        heartbeat(client, f"n{i}", "2027-01-15T08:10:39Z")
+    c.sync_once()
+    assert client.writes() == []
+    clock.advance(2)
+    c.sync_once()
+    assert client.writes() == [("update_status", "Node", "n2")]
+    clock.advance(20)
+    c.sync_once()
+    assert client.writes()[-1] == ("update_status", "Pod", "p2")
+
+
+def test_a_minion_whose_clock_is_off_is_not_evicted():
+    clock = FakeClock(hb_ts())
+    client = RecordingClient(clock)
+    put(client, node("n1", heartbeat=HB))
+    put(client, pod("a", node_name="n1", phase="Running"))
+    c = NodeLifecycleController(client, clock=clock, grace_period_s=40, eviction_delay_s=20)
+    c.sync_once()
+    for minute in range(5):  # its clock is an hour behind, but it heartbeats every 10 s
+        for second in range(0, 60, 10):
+            clock.advance(10)
+            heartbeat(client, "n1", f"2027-01-15T07:{minute:02d}:{second:02d}Z")
+            c.sync_once()
+    assert client.writes() == [] and node_ready(client.get("Node", "n1", ""))
+
+
+def test_no_eviction_when_most_minions_go_not_ready_at_once(caplog):
+    clock = FakeClock(hb_ts())
+    client = RecordingClient(clock)
+    for i in range(3):
+        put(client, node(f"n{i}", heartbeat=HB))
+        put(client, pod(f"p{i}", node_name=f"n{i}", phase="Running"))
+    c = NodeLifecycleController(client, clock=clock, grace_period_s=40, eviction_delay_s=20)
+    c.sync_once()
+    with caplog.at_level("WARNING", logger="raftkube.controllers.nodes"):
+        clock.advance(41)
+        c.sync_once()
+        clock.advance(60)
+        c.sync_once()
+        c.sync_once()
+    assert sorted(w[2] for w in client.writes() if w[1] == "Node") == ["n0", "n1", "n2"]  # marked NotReady
+    assert all(client.get("Pod", f"p{i}")["status"]["phase"] == "Running" for i in range(3))  # no pod failed
+    events = [e for e in client.list("Event")[0] if e["reason"] == "EvictionsHeld"]
+    assert sorted(e["involvedObject"]["name"] for e in events) == ["n0", "n1", "n2"]
+    assert all(client.get("Pod", f"p{i}")["status"]["phase"] == "Running" for i in range(3))
+    held = [r.getMessage() for r in caplog.records if "evicting no pods" in r.getMessage()]
+    assert held == ["3 of 3 minions are NotReady at once: assuming a control-plane or network problem, "
+                    "evicting no pods until most are Ready again"]
 
 
 def test_node_becomes_not_ready_after_grace_and_its_pods_fail_after_the_delay():
@@ -102,6 +175,7 @@ def test_node_becomes_not_ready_after_grace_and_its_pods_fail_after_the_delay():
     put(client, pod("a", node_name="n1", phase="Running"))
     put(client, pod("b", node_name="n2", phase="Running"))
     c = NodeLifecycleController(client, clock=clock, grace_period_s=40, eviction_delay_s=20)
+    c.sync_once()  # the leader sees both heartbeats now
     clock.advance(30)
     c.sync_once()
     assert client.actions == []
