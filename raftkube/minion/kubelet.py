@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from raftkube.model.objects import name_of, namespace_of
+from raftkube.model.objects import ACTIVE_PHASES, name_of, namespace_of, pod_phase
 from raftkube.minion.executor import Executor
 from raftkube.minion.images import PAUSE_IMAGE
 from raftkube.minion.planner import Action, newest_first, sync_pods
@@ -194,6 +194,8 @@ class Kubelet:
             unhealthy = set(self._unhealthy)
         waiting = self.executor.waiting()
         for uid, pod in desired.items():
+            if pod_phase(pod) not in ACTIVE_PHASES:
+                continue  # terminated is final: never reported back to life (see planner.plan_pod)
             status = pod_status(pod, by_pod.get(uid, []), self.host_ip, waiting.get(uid), unhealthy)
             if status == self._pushed.get(uid) or status == normalize_status(pod.get("status")):
                 continue

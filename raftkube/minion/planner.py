@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from raftkube.model.objects import name_of, namespace_of
+from raftkube.model.objects import ACTIVE_PHASES, name_of, namespace_of, pod_phase
 from raftkube.minion.runtime import RuntimeContainer
 
 
@@ -134,7 +134,14 @@ def sync_pods(desired: dict[str, dict], actual: list[RuntimeContainer], now: flo
 
 def plan_pod(uid: str, pod: dict, mine: list[RuntimeContainer], now: float,
              unhealthy: frozenset[str] | set[str], max_backoff_s: float = 10.0) -> list[Action]:
-    """The actions for one pod (uid ``uid``) given its containers ``mine``: removals and stops first."""
+    """The actions for one pod (uid ``uid``) given its containers ``mine``: removals and stops first.
+
+    A pod the store says is terminated (Failed or Succeeded) stays terminated: the master decided (e.g. it
+    failed the pods of a minion it lost, and their replacements run elsewhere), so whatever of it still runs
+    here is stopped (its dead containers stay, for logs) and nothing is started again.
+    """
+    if pod_phase(pod) not in ACTIVE_PHASES:
+        return [StopContainer(uid, c.id, f"pod is {pod_phase(pod)} in the store") for c in mine if c.running]
     spec = pod.get("spec") or {}
     policy = restart_policy(pod)
     service_env = spec.get("serviceEnv") or []

@@ -12,8 +12,13 @@ import threading
 from typing import Callable, Iterable
 
 from raftkube.informer import Informer, InformerSettings
-from raftkube.model.objects import pod_node
+from raftkube.model.objects import ACTIVE_PHASES, pod_node, pod_phase
 from raftkube.minion.planner import pod_uid
+
+
+def newly_terminated(old: dict, new: dict) -> bool:
+    """The pod went from active to terminated (the master failed it, or the kubelet said it finished)."""
+    return pod_phase(old) in ACTIVE_PHASES and pod_phase(new) not in ACTIVE_PHASES
 
 
 def _node_index(pod: dict) -> list[str]:
@@ -67,7 +72,7 @@ class PodSource:
 
     def _changed(self, old: dict | None, new: dict | None) -> None:
         if old is not None and new is not None and pod_uid(old) == pod_uid(new) \
-                and old.get("spec") == new.get("spec"):
+                and old.get("spec") == new.get("spec") and not newly_terminated(old, new):
             return  # a status write (most often the kubelet's own): nothing to sync
         self._notify(pod_node(p) for p in (old, new) if p is not None)
 

@@ -406,6 +406,39 @@ def test_kubelet_kills_containers_of_deleted_pods():
     assert rt.list_containers() == []
 
 
+def test_a_pod_the_master_failed_is_stopped_here_and_stays_failed():
+    """A minion comes back after its pods were failed (NodeLost) and replaced elsewhere: the master
+    decided, so the kubelet stops what still runs (host ports freed, no pod running twice), restarts
+    nothing, and never reports the pod Running again."""
+    pod = make_pod(ports=[{"containerPort": 80, "hostPort": 8080}])
+    k, rt, pusher = make_kubelet([pod])
+    k.sync_once()
+    assert sum(c.running for c in rt.list_containers()) == 2 and pusher.pushed[-1]["status"]["phase"] == "Running"
+    pushed = len(pusher.pushed)
+    k.source.pods[pod_uid(pod)] = dict(pod, status={"phase": "Failed", "reason": "NodeLost"})
+    k.sync_once()
+    assert [c.running for c in rt.list_containers()] == [False, False]  # stopped, kept for logs
+    k.sync_once()
+    k.sync_once()
+    assert not any(c.running for c in rt.list_containers()) and len(pusher.pushed) == pushed
+
+
+def test_planner_stops_every_running_container_of_a_terminated_pod():
+    pod = dict(make_pod(), status={"phase": "Failed"})
+    actual = running_pod(pod) + [container("old", pod, "app", running=False, exit_code=1, created=0.5)]
+    assert kinds(sync_pods({"uid-web-0001": pod}, actual)) == [("StopContainer", "infra1"),
+                                                               ("StopContainer", "app-app")]
+    assert sync_pods({"uid-web-0001": pod}, [c for c in actual if not c.running]) == []
+
+
+def test_pod_source_wakes_the_kubelet_when_a_pod_is_terminated_by_status_alone():
+    from raftkube.minion.pod_source import newly_terminated
+    running, failed = make_pod(), dict(make_pod(), status={"phase": "Failed"})
+    running["status"] = {"phase": "Running"}
+    assert newly_terminated(running, failed) and not newly_terminated(failed, failed)
+    assert not newly_terminated(make_pod(), running)
+
+
 # ---- the pod source: list once, then resume the watch where it broke -----------------------------
 class FlakyWatchClient:
     """list -> one pod; the first watch delivers a bind then breaks (master died); later ones idle."""
