@@ -165,6 +165,8 @@ class Registry:
         key = key_of(obj)
         old = self._local(key)
         if rv and rv != rv_of(old):
+            old = self._fresh(key)  # a stale local copy must not answer 409
+        if rv and rv != rv_of(old):
             raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{key[2]}" cannot be updated: resourceVersion '
                            f"{rv} does not match the current {rv_of(old)}", kind=kind, name=key[2])
         strategy.prepare_for_update(obj, old)
@@ -182,8 +184,10 @@ class Registry:
         strategy.normalize_meta(obj)
         key = key_of(obj)
         for attempt in range(5):
-            old = self._local(key)
+            old = self._local(key) if attempt == 0 else self._fresh(key)  # lost a race: re-read it fresh
             rv = rv_of(obj)
+            if rv and rv != rv_of(old):
+                old = self._fresh(key)
             if rv and rv != rv_of(old):
                 raise Conflict(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" cannot be updated: '
                                f"resourceVersion {rv} does not match the current {rv_of(old)}",
@@ -314,7 +318,17 @@ class Registry:
         return self.store.read(consistent=False)
 
     def _local(self, key) -> dict:
+        """The object as this master has it; a miss is confirmed on state at least as new as the request
+        (a linearizable read) before it becomes a 404: this master may not have applied yet the create that
+        another master acknowledged a moment ago."""
         found = self._local_view().get(key)
+        if found is None:
+            return self._fresh(key)
+        return decode_object(found[1], found[0])
+
+    def _fresh(self, key) -> dict:
+        """The object after a linearizable read (for deciding an error: 404, or a 409 on resourceVersion)."""
+        found = self.store.read(consistent=True).get(key)
         if found is None:
             raise NotFound(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" not found', kind=key[0], name=key[2])
         return decode_object(found[1], found[0])

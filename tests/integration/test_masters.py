@@ -117,6 +117,25 @@ def test_duplicate_create_and_stale_update_conflict(cluster):
     assert requests.get(a + f"{PODS}/dup").json()["labels"] == {"name": "dup", "v": "2"}
 
 
+def test_update_delete_and_bind_on_a_follower_right_after_a_create_on_the_leader(cluster):
+    """Linearizable writes: a follower that has not applied the create yet must not answer 404 or 409."""
+    leader = cluster.leader()
+    followers = [n for n in cluster.names if n != leader]
+    with requests.Session() as lead, requests.Session() as other:
+        for i in range(60):
+            there = cluster.url(followers[i % 2])
+            created = lead.post(cluster.url(leader) + PODS, json=pod_body(f"race-{i}"), timeout=10).json()
+            created["labels"] = {"name": f"race-{i}", "v": "2"}
+            r = other.put(there + f"{PODS}/race-{i}", json=created, timeout=10)
+            assert r.status_code == 200, (i, r.text)
+            lead.post(cluster.url(leader) + PODS, json=pod_body(f"race-b{i}"), timeout=10)
+            r = other.post(there + "/api/v1beta1/bindings", json={"podID": f"race-b{i}", "host": "m-x"}, timeout=10)
+            assert r.status_code == 200, (i, r.text)
+            lead.post(cluster.url(leader) + PODS, json=pod_body(f"race-d{i}"), timeout=10)
+            r = other.delete(there + f"{PODS}/race-d{i}", timeout=10)
+            assert r.status_code == 200, (i, r.text)
+
+
 def test_watch_on_follower_sees_leader_writes_and_resumes(cluster):
     leader = cluster.leader()
     follower = next(n for n in cluster.names if n != leader)

@@ -7,7 +7,9 @@ import pytest
 from raftkube.model.errors import BadRequest, Conflict, Gone, NotFound
 from raftkube.model.selectors import parse_field_selector, parse_label_selector
 from raftkube.registry import Registry
+from raftkube.state.codec import pack
 from raftkube.state.local import LocalStore
+from raftkube.state.machine import StateMachine, check_result
 
 
 def pod(name, ns="default", **labels):
@@ -133,3 +135,66 @@ def test_a_replication_controller_is_rendered_on_every_read(reg):
     assert reg.get_rendered("ReplicationController", "default", "r", render) == b"0"
     reg.create(pod("p", app="web"))  # the RC itself is unchanged; its computed replica count is not
     assert reg.get_rendered("ReplicationController", "default", "r", render) == b"1"
+
+
+
+class LaggingReplica:
+    """Two replicas of one log: entries committed through "the other master" reach this one only when it
+    catches up (on a linearizable read, or with its own write, which comes after them in the log)."""
+
+    write_timeout_s = 5.0
+
+    def __init__(self):
+        self.other, self.mine = StateMachine(), StateMachine()
+        self.behind: list[bytes] = []
+
+    def submit_elsewhere(self, txn: dict, timeout_s: float | None = None) -> list:
+        entry = pack([txn])
+        self.behind.append(entry)
+        [result] = self.other.apply(entry)
+        return check_result(result)
+
+    def submit(self, txn: dict, timeout_s: float | None = None) -> list:
+        result = self.submit_elsewhere(txn)
+        self.catch_up()
+        return result
+
+    def catch_up(self) -> None:
+        while self.behind:
+            self.mine.apply(self.behind.pop(0))
+
+    def read(self, consistent: bool = True, timeout_s: float | None = None) -> StateMachine:
+        if consistent:
+            self.catch_up()
+        return self.mine
+
+
+class OtherMaster:
+    write_timeout_s = 5.0
+
+    def __init__(self, replica: LaggingReplica):
+        self.submit = replica.submit_elsewhere
+        self.read = lambda consistent=True, timeout_s=None: replica.other
+
+
+def test_a_follower_decides_404_and_409_on_state_as_new_as_the_request():
+    """Create acknowledged by another master, then at once update, delete or bind here, where the create
+    has not been applied yet: no wrong 404 or 409 (the old code answered from its stale copy)."""
+    store = LaggingReplica()
+    there, here = Registry(OtherMaster(store)), Registry(store)
+    created = there.create(pod("a"))
+    changed = copy.deepcopy(created)
+    changed["metadata"]["labels"] = {"v": "2"}
+    assert here.update(changed)["metadata"]["labels"] == {"v": "2"}
+    there.create(pod("b"))
+    assert here.bind("default", "b", "minion-1")["spec"]["nodeName"] == "minion-1"
+    there.create(pod("c"))
+    here.delete("Pod", "default", "c")
+    assert store.read().get(("Pod", "default", "c")) is None
+    newer = there.update(copy.deepcopy(there.get("Pod", "default", "a")))  # its rv moves on elsewhere
+    newer["metadata"]["labels"] = {"v": "3"}
+    assert here.update(newer)["metadata"]["labels"] == {"v": "3"}  # current, just not applied here yet
+    with pytest.raises(NotFound):
+        here.delete("Pod", "default", "never-created")
+    with pytest.raises(Conflict):
+        here.update(changed)  # really stale
