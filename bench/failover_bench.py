@@ -232,6 +232,8 @@ def main(argv=None) -> int:
                     help="start the next trial as soon as /raft says ready (do not wait for all peers connected)")
     ap.add_argument("--trace", action="store_true", help="print the survivors' /raft transitions of every trial")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 trials")
+    ap.add_argument("--raft", default="", metavar="TOML",
+                    help='[raft] keys for the masters, e.g. "max_timeout_s = 0.6" (default: the built-in defaults)')
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (master logs, data)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -244,7 +246,7 @@ def main(argv=None) -> int:
 
     os.environ["PYTHONFAULTHANDLER"] = "1"   # the masters inherit it: SIGABRT dumps their stacks
     workdir = Path(tempfile.mkdtemp(prefix="raftkube-failover-"))
-    cluster = MasterCluster(workdir)
+    cluster = MasterCluster(workdir, extra_toml=f"\n[raft]\n{args.raft}\n" if args.raft else "")
     results = []
     exit_code = 0
     writer = None

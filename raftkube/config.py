@@ -48,7 +48,7 @@ class MasterConfig:
 class RaftConfig:
     #: election timeout range; a follower starts an election after U(min, max) without a heartbeat
     min_timeout_s: float = 0.3
-    max_timeout_s: float = 0.9
+    max_timeout_s: float = 0.6
     #: leader heartbeat period; must be below min_timeout_s / 3
     append_entries_period_s: float = 0.05
     #: a leader that hears no majority for this long steps down; below min_timeout_s so a
