@@ -147,3 +147,86 @@ def test_yaml_gets_the_same_limits(api, store):
     good = "id: y\nkind: Pod\napiVersion: v1beta1\ndesiredState:\n  manifest:\n    version: v1beta1\n" \
            "    containers:\n    - name: c\n      image: busybox\n"
     assert api.simulate_post("/api/v1beta1/pods", body=good, headers=YAML).status_code == 200
+
+
+# --- validation ranges: 422 with causes ------------------------------------------------------------
+
+from raftkube.model.validation import ANNOTATIONS_MAX_BYTES, MAX_REPLICAS  # noqa: E402
+from raftkube.testing import rc_body, service_body  # noqa: E402
+
+V1 = "/api/v1/namespaces/default"
+
+
+def assert_422(r, *fields):
+    assert r.status_code == 422, r.text
+    body = r.json
+    assert body["kind"] == "Status" and body["reason"] == "Invalid"
+    got = [c["field"] for c in body["details"]["causes"]]
+    for f in fields:
+        assert any(f in g for g in got), (f, got)
+    return body
+
+
+def test_replicas_above_the_maximum_is_422(api, store):
+    assert api.simulate_post("/api/v1beta1/replicationControllers",
+                             json=rc_body("ok", MAX_REPLICAS, labels={"name": "ok"})).status_code == 200
+    rev = store.read().revision
+    assert_422(api.simulate_post("/api/v1beta1/replicationControllers",
+                                 json=rc_body("big", MAX_REPLICAS + 1, labels={"name": "big"})), "replicas")
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
+          "spec": {"replicas": 1_000_000_000, "selector": {"app": "web"},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
+    assert_422(api.simulate_post(V1 + "/replicationcontrollers", json=rc), "spec.replicas")
+    scale = {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "ok"},
+             "spec": {"replicas": 1_000_000_000}}
+    r = api.simulate_put(V1 + "/replicationcontrollers/ok/scale", json=scale)
+    assert r.status_code == 422, r.text
+    assert store.read().revision == rev
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 1_000_000])
+def test_ports_out_of_range_are_422(api, store, port):
+    body = pod_body("p")
+    body["desiredState"]["manifest"]["containers"][0]["ports"] = [{"containerPort": port or -5, "hostPort": port}]
+    assert_422(api.simulate_post("/api/v1beta1/pods", json=body), "Port")
+    pod = copy.deepcopy(V1_POD)
+    pod["spec"]["containers"][0]["ports"] = [{"containerPort": port or 70000}]
+    assert_422(api.simulate_post(V1 + "/pods", json=pod), "containerPort")
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+           "spec": {"ports": [{"port": port or 65536, "targetPort": 80}], "selector": {"app": "web"}}}
+    assert_422(api.simulate_post(V1 + "/services", json=svc), "port")
+    assert_422(api.simulate_post("/api/v1beta1/services", json=service_body("s", port or 65536, {"a": "b"})), "port")
+    assert store.read().revision == 0
+
+
+@pytest.mark.parametrize("key, value", [
+    ("a b", "x"), ("-a", "x"), ("a-", "x"), ("x" * 64, "x"), ("Bad_Prefix!/a", "x"), ("/a", "x"), ("a/", "x"),
+    ("ok", "a b"), ("ok", "-x"), ("ok", "x" * 64), ("ok", "é"), ("ok", "x/y"),
+])
+def test_label_syntax_like_kubernetes_is_422(api, store, key, value):
+    pod = copy.deepcopy(V1_POD)
+    pod["metadata"]["labels"] = {key: value}
+    assert_422(api.simulate_post(V1 + "/pods", json=pod), "labels")
+    body = pod_body("p")
+    body["labels"] = {key: value}
+    assert_422(api.simulate_post("/api/v1beta1/pods", json=body), "labels")
+    assert store.read().revision == 0
+
+
+def test_good_labels_pass(api):
+    pod = copy.deepcopy(V1_POD)
+    pod["metadata"]["labels"] = {"example.com/a_b.c-d": "A.b_c-9", "x": "", "k" * 63: "v" * 63}
+    assert api.simulate_post(V1 + "/pods", json=pod).status_code == 201
+
+
+def test_annotations_total_size_and_keys_are_422(api, store):
+    pod = copy.deepcopy(V1_POD)
+    half = ANNOTATIONS_MAX_BYTES // 2
+    pod["metadata"]["annotations"] = {"a": "x" * half, "b": "y" * half}  # 2 bytes of keys over
+    assert_422(api.simulate_post(V1 + "/pods", json=pod), "metadata.annotations")
+    pod["metadata"]["annotations"] = {"bad key": "v"}
+    assert_422(api.simulate_post(V1 + "/pods", json=pod), "metadata.annotations")
+    assert store.read().revision == 0
+    pod["metadata"]["annotations"] = {"a": "x" * (half - 1), "b": "y" * (half - 1)}
+    assert api.simulate_post(V1 + "/pods", json=pod).status_code == 201
