@@ -13,6 +13,7 @@ import time
 
 import falcon
 
+from raftkube.api import decode
 from raftkube.apis import ApiVersion, Resource
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
 from raftkube.model.objects import DEFAULT_NAMESPACE
@@ -31,23 +32,16 @@ def read_body(req: falcon.Request, limit: int) -> dict:
         raise RequestTooLarge(f"request body is larger than the limit of {limit} bytes")
     if not raw.strip():
         raise BadRequest("the request needs a JSON body")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        if "yaml" not in (req.content_type or ""):
-            raise BadRequest(f"malformed JSON in the request body: {exc}") from None
-        body = _yaml(raw)
+    if "yaml" in (req.content_type or ""):
+        try:
+            body = decode.decode_json(raw)
+        except BadRequest:
+            body = decode.decode_yaml(raw)
+    else:
+        body = decode.decode_json(raw)
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
-
-
-def _yaml(raw: bytes):
-    import yaml
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise BadRequest(f"malformed YAML in the request body: {exc}") from None
 
 
 def _namespace(req: falcon.Request, *, for_list: bool = False) -> str | None:

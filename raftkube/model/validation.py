@@ -22,10 +22,13 @@ DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 DNS_952_LABEL_MAX = 24
 LABEL_VALUE_MAX = 63
+MAX_REPLICAS = 100_000  # spec.replicas of one RC (README, API limits): 1e9 would bury the store
+ANNOTATIONS_MAX_BYTES = 256 * 1024  # keys + values of one object's annotations, UTF-8 (as Kubernetes)
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS_952_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")  # label key name and label value
 _C_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -83,19 +86,52 @@ def _meta(obj: dict) -> dict:
     return obj.get("metadata") or {}
 
 
+def _key_why(key) -> str | None:
+    """Why ``key`` is not a Kubernetes qualified name (``[prefix/]name``), or None."""
+    if not isinstance(key, str) or not key:
+        return "a label key may not be empty"
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or not is_dns_subdomain(prefix)):
+        return "a label key prefix must be a DNS subdomain of 1-253 characters"
+    if not name or len(name) > DNS_LABEL_MAX or not _LABEL_NAME.fullmatch(name):
+        return ("a label key must be 1-63 characters after an optional prefix/: alphanumerics, '-', '_', '.', "
+                "starting and ending with an alphanumeric")
+    return None
+
+
 def _check_labels(errs: FieldErrors, labels: Mapping[str, str] | None, path: str) -> None:
-    """Keys non-empty, ``<= 63`` chars after an optional ``prefix/``; values ``<= 63`` chars."""
+    """Keys ``[prefix/]name`` (name <= 63 chars, prefix a DNS subdomain); values <= 63 chars, same characters."""
+    if labels is not None and not isinstance(labels, Mapping):
+        errs.invalid(path, labels, "must be a map of strings")
+        return
     for key, value in (labels or {}).items():
-        if not isinstance(key, str) or not key:
-            errs.invalid(path, key, "a label key may not be empty")
+        why = _key_why(key)
+        if why:
+            errs.invalid(path, key, why)
+        if not isinstance(value, str) or len(value) > LABEL_VALUE_MAX or (value and not _LABEL_NAME.fullmatch(value)):
+            errs.invalid(path, value, "a label value must be empty or at most 63 characters: alphanumerics, '-', "
+                                      "'_', '.', starting and ending with an alphanumeric")
+
+
+def _check_annotations(errs: FieldErrors, annotations, path: str) -> None:
+    """Keys qualified names, values strings, keys + values at most ``ANNOTATIONS_MAX_BYTES`` in all."""
+    if annotations is None:
+        return
+    if not isinstance(annotations, Mapping):
+        errs.invalid(path, annotations, "must be a map of strings")
+        return
+    total = 0
+    for key, value in annotations.items():
+        why = _key_why(key)
+        if why:
+            errs.invalid(path, key, why.replace("label key", "annotation key"))
+        if not isinstance(value, str):
+            errs.invalid(f"{path}.{key}", value, "an annotation value must be a string")
             continue
-        prefix, slash, name = key.rpartition("/")
-        if slash and (not prefix or len(prefix) > DNS_SUBDOMAIN_MAX):
-            errs.invalid(path, key, "a label key prefix must be 1-253 characters")
-        elif not name or len(name) > DNS_LABEL_MAX:
-            errs.invalid(path, key, "a label key must be 1-63 characters after an optional prefix/")
-        if not isinstance(value, str) or len(value) > LABEL_VALUE_MAX:
-            errs.invalid(path, value, "a label value must be a string of at most 63 characters")
+        total += len(str(key).encode("utf-8", "replace")) + len(value.encode("utf-8", "replace"))
+    if total > ANNOTATIONS_MAX_BYTES:
+        errs.invalid(path, f"{total} bytes", f"annotations may not be larger than {ANNOTATIONS_MAX_BYTES} bytes "
+                                             "(keys and values) in all")
 
 
 def _check_meta(errs: FieldErrors, obj: dict, name_check: Callable[[str], str | None],
@@ -114,6 +150,7 @@ def _check_meta(errs: FieldErrors, obj: dict, name_check: Callable[[str], str | 
     if ns and kind in RESOURCES_BY_KIND and RESOURCES_BY_KIND[kind].namespaced and not is_dns_label(ns):
         errs.invalid("metadata.namespace", ns, "must be a DNS label")
     _check_labels(errs, md.get("labels"), labels_path)
+    _check_annotations(errs, md.get("annotations"), labels_path.replace("labels", "annotations"))
 
 
 def _dns_subdomain_name(name: str) -> str | None:
@@ -240,6 +277,8 @@ def replication_controller_causes(rc: dict) -> list[Cause]:
     replicas = spec.get("replicas") or 0
     if not _is_int(replicas) or replicas < 0:
         errs.invalid("spec.replicas", replicas, "must be a non-negative integer")
+    elif replicas > MAX_REPLICAS:
+        errs.invalid("spec.replicas", replicas, f"must be at most {MAX_REPLICAS}")
     selector = spec.get("selector") or {}
     template = spec.get("template") or {}
     tlabels = (template.get("metadata") or {}).get("labels") or {}
@@ -250,6 +289,7 @@ def replication_controller_causes(rc: dict) -> list[Cause]:
         if any(tlabels.get(k) != v for k, v in selector.items()):
             errs.invalid("spec.selector", _fmt(selector), "selector does not match the template labels")
     _check_labels(errs, tlabels, "spec.template.metadata.labels")
+    _check_annotations(errs, (template.get("metadata") or {}).get("annotations"), "spec.template.metadata.annotations")
     tspec = template.get("spec") or {}
     _check_labels(errs, tspec.get("nodeSelector"), "spec.template.spec.nodeSelector")
     return errs.causes + pod_spec_causes(tspec, TEMPLATE_SPEC)

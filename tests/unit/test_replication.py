@@ -188,7 +188,7 @@ def test_one_sync_creates_at_most_the_burst_and_later_syncs_continue():
 
 def test_creates_not_yet_seen_count_against_the_burst():
     client = RecordingClient()
-    put(client, rc(replicas=1_000_000_000))
+    put(client, rc(replicas=100_000))
     m = ReplicationManager(client, workers=0, clock=client.clock, burst=3)
     m.pod_informer.store_local = lambda *a, **kw: None  # the creates' echo has not arrived yet
     m.rc_informer.relist()
@@ -215,7 +215,7 @@ def test_deletes_are_bounded_by_the_burst_too():
 
 def test_at_the_store_quota_creates_stop_with_one_warning_and_back_off(caplog):
     client = RecordingClient()
-    put(client, rc(replicas=1_000_000_000))
+    put(client, rc(replicas=100_000))
     client.registry.quota_bytes = client.registry.store.read().store_bytes + 5_000  # room for a few pods
     m = manager(client)
     with caplog.at_level("WARNING", logger="raftkube.controllers.replication"):
