@@ -19,3 +19,12 @@ def test_rc_replica_count_leaves_out_terminated_pods():
     cur["status"]["phase"] = "Failed"
     client.inner.update_status(cur)
     assert client.get("ReplicationController", "web")["status"]["replicas"] == 1
+
+
+def test_endpoints_list_only_running_pods():
+    pods = [pod("run", node_name="n", phase="Running", pod_ip="10.0.0.1"),
+            pod("starting", node_name="n", phase="Pending", pod_ip="10.0.0.2"),
+            pod("done", node_name="n", phase="Succeeded", pod_ip="10.0.0.3"),
+            pod("dead", node_name="n", phase="Failed", pod_ip="10.0.0.4")]
+    subsets = plan_endpoints(service(container_port=80), pods)
+    assert [a["ip"] for s in subsets for a in s["addresses"]] == ["10.0.0.1"]
