@@ -28,3 +28,36 @@ def test_endpoints_list_only_running_pods():
             pod("dead", node_name="n", phase="Failed", pod_ip="10.0.0.4")]
     subsets = plan_endpoints(service(container_port=80), pods)
     assert [a["ip"] for s in subsets for a in s["addresses"]] == ["10.0.0.1"]
+
+
+def test_up_runs_a_service_proxy_on_every_minion():
+    from raftkube.up import minion_argv
+
+    class Cfg:
+        api_urls = ["http://127.0.0.1:8080"]
+
+    argvs = [minion_argv(Cfg(), i, "docker") for i in range(3)]
+    assert all("--no-proxy" not in a and "--proxy-share-ports" in a for a in argvs)
+
+
+def test_proxies_with_shared_ports_listen_on_the_same_port_and_others_still_conflict():
+    import socket
+
+    from raftkube.proxy.proxier import Proxier
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    svc = {"kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+           "spec": {"ports": [{"name": "", "port": port, "targetPort": 80, "protocol": "TCP"}],
+                    "selector": {"app": "web"}}}
+    shared = [Proxier(bind_address="127.0.0.1", share_ports=True) for _ in range(2)]
+    alone = Proxier(bind_address="127.0.0.1")
+    try:
+        for p in shared + [alone]:
+            p.start()
+        assert [list(p.sync([svc], [])) for p in shared] == [[], []]
+        assert len(list(alone.sync([svc], []))) == 1  # a proxy without the option cannot take the port
+    finally:
+        for p in shared + [alone]:
+            p.stop()
