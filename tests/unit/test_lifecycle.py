@@ -61,3 +61,27 @@ def test_proxies_with_shared_ports_listen_on_the_same_port_and_others_still_conf
     finally:
         for p in shared + [alone]:
             p.stop()
+
+
+def test_events_older_than_the_ttl_are_deleted_by_the_leader():
+    from raftkube.controllers.event_gc import EventGarbageCollector
+    from raftkube.controllers.nodes import rfc3339
+
+    client = RecordingClient()
+    now = client.clock()
+
+    def event(name, age_s):
+        return {"kind": "Event", "metadata": {"name": name, "namespace": "default"},
+                "involvedObject": {"kind": "Pod", "namespace": "default", "name": "p"},
+                "reason": "scheduled", "message": "m", "source": "scheduler", "timestamp": rfc3339(now - age_s)}
+
+    put(client, event("old", 3700))
+    put(client, event("older", 7200))
+    put(client, event("fresh", 100))
+    gc = EventGarbageCollector(client, ttl_s=3600, clock=client.clock)
+    gc.sync_once()
+    assert sorted(client.writes("delete")) == [("delete", "Event", "old"), ("delete", "Event", "older")]
+    assert [e["metadata"]["name"] for e in client.list("Event")[0]] == ["fresh"]
+    client.clear()
+    gc.sync_once()
+    assert client.actions == []
