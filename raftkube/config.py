@@ -103,6 +103,8 @@ class ControllersConfig:
     #: most this many, the next sync continues (Kubernetes' burstReplicas), so one controller with a huge
     #: ``replicas`` cannot flood the masters
     replica_burst: int = 500
+    #: events older than this are deleted by the leader (Kubernetes: one hour)
+    event_ttl_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
+    if controllers.event_ttl_s <= 0:
+        raise ConfigError(f"{file}: controllers.event_ttl_s must be positive, got {controllers.event_ttl_s}")
     if controllers.replica_burst < 1:
         raise ConfigError(f"{file}: controllers.replica_burst must be at least 1, got {controllers.replica_burst}")
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,

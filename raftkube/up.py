@@ -103,9 +103,9 @@ def master_argv(config: ClusterConfig, name: str) -> list[str]:
 def minion_argv(config: ClusterConfig, index: int, runtime: str, container_labels: tuple[str, ...] = ()) -> list[str]:
     argv = [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
             "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index),
-            "--address", "127.0.0.1"]
-    if index:  # minions on one host share its ports: only the first runs the service proxy
-        argv.append("--no-proxy")
+            "--address", "127.0.0.1", "--proxy-share-ports"]
+    # every minion runs its service proxy (as on separate hosts); on this one host they share the service
+    # ports (SO_REUSEPORT) and the kernel spreads the connections among them
     for label in container_labels:
         argv += ["--container-label", label]
     return argv

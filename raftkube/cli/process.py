@@ -123,11 +123,13 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--container-label", "container_labels", multiple=True, help="extra label k=v on every container")
 @click.option("--proxy/--no-proxy", "run_proxy", default=None,
               help="run the service proxy (default: on with --runtime docker, off with hollow)")
+@click.option("--proxy-share-ports", is_flag=True,
+              help="the proxy listens with SO_REUSEPORT, sharing service ports with other minions of this host")
 @click.option("--service-host", default="",
               help="where containers reach this minion's proxy (default: the docker bridge gateway)")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
-           run_proxy, service_host, verbose):
+           run_proxy, proxy_share_ports, service_host, verbose):
     """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
 
     \b
@@ -156,8 +158,9 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
     stop = stop_on_signals()
     proxy = None
     if run_proxy if run_proxy is not None else runtime == "docker":
-        from raftkube.proxy.service_proxy import ServiceProxy
-        proxy = ServiceProxy(HttpClient(urls), settings.name).start()
+        from raftkube.proxy.service_proxy import ProxySettings, ServiceProxy
+        proxy = ServiceProxy(HttpClient(urls), settings.name,
+                             ProxySettings(share_ports=proxy_share_ports)).start()
     try:
         run_minion(HttpClient(urls, retry_for_s=3.0), settings, stop)
     except OSError as exc:

@@ -73,9 +73,14 @@ def remove_controller(client: HttpClient, name: str) -> dict:
 
 
 def matching_pods(client: HttpClient, selector: dict) -> list[dict]:
-    """The pods whose labels match ``selector``."""
+    """The pods whose labels match ``selector`` that are not terminated (v1beta1 ``Terminated``)."""
     doc = client.request("GET", api_path(PODS), {"labels": format_labels(selector)}).json()
-    return doc.get("items") or []
+    return [p for p in doc.get("items") or [] if pod_status(p) != "Terminated"]
+
+
+def pod_status(pod: dict) -> str:
+    """A v1beta1 pod's ``currentState.status`` (``Waiting`` when unset)."""
+    return (pod.get("currentState") or {}).get("status") or "Waiting"
 
 
 def set_template_image(client: HttpClient, name: str, rc: dict, image: str) -> dict:
@@ -92,9 +97,10 @@ def rolling_update(client: HttpClient, name: str, *, image: str | None, period_s
                    progress: Progress, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> int:
     """Replace the controller's pods one by one (after setting its template ``image``, if given).
 
-    The pods matching its selector are deleted in name order; after each, wait (up to ``timeout_s``,
-    else RolloutError) until as many pods match as at the start, then pause ``period_s`` before the
-    next. Returns how many pods were replaced.
+    The non-terminated pods matching its selector are deleted in name order; after each, wait (up to
+    ``timeout_s``, else RolloutError) until as many matching pods are Running as there were pods at the
+    start (a replacement that exists but is not Running yet does not count; terminated pods are ignored),
+    then pause ``period_s`` before the next. Returns how many pods were replaced.
     """
     rc = get_object(client, RC, name)
     if image:
@@ -115,15 +121,15 @@ def rolling_update(client: HttpClient, name: str, *, image: str | None, period_s
         progress(f"[{i}/{total}] deleted pod {pod_name}; waiting for its replacement")
         deadline = clock() + timeout_s
         while True:
-            count = len(matching_pods(client, selector))
+            count = sum(1 for p in matching_pods(client, selector) if pod_status(p) == "Running")
             if count >= total:
                 break
             if clock() >= deadline:
                 raise RolloutError(
                     f'timed out after {timeout_s:g}s waiting for replicationController "{name}" to replace pod '
-                    f'"{pod_name}" ({count}/{total} pods)')
+                    f'"{pod_name}" ({count}/{total} pods running)')
             sleep(REPLACEMENT_POLL_S)
-        progress(f"[{i}/{total}] {count}/{total} pods")
+        progress(f"[{i}/{total}] {count}/{total} pods running")
         if i < total and period_s > 0:
             progress(f"waiting {period_s:g}s before the next pod")
             sleep(period_s)

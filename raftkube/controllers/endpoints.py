@@ -9,7 +9,7 @@ import logging
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.model.endpoints import endpoint_pairs, subsets_from_pairs
 from raftkube.model.errors import AlreadyExists, ApiError, Conflict, NotFound, NotLeader
-from raftkube.model.objects import ACTIVE_PHASES, labels_of, name_of, namespace_of, pod_phase
+from raftkube.model.objects import RUNNING, labels_of, name_of, namespace_of, pod_phase
 from raftkube.model.selectors import selector_from_map
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ def resolve_port(target, pod: dict) -> int | None:
 
 def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
     """The ``subsets`` of ``service`` among ``pods``: for each service port, the (IP, port) of the pods
-    matching its selector that run (have a pod IP and are not terminated) and have the port, sorted."""
+    matching its selector that are Running (with a pod IP) and have the port, sorted: a Pending pod
+    is not serving yet and a terminated one no longer is."""
     spec = service.get("spec") or {}
     selector = spec.get("selector") or {}
     if not selector:
@@ -43,7 +44,7 @@ def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
     sel = selector_from_map(selector)
     running = [pod for pod in pods
                if namespace_of(pod) == namespace_of(service) and sel.matches(labels_of(pod))
-               and (pod.get("status") or {}).get("podIP") and pod_phase(pod) in ACTIVE_PHASES]
+               and (pod.get("status") or {}).get("podIP") and pod_phase(pod) == RUNNING]
     subsets: list[dict] = []
     for service_port in spec.get("ports") or ():
         pairs = set()

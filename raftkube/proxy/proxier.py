@@ -68,9 +68,12 @@ class _Timer:
 class Proxier:
     def __init__(self, balancer: RoundRobin | None = None, *, bind_address: str = "0.0.0.0",
                  dial_timeouts_s: tuple[float, ...] = DIAL_TIMEOUTS_S, udp_idle_s: float = 60.0,
-                 chunk_bytes: int = 1 << 20, backlog: int = 1024):
+                 chunk_bytes: int = 1 << 20, backlog: int = 1024, share_ports: bool = False):
         self.balancer = balancer or RoundRobin()
         self.bind_address = bind_address
+        # SO_REUSEPORT: several proxies of one host (the minions of `raftkube up`) listen on the same service
+        # ports and the kernel spreads connections among them; a socket without it still conflicts
+        self.share_ports = share_ports
         self.dial_timeouts_s = tuple(dial_timeouts_s)
         self.udp_idle_s = udp_idle_s
         self.chunk_bytes = chunk_bytes
@@ -231,6 +234,8 @@ class _TcpListener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if proxier.share_ports:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((proxier.bind_address, listener.port))
             sock.listen(proxier.backlog)
             sock.setblocking(False)
@@ -461,6 +466,8 @@ class _UdpListener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if proxier.share_ports:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((proxier.bind_address, listener.port))
             sock.setblocking(False)
             proxier.sel.register(sock, READ, self._on_datagram)

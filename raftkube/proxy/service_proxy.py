@@ -21,6 +21,8 @@ class ProxySettings:
     """Full relist of services and endpoints this often."""
     udp_idle_s: float = 60.0
     """A UDP client session idle this long is closed."""
+    share_ports: bool = False
+    """Listen with SO_REUSEPORT, so the proxies of several minions on one host share the service ports."""
 
 
 class ServiceProxy:
@@ -28,7 +30,8 @@ class ServiceProxy:
         self.client = client
         self.node_name = node_name
         self.settings = settings
-        self.proxier = Proxier(bind_address=settings.bind_address, udp_idle_s=settings.udp_idle_s)
+        self.proxier = Proxier(bind_address=settings.bind_address, udp_idle_s=settings.udp_idle_s,
+                               share_ports=settings.share_ports)
         self.config = ServiceConfig(client, self._sync, resync_s=settings.resync_s)
         self._services: dict = {}
         self._reported: set[ListenerFailure] = set()

@@ -12,8 +12,8 @@ from typing import Callable, Iterator
 
 from raftkube.model import validation
 from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, Timeout
-from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
-                                    namespace_of, rv_of)
+from raftkube.model.objects import (ACTIVE_PHASES, DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of,
+                                    name_of, namespace_of, pod_phase, rv_of)
 from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
@@ -42,7 +42,8 @@ class Registry:
         self.quota_bytes = quota_bytes
         self.clock = clock
         self.new_uid = new_uid
-        self._labels_cache: dict[tuple, tuple[int, dict]] = {}  # pod key -> (rv, labels), for RC counts
+        self._labels_cache: dict[tuple, tuple[int, dict | None]] = {}  # pod key -> (rv, labels or None
+        # if terminated), for RC counts
         # (render, key) -> (rv, rendered): the last rendering of each object read through get_rendered
         self._rendered: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
         self._rendered_lock = threading.Lock()
@@ -108,7 +109,8 @@ class Registry:
         return obj
 
     def _count_replicas(self, rcs: list[dict]) -> None:
-        """RC status.replicas is computed on read: all pods matching the selector, whatever their state."""
+        """RC status.replicas is computed on read: the pods matching the selector that are not terminated
+        (Succeeded/Failed pods do not count, so waits on the count end when one lingers)."""
         if not rcs:
             return
         by_ns: dict[str, list[dict]] = {}
@@ -125,15 +127,19 @@ class Registry:
             rc.setdefault("status", {})["replicas"] = count
 
     def _pod_labels(self, namespace: str) -> list[dict]:
-        """The labels of every pod in a namespace, decoding only pods changed since the last call."""
+        """The labels of every pod in a namespace that is not terminated, decoding only pods changed since
+        the last call."""
         _rev, raw = self.store.read(consistent=False).list("Pod", namespace)
         cache = self._labels_cache
         out = []
         for key, rv, data in raw:
             hit = cache.get(key)
             if hit is None or hit[0] != rv:
-                hit = cache[key] = (rv, decode_object(data, rv)["metadata"].get("labels") or {})
-            out.append(hit[1])
+                pod = decode_object(data, rv)
+                live = pod_phase(pod) in ACTIVE_PHASES
+                hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None)
+            if hit[1] is not None:
+                out.append(hit[1])
         if len(cache) > 2 * len(raw) + 1024:  # forget deleted pods now and then
             live = {key for key, _rv, _data in raw}
             for key in [k for k in list(cache) if k[1] == namespace and k not in live]:

@@ -136,7 +136,8 @@ class StubClient:
             return _Resp(self.rc)
         if path.endswith("/pods") and method == "GET":
             assert params == {"labels": "name=ru"}
-            return _Resp({"kind": "PodList", "items": [{"id": p} for p in self.pods]})
+            return _Resp({"kind": "PodList", "items": [{"id": p, "currentState": {"status": "Running"}}
+                                                       for p in self.pods]})
         if method == "DELETE" and "/pods/" in path:
             self.pods.remove(path.rsplit("/", 1)[1])
             if self.replace:
@@ -168,7 +169,7 @@ def test_rollingupdate_times_out_when_nothing_replaces_a_pod(monkeypatch):
     res = _invoke(monkeypatch, stub, ["rollingupdate", "ru", "-u", "0s", "--timeout", "0.3s"])
     assert res.exit_code == 1
     assert res.output.splitlines()[-1] == ('Error: timed out after 0.3s waiting for replicationController "ru" '
-                                           'to replace pod "a" (1/2 pods)')
+                                           'to replace pod "a" (1/2 pods running)')
     assert stub.pods == ["b"]  # the second pod is left alone
 
 

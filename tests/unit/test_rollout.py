@@ -45,7 +45,8 @@ class FakeCluster:
     """One controller ``web`` (selector name=web) and its pods, behind ``request``; records every call."""
 
     def __init__(self, time: FakeTime, pods=("web-b", "web-a"), *, replicas=None, containers=None,
-                 replace_after_s: float | None = 0.5, step_s: float = 1.0, conflicts: int = 0):
+                 replace_after_s: float | None = 0.5, step_s: float = 1.0, conflicts: int = 0,
+                 running_after_s: float = 0.0, terminated=()):
         self.time = time
         if containers is None:
             containers = [{"name": "web", "image": "nginx:1"}]
@@ -56,6 +57,9 @@ class FakeCluster:
                                         "manifest": {"version": "v1beta1", "containers": containers}}}}}
         self.pods = {name: None for name in pods}  # name -> when it appears (None: it exists)
         self.replace_after_s = replace_after_s
+        self.running_after_s = running_after_s  # a replacement is Waiting this long after it appears
+        self.running_at: dict[str, float] = {}
+        self.terminated = list(terminated)  # pods that match but have terminated (listed, never deleted)
         self.step_s = step_s
         self.current = len(pods)
         self.current_at = time.now
@@ -91,7 +95,10 @@ class FakeCluster:
             return _Resp({"kind": "Status", "status": "Success"})
         if path == PODS_PATH and method == "GET":
             assert params == {"labels": "name=web"}
-            return _Resp({"kind": "PodList", "items": [{"id": n} for n in sorted(self._live_pods())]})
+            items = [{"id": n, "currentState": {"status": "Running" if self.running_at.get(n, 0) <= self.time.now
+                                                else "Waiting"}} for n in sorted(self._live_pods())]
+            items += [{"id": n, "currentState": {"status": "Terminated"}} for n in self.terminated]
+            return _Resp({"kind": "PodList", "items": items})
         if path.startswith(PODS_PATH + "/") and method == "DELETE":
             name = path.rsplit("/", 1)[1]
             if self.pods.pop(name, "gone") == "gone":
@@ -99,6 +106,8 @@ class FakeCluster:
             if self.replace_after_s is not None:
                 self.replaced += 1
                 self.pods[f"web-new-{self.replaced}"] = self.time.now + self.replace_after_s
+                self.running_at[f"web-new-{self.replaced}"] = (self.time.now + self.replace_after_s
+                                                               + self.running_after_s)
             return _Resp({"kind": "Status", "status": "Success"})
         raise AssertionError((method, path))
 
@@ -191,9 +200,9 @@ def test_rolling_update_sets_the_image_then_replaces_pods_in_name_order(fake_tim
     assert cluster.deleted_pods() == ["web-a", "web-b", "web-c"]
     assert lines == [
         'replicationController "web": template image is now nginx:2',
-        "[1/3] deleted pod web-a; waiting for its replacement", "[1/3] 3/3 pods", "waiting 10s before the next pod",
-        "[2/3] deleted pod web-b; waiting for its replacement", "[2/3] 3/3 pods", "waiting 10s before the next pod",
-        "[3/3] deleted pod web-c; waiting for its replacement", "[3/3] 3/3 pods",
+        "[1/3] deleted pod web-a; waiting for its replacement", "[1/3] 3/3 pods running", "waiting 10s before the next pod",
+        "[2/3] deleted pod web-b; waiting for its replacement", "[2/3] 3/3 pods running", "waiting 10s before the next pod",
+        "[3/3] deleted pod web-c; waiting for its replacement", "[3/3] 3/3 pods running",
         'replicationController "web": all 3 pods replaced']
     poll = rollout.REPLACEMENT_POLL_S
     assert fake_time.sleeps == [poll, poll, poll, 10, poll, poll, poll, 10, poll, poll, poll]  # no pause after the last
@@ -233,7 +242,7 @@ def test_rolling_update_times_out_when_a_pod_is_not_replaced_and_leaves_the_rest
         rollout.rolling_update(cluster, "web", image=None, period_s=0, timeout_s=1, progress=lines.append,
                                clock=fake_time.clock, sleep=fake_time.sleep)
     assert str(caught.value) == ('timed out after 1s waiting for replicationController "web" to replace pod '
-                                 '"web-a" (1/2 pods)')
+                                 '"web-a" (1/2 pods running)')
     assert cluster.deleted_pods() == ["web-a"] and list(cluster.pods) == ["web-b"]
     assert lines == ["[1/2] deleted pod web-a; waiting for its replacement"]
     assert fake_time.now - 1000.0 == pytest.approx(1.0)
@@ -256,4 +265,22 @@ def test_rolling_update_goes_on_when_a_pod_is_already_gone(fake_time):
     assert rollout.rolling_update(cluster, "web", image=None, period_s=0, timeout_s=5, progress=lines.append,
                                   clock=fake_time.clock, sleep=fake_time.sleep) == 2
     assert cluster.deleted_pods() == ["web-a", "web-b"]
+    assert lines[-1] == 'replicationController "web": all 2 pods replaced'
+
+
+def test_rolling_update_waits_for_each_replacement_to_be_running_not_just_to_exist(fake_time):
+    cluster = FakeCluster(fake_time, replace_after_s=0.0, running_after_s=3.0)
+    lines = []
+    assert rollout.rolling_update(cluster, "web", image=None, period_s=0, timeout_s=30, progress=lines.append,
+                                  clock=fake_time.clock, sleep=fake_time.sleep) == 2
+    assert fake_time.now - 1000.0 >= 6.0  # two replacements, each Waiting for 3 s before it runs
+    assert lines[:2] == ["[1/2] deleted pod web-a; waiting for its replacement", "[1/2] 2/2 pods running"]
+
+
+def test_rolling_update_ignores_terminated_pods(fake_time):
+    cluster = FakeCluster(fake_time, replace_after_s=0.0, terminated=["web-0-done"])
+    lines = []
+    assert rollout.rolling_update(cluster, "web", image=None, period_s=0, timeout_s=5, progress=lines.append,
+                                  clock=fake_time.clock, sleep=fake_time.sleep) == 2
+    assert cluster.deleted_pods() == ["web-a", "web-b"]  # the terminated pod is neither replaced nor counted
     assert lines[-1] == 'replicationController "web": all 2 pods replaced'
