@@ -17,6 +17,7 @@ from typing import Callable
 from raftkube.config import ControllersConfig
 from raftkube.controllers.base import Controller, SharedInformers
 from raftkube.controllers.endpoints import EndpointsController
+from raftkube.controllers.event_gc import EventGarbageCollector
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NodeLifecycleController
 from raftkube.controllers.replication import ReplicationManager
@@ -47,6 +48,9 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
                                 grace_period_s=config.node_grace_period_s,
                                 eviction_delay_s=config.pod_eviction_delay_s,
                                 check_period_s=config.node_monitor_period_s),
+        EventGarbageCollector(client, clock=wall_clock, ttl_s=config.event_ttl_s,
+                              resync_period_s=config.resync_period_s, relist_period_s=config.relist_period_s,
+                              informers=shared),
     ]
     return controllers, [events, shared]
 
