@@ -124,3 +124,13 @@ def test_watch_stream_sees_added_modified_deleted(kc):
     t.join(timeout=30)
     assert not t.is_alive()
     assert seen == [("ADDED", "pyw", ""), ("MODIFIED", "pyw", "2"), ("DELETED", "pyw", "2")]
+
+
+def test_other_kinds_and_version_pass_the_strict_models(kc):
+    v1 = core(kc)
+    assert isinstance(v1.list_node().items, list)
+    assert isinstance(v1.list_namespaced_endpoints(NS).items, list)
+    assert isinstance(v1.list_namespaced_event(NS).items, list)
+    cfg = client.Configuration()
+    cfg.host = kc.urls[0]
+    assert client.VersionApi(client.ApiClient(cfg)).get_code().git_version.startswith("v1.20.0")
