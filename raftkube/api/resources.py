@@ -192,17 +192,17 @@ class WatchResource(_VersionResource):
 
 
 def _stream(events, version: ApiVersion, keepalive_s: float = 15.0, encode=None):
-    # waitress sends the headers with the first non-empty chunk: a newline (whitespace between JSON values,
-    # skipped by stream decoders) lets them leave at once, before any event exists. The same newline every
+    # waitress sends the headers with the first non-empty chunk: whitespace (``version.watch_filler``, between
+    # JSON values, skipped by stream decoders) lets them leave at once, before any event exists. The same every
     # ``keepalive_s`` on an idle stream tells clients the master is alive (and waitress if they are not).
-    yield b"\n"
+    yield version.watch_filler
     idle_since = time.monotonic()
     try:
         for ev in events:
             if ev is None:  # idle: the registry polls the stop check (waitress.client_disconnected)
                 if time.monotonic() - idle_since >= keepalive_s:
                     idle_since = time.monotonic()
-                    yield b"\n"
+                    yield version.watch_filler
                 continue
             idle_since = time.monotonic()
             yield json.dumps({"type": ev.type, "object": (encode or version.encode)(ev.object)},

@@ -56,6 +56,9 @@ class ApiVersion(ABC):
     name: str
     #: URL segment -> Resource; empty for a version that is registered but serves nothing yet
     resources: Mapping[str, Resource]
+    #: what a watch stream sends before its first event and when idle (whitespace between JSON values).
+    #: v1 sends a space: the official Python client yields ``None`` for an empty line.
+    watch_filler: bytes = b"\n"
 
     @property
     def prefix(self) -> str:

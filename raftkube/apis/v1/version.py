@@ -21,6 +21,7 @@ class V1(ApiVersion):
     resources = RESOURCES
     namespaced_paths = True  # /api/v1/namespaces/<ns>/<resource>[/<name>]
     delete_returns_object = True
+    watch_filler = b" "  # the Python client yields None for an empty line (kubectl skips either)
 
     def discovery(self) -> dict:
         return discovery()

@@ -1,0 +1,136 @@
+"""The official ``kubernetes`` Python client (strict pydantic models) against three real masters through core/v1.
+
+One cluster per module; each test uses its own object names and asserts on what the client returned, so a
+response the client's models reject fails the test with the client's ValidationError.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from raftkube.testing import running_cluster
+
+NS = "default"
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory):
+    with running_cluster(tmp_path_factory.mktemp("pyclient")) as c:
+        yield c
+
+
+def core(kc, server: int = 0) -> client.CoreV1Api:
+    cfg = client.Configuration()
+    cfg.host = kc.urls[server]
+    return client.CoreV1Api(client.ApiClient(cfg))
+
+
+def pod(name: str, app: str) -> dict:
+    return {"metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}
+
+
+def test_pod_create_read_list_patch_replace_delete(kc):
+    v1 = core(kc)
+    made = v1.create_namespaced_pod(NS, pod("pyp1", "pya"))
+    assert made.metadata.name == "pyp1" and isinstance(made.metadata.resource_version, str)
+    v1.create_namespaced_pod(NS, pod("pyp2", "pyb"))
+    with pytest.raises(ApiException) as e:
+        v1.create_namespaced_pod(NS, pod("pyp1", "pya"))
+    assert e.value.status == 409 and "AlreadyExists" in e.value.body
+    got = core(kc, 1).read_namespaced_pod("pyp1", NS)
+    assert got.spec.containers[0].image == "nginx" and got.metadata.labels == {"app": "pya"}
+    names = [p.metadata.name for p in v1.list_namespaced_pod(NS, label_selector="app=pya").items]
+    assert names == ["pyp1"]
+    assert {"pyp1", "pyp2"} <= {p.metadata.name for p in v1.list_pod_for_all_namespaces().items}
+    patched = v1.patch_namespaced_pod("pyp1", NS, {"metadata": {"labels": {"tier": "front"}}})
+    assert patched.metadata.labels == {"app": "pya", "tier": "front"}
+    patched.metadata.labels["tier"] = "back"
+    replaced = v1.replace_namespaced_pod("pyp1", NS, patched)
+    assert replaced.metadata.labels["tier"] == "back"
+    assert int(replaced.metadata.resource_version) > int(patched.metadata.resource_version)
+    with pytest.raises(ApiException) as e:
+        v1.replace_namespaced_pod("pyp1", NS, patched)  # patched carries the old resourceVersion
+    assert e.value.status == 409
+    gone = v1.delete_namespaced_pod("pyp1", NS)
+    assert gone.metadata.name == "pyp1"
+    v1.delete_namespaced_pod("pyp2", NS)
+    with pytest.raises(ApiException) as e:
+        v1.read_namespaced_pod("pyp1", NS)
+    assert e.value.status == 404 and "NotFound" in e.value.body
+
+
+def test_service_create_read_patch_replace_delete(kc):
+    v1 = core(kc)
+    svc = v1.create_namespaced_service(NS, {"metadata": {"name": "pysvc"},
+                                            "spec": {"selector": {"app": "pyweb"},
+                                                     "ports": [{"port": 80, "targetPort": 8080}]}})
+    assert svc.spec.ports[0].port == 80 and svc.spec.ports[0].target_port == 8080
+    assert [s.metadata.name for s in v1.list_namespaced_service(NS).items].count("pysvc") == 1
+    got = core(kc, 2).read_namespaced_service("pysvc", NS)
+    assert got.spec.selector == {"app": "pyweb"}
+    patched = v1.patch_namespaced_service("pysvc", NS, {"metadata": {"labels": {"a": "b"}}})
+    assert patched.metadata.labels == {"a": "b"}
+    patched.spec.selector = {"app": "pyweb2"}
+    assert v1.replace_namespaced_service("pysvc", NS, patched).spec.selector == {"app": "pyweb2"}
+    assert v1.delete_namespaced_service("pysvc", NS).metadata.name == "pysvc"
+    assert "pysvc" not in [s.metadata.name for s in v1.list_namespaced_service(NS).items]
+
+
+def test_rc_create_scale_patch_replace_delete(kc):
+    v1 = core(kc)
+    rc = v1.create_namespaced_replication_controller(NS, {
+        "metadata": {"name": "pyrc", "labels": {"app": "pyrc"}},
+        "spec": {"replicas": 1, "selector": {"app": "pyrc"},
+                 "template": {"metadata": {"labels": {"app": "pyrc"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    assert rc.spec.replicas == 1
+    scale = v1.patch_namespaced_replication_controller_scale("pyrc", NS, {"spec": {"replicas": 3}})
+    assert scale.spec.replicas == 3
+    assert core(kc, 1).read_namespaced_replication_controller("pyrc", NS).spec.replicas == 3
+    assert v1.read_namespaced_replication_controller_scale("pyrc", NS).spec.replicas == 3
+    patched = v1.patch_namespaced_replication_controller("pyrc", NS, {"spec": {"replicas": 2}})
+    assert patched.spec.replicas == 2
+    patched.metadata.labels["v"] = "2"
+    assert v1.replace_namespaced_replication_controller("pyrc", NS, patched).metadata.labels["v"] == "2"
+    assert [r.metadata.name for r in v1.list_namespaced_replication_controller(
+        NS, label_selector="app=pyrc").items] == ["pyrc"]
+    v1.delete_namespaced_replication_controller("pyrc", NS)
+    assert "pyrc" not in [r.metadata.name for r in v1.list_namespaced_replication_controller(NS).items]
+
+
+def test_watch_stream_sees_added_modified_deleted(kc):
+    v1 = core(kc)
+    seen: list[tuple[str, str, str]] = []
+    rv = v1.list_namespaced_pod(NS).metadata.resource_version
+    w = watch.Watch()
+
+    def run():
+        for ev in w.stream(core(kc, 1).list_namespaced_pod, NS, resource_version=rv, timeout_seconds=30):
+            if ev["object"].metadata.name == "pyw":
+                seen.append((ev["type"], ev["object"].metadata.name, ev["object"].metadata.labels.get("s", "")))
+                if ev["type"] == "DELETED":
+                    w.stop()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    v1.create_namespaced_pod(NS, pod("pyw", "pyw"))
+    v1.patch_namespaced_pod("pyw", NS, {"metadata": {"labels": {"s": "2"}}})
+    v1.delete_namespaced_pod("pyw", NS)
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert seen == [("ADDED", "pyw", ""), ("MODIFIED", "pyw", "2"), ("DELETED", "pyw", "2")]
+
+
+def test_other_kinds_and_version_pass_the_strict_models(kc):
+    v1 = core(kc)
+    assert isinstance(v1.list_node().items, list)
+    assert isinstance(v1.list_namespaced_endpoints(NS).items, list)
+    assert isinstance(v1.list_namespaced_event(NS).items, list)
+    cfg = client.Configuration()
+    cfg.host = kc.urls[0]
+    assert client.VersionApi(client.ApiClient(cfg)).get_code().git_version.startswith("v1.20.0")
