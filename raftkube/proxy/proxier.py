@@ -20,6 +20,9 @@ a slow reader slows its writer instead of filling memory.
   again on the next sync. Connections already relayed survive their listener's move or close.
 
 Everything that touches sockets runs in the loop thread; other threads hand it work with ``call``.
+
+Longer than the house's ~500 lines on purpose: the event loop, its TCP relays and UDP sessions share one
+selector and its per-socket state, and split across modules they would pass that state back and forth.
 """
 
 from __future__ import annotations
