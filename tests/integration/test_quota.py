@@ -1,5 +1,5 @@
 """The store quota on real masters: a full store refuses creates with 507 StoreFull, still deletes and takes
-status updates, and stays up; one replication controller asking for a billion replicas stops at the quota."""
+status updates, and stays up; one replication controller asking for the most replicas validation allows (100 000) stops at the quota."""
 
 from pathlib import Path
 
@@ -8,6 +8,7 @@ import requests
 
 from raftkube.client import HttpClient
 from raftkube.model.errors import StoreFull
+from raftkube.model.validation import MAX_REPLICAS
 from raftkube.testing import objects, pod_body, poll_until, rc_body, running_cluster
 from tests.conftest import call_failed
 
@@ -67,12 +68,12 @@ def test_a_full_store_refuses_creates_with_507_and_still_deletes_and_takes_statu
         assert all(cluster.raft(n)["ready"] for n in cluster.names)
 
 
-def test_a_billion_replicas_stop_at_the_quota_without_taking_the_master_down(tmp_path, request):
+def test_the_most_replicas_allowed_stop_at_the_quota_without_taking_the_master_down(tmp_path, request):
     quota = 300_000
     with running_cluster(tmp_path, n=1, cluster_toml=f"quota_bytes = {quota}",
                          failed=lambda: call_failed(request)) as cluster:
         url = cluster.url("m1")
-        r = requests.post(url + "/api/v1beta1/replicationControllers", json=rc_body("huge", 1_000_000_000),
+        r = requests.post(url + "/api/v1beta1/replicationControllers", json=rc_body("huge", MAX_REPLICAS),
                           timeout=10)
         assert r.status_code == 200, r.text
         log = cluster.workdir / "m1.log"
