@@ -66,8 +66,9 @@ def test_rc_spread_resize_replace_and_host_ports(ctl):
     spread = Counter(pod_node(p) for p in pods)
     assert set(spread) == {"minion-0", "minion-1", "minion-2"} and max(spread.values()) == 2
     assert client.get("ReplicationController", "web")["status"]["replicas"] == 5
-    events = client.list("Event")[0]
-    assert sum(1 for e in events if e["reason"] == "scheduled") >= 5
+    # events are recorded asynchronously (best effort, after the binding): the last may lag the pods
+    poll_until(lambda: sum(1 for e in client.list("Event")[0] if e["reason"] == "scheduled") >= 5, 10.0,
+               what="a scheduled event per pod")
 
     resize(client, "web", 2)
     poll_until(lambda: len(pods_of(client, "web")) == 2 and settled(client, "web", 2), 15.0, what="2 web pods")
