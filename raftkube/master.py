@@ -91,6 +91,9 @@ class Master:
                                    fsync=cfg.fsync, quota_bytes=cfg.quota_bytes)
         except (JournalCorrupt, UnsupportedLibrary) as exc:
             raise StartError(f"master {me.name}: {exc}") from None
+        if os.environ.get("RAFTKUBE_UNSAFE_STALE_READS") == "1":  # only `raftkube verify`'s checker test sets it
+            self.store.unsafe_stale_reads = True
+            log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         app = create_app(registry, self.store, cfg.api)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
