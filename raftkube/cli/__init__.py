@@ -9,7 +9,8 @@ live in the modules of this package, each with one job:
 - ``objects``: reading ``-c FILE``, checking it locally, what ``run`` builds, printing (``printers``);
 - ``kubecfg``: the client commands (create, list, get, update, delete, resize, ..., logs);
 - ``rollout``: what resize --wait, stop, rm and rollingupdate do, without click;
-- ``process``: the process commands (master, up, minion), with logging and signal handling.
+- ``process``: the process commands (master, up, minion), with logging and signal handling;
+- ``verify``: `raftkube verify`, the fault verifier (raftkube/verify/).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import click
 
 from raftkube import __version__
-from raftkube.cli import kubecfg, process
+from raftkube.cli import kubecfg, process, verify
 from raftkube.cli.argv import KubecfgGroup
 
 __all__ = ["main"]
@@ -50,5 +51,5 @@ def main() -> None:
     """
 
 
-for _command in (*process.COMMANDS, *kubecfg.COMMANDS):
+for _command in (*process.COMMANDS, *kubecfg.COMMANDS, *verify.COMMANDS):
     main.add_command(_command)

@@ -45,9 +45,9 @@ class History:
                 self._file.flush()
         return record
 
-    def fault(self, action: str, fault: str, detail: str, majority: bool = True) -> dict:
+    def fault(self, action: str, fault: str, detail: str, majority: bool = True, **extra) -> dict:
         return self.add({"type": "fault", "t": self.now(), "action": action, "fault": fault, "detail": detail,
-                         "majority": majority})
+                         "majority": majority, **extra})
 
     def close(self) -> None:
         if self._file is not None:
