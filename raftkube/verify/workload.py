@@ -56,26 +56,30 @@ class Workload:
     # ---- setup and the end -------------------------------------------------------------------------------
     def setup(self, timeout_s: float = 30.0) -> dict:
         """Create the registers (value ``init``); returns their initial values for the history's meta."""
-        session = requests.Session()
         url = self.urls[self.masters[0]] + SERVICES
-
-        def created(name):
-            r = session.post(url, json=service(name, {"v": "init"}), timeout=TIMEOUT_S)
-            return r.status_code in (200, 201, 409)
-        for name in self.registers:
-            poll_until(lambda: created(name), timeout_s, 0.2, what=f"register {name} created")
+        with requests.Session() as session:
+            def created(name):
+                r = session.post(url, json=service(name, {"v": "init"}), timeout=TIMEOUT_S)
+                return r.status_code in (200, 201, 409)
+            for name in self.registers:
+                poll_until(lambda: created(name), timeout_s, 0.2, what=f"register {name} created")
         return {name: "init" for name in self.registers}
 
     def start(self) -> "Workload":
         for i, master in enumerate(self.masters):
             for target, what in ((self._registers, "cas"), (self._creates, "create"), (self._watches, "watch")):
                 seed = self.rng.randrange(1 << 30)
-                t = threading.Thread(target=target, args=(master, random.Random(seed)), name=f"{what}-{master}",
-                                     daemon=True)
+                t = threading.Thread(target=self._client, args=(target, master, random.Random(seed)),
+                                     name=f"{what}-{master}", daemon=True)
                 self.threads.append(t)
         for t in self.threads:
             t.start()
         return self
+
+    @staticmethod
+    def _client(target, master: str, rng: random.Random) -> None:
+        with requests.Session() as session:
+            target(session, master, rng)
 
     def finish(self) -> None:
         self.stop.set()
@@ -87,20 +91,21 @@ class Workload:
 
     def final_reads(self) -> None:
         """One read of every register on every master (so the last values are observed)."""
-        session = requests.Session()
-        for master in self.masters:
-            for key in self.registers:
-                self._read(session, master, "final", key)
+        with requests.Session() as session:
+            for master in self.masters:
+                for key in self.registers:
+                    self._read(session, master, "final", key)
 
     def final_states(self) -> None:
         """Every master's services (local state, after the masters converged) as ``final`` records."""
-        session = requests.Session()
-        for master in self.masters:
-            items = session.get(self.urls[master] + SERVICES + "?resourceVersion=0", timeout=TIMEOUT_S).json()["items"]
-            names = [s["id"] for s in items if s["id"].startswith("c-")]
-            dups = sorted({n for n in names if names.count(n) > 1})
-            self.history.add({"type": "final", "master": master, "items": {n: None for n in names},
-                              "duplicates": dups})
+        with requests.Session() as session:
+            for master in self.masters:
+                items = session.get(self.urls[master] + SERVICES + "?resourceVersion=0",
+                                    timeout=TIMEOUT_S).json()["items"]
+                names = [s["id"] for s in items if s["id"].startswith("c-")]
+                dups = sorted({n for n in names if names.count(n) > 1})
+                self.history.add({"type": "final", "master": master, "items": {n: None for n in names},
+                                  "duplicates": dups})
 
     # ---- one op ---------------------------------------------------------------------------------------------
     def _op(self, process: str, master: str, f: str, key: str, call, **fields) -> tuple[dict, requests.Response | None]:
@@ -131,8 +136,7 @@ class Workload:
         return obj
 
     # ---- the clients ----------------------------------------------------------------------------------------
-    def _registers(self, master: str, rng: random.Random) -> None:
-        session = requests.Session()
+    def _registers(self, session: requests.Session, master: str, rng: random.Random) -> None:
         process = f"cas-{master}"
         for n in itertools.count():
             if self.stop.wait(PACE_S):
@@ -149,8 +153,7 @@ class Workload:
                               old=old, new=new)
             self.history.add(rec)
 
-    def _creates(self, master: str, rng: random.Random) -> None:
-        session = requests.Session()
+    def _creates(self, session: requests.Session, master: str, rng: random.Random) -> None:
         process = f"create-{master}"
         to_delete: list[str] = []
         for n in itertools.count():
@@ -170,8 +173,7 @@ class Workload:
             if rec["outcome"] == "ok" and n % 4 == 0:
                 to_delete.append(name)
 
-    def _watches(self, master: str, rng: random.Random) -> None:
-        session = requests.Session()
+    def _watches(self, session: requests.Session, master: str, rng: random.Random) -> None:
         process = f"watch-{master}"
         masters = itertools.cycle(self.masters[self.masters.index(master):] + self.masters[:self.masters.index(master)])
         at = next(masters)
