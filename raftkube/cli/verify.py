@@ -33,7 +33,12 @@ def _faults(ctx, param, value: str) -> list[str]:
 def verify(seconds: float, faults: list[str], seed: int, folder: Path, masters: int, verbose: bool) -> None:
     """Start masters in network namespaces of their own (root: ip, nft, FUSE), drive a workload through the
     API while injecting faults, check the history (linearizable registers, acknowledged creates, watches,
-    availability) and write a report."""
+    availability) and write a report.
+
+    \b
+    Example:
+      sudo raftkube verify --seconds 600 --faults kill,pause,partition,netem,power --seed 20
+    """
     setup_logging(verbose)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     from raftkube.verify.run import Options, run

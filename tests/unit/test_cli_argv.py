@@ -193,7 +193,13 @@ def test_every_command_has_help_with_an_example():
 
 
 def test_the_group_has_the_client_commands_and_the_process_commands():
-    assert sorted(cli.main.commands) == sorted(CLIENT_COMMANDS + ("master", "up", "minion"))
+    assert sorted(cli.main.commands) == sorted(CLIENT_COMMANDS + ("master", "up", "minion", "verify"))
+
+
+def test_verify_refuses_an_unknown_fault_before_touching_anything():
+    from click.testing import CliRunner
+    result = CliRunner().invoke(cli.main, ["verify", "--faults", "kill,meteor"])
+    assert result.exit_code == 2 and "unknown meteor; choose from kill,pause,partition,netem,power" in result.output
 
 
 @pytest.mark.parametrize("module", ["raftkube", "raftkube.cli"])
