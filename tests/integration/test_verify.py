@@ -7,10 +7,14 @@ every fault, every check holds, and nothing is left behind (namespaces, mounts, 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from raftkube.testing.waiting import poll_until
 from raftkube.verify import netns
 from raftkube.verify.run import Options, run
 
@@ -41,6 +45,40 @@ def test_a_second_run_removes_what_a_crashed_one_left():
         net.heal()
         assert netns.in_ns("rkv-m1", "ping", "-c1", "-W2", net.address("m2"), check=False).returncode == 0
     assert netns.ours() == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_leaves_nothing_behind(tmp_path, sig):
+    folder = tmp_path / "report"
+    proc = subprocess.Popen([sys.executable, "-m", "raftkube.cli", "verify", "--seconds", "300", "--faults", "power",
+                             "--report", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        history = folder / "history.jsonl"
+        poll_until(lambda: history.exists() and history.stat().st_size > 2000, 60, 0.2, what="ops in the history")
+        assert len(netns.ours()) == 4 and leftovers()[1]  # the namespaces and the lazyfs disks are there
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0, out
+    assert leftovers() == ([], [])
+    assert not [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(tmp_path) in line]
+    assert not processes_of(folder)
+
+
+def processes_of(folder: Path) -> list[str]:
+    """Processes whose command line names the run's folder (its masters, its lazyfs daemons)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(folder) in args:
+            found.append(args)
+    return found
 
 
 def test_a_mixed_60_second_run_holds_every_check(tmp_path):
