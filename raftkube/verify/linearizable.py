@@ -192,12 +192,22 @@ def check_register(key: str, ops: list[Op], initial=None, budget_s: float = 10.0
 
 
 def _window(ops: list[Op], stuck: Op) -> list[Op]:
-    """The ops around the return that no linearization could pass: it, the ops concurrent with it, and the
-    ones that completed just before it started (the values it could have seen)."""
+    """The ops around the return that no linearization could pass: it, the ops concurrent with it, the ones
+    that completed just before it started (the values it could have seen), and the first observer of each value
+    written among them."""
     concurrent = [op for op in ops if op.start <= stuck.end and op.end >= stuck.start]
     before = [op for op in ops if op.end < stuck.start]
     before.sort(key=lambda op: op.end)
     window = before[-3:] + concurrent
+    # and the first op that observed each value written in the window (a read of it, a cas from it): the
+    # evidence that a write took effect, when the anomaly is a write reported as refused
+    written = {op.new for op in window if op.kind == "cas"}
+    first: dict = {}
+    for op in sorted(ops, key=lambda op: op.start):
+        seen = op.value if op.kind == "read" else op.old
+        if seen in written and seen not in first and op.id not in {w.id for w in window}:
+            first[seen] = op
+    window += list(first.values())
     return sorted({op.id: op for op in window}.values(), key=lambda op: op.start)
 
 

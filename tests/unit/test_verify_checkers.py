@@ -29,6 +29,14 @@ def test_a_stale_read_is_caught_with_its_window():
     assert 2 in [op.id for op in result.window] and 1 in [op.id for op in result.window]
 
 
+def test_a_refused_write_that_took_effect_is_caught_with_its_observer():
+    # the anomaly raftkube verify found: a cas answered 409 whose value another client then read
+    ops = [read(1, 0, 1, "a"), cas(2, 1, 9, "a", "b", "fail"), read(3, 2, 3, "b"), cas(4, 4, 5, "b", "c"),
+           read(5, 10, 11, "c")]
+    result = check_register("r", ops, "a")
+    assert result.ok is False and {2, 3} <= {op.id for op in result.window}
+
+
 def test_a_read_concurrent_with_a_write_may_see_either_value():
     for seen in ("a", "b"):
         assert check_register("r", [cas(1, 0, 4, "a", "b"), read(2, 1, 2, seen), read(3, 5, 6, "b")], "a").ok
