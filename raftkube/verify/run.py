@@ -92,10 +92,10 @@ def run(opts: Options, out=print) -> Outcome:
         try:
             nemesis.run(until_s=history.now() + opts.seconds)
         finally:
-            nemesis.stop.set()
-            nemesis.heal_all()
-            history.fault("heal", "all", "end of the run")
-            nemesis_errors = nemesis.errors
+            nemesis.stop.set()  # interrupted: no healing (restarting masters can take a minute under load);
+            nemesis_errors = nemesis.errors  # the outer finally tears everything down as it is
+        nemesis.heal_all()
+        history.fault("heal", "all", "end of the run")
         # the workload goes on over the healed cluster for a moment (recovery after the last heal)
         time.sleep(min(5.0, opts.quiet_s))
         workload.finish()
