@@ -204,10 +204,9 @@ class ScaleResource(ItemResource):
     def on_put(self, req, resp, namespace, name):
         self._write(req, resp, namespace, name, read_body(req, self.body_limit))
 
-    def on_delete(self, req, resp, namespace, name):
-        """A Scale is a view of its RC: it cannot be deleted (the inherited item delete would be a 500)."""
-        from raftkube.model.errors import MethodNotAllowed  # noqa: PLC0415
-        raise MethodNotAllowed(f"the method {req.method} is not allowed on {req.path}")
+    #: a Scale is a view of its RC and cannot be deleted: not inheriting the item's delete leaves DELETE to
+    #: falcon's 405 (with an Allow header), rendered as a Status like every other unsupported method
+    on_delete = None
 
     def on_patch(self, req, resp, namespace, name):
         from raftkube.apis.v1.patch import merge_patch  # noqa: PLC0415
