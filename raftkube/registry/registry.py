@@ -284,8 +284,8 @@ class Registry:
     def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
         """Submit, settling an unknown outcome by a linearizable re-read, all within the write timeout.
 
-        A write is reported as done only once it committed; AlreadyExists/Conflict after our own earlier
-        attempt are checked against what we wrote.
+        A write is reported as done only once it committed; AlreadyExists/Conflict/NotFound after our own
+        earlier attempt are checked against what we wrote, and stay unknown (the Timeout) when not ours.
         """
         txn = {"ops": ops}
         if epoch is not None:
