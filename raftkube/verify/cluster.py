@@ -131,14 +131,17 @@ class Cluster:
             self.start(name)
         return lost
 
-    def close(self) -> list[str]:
-        """Stop every master (SIGTERM, resumed first), unmount the disks; what did not stop cleanly."""
+    def close(self, kill: bool = False) -> list[str]:
+        """Stop every master (resumed, then SIGTERM, or SIGKILL with ``kill``: all signalled first, then
+        waited for), unmount the disks; return what did not stop cleanly."""
         problems = []
         for name in list(self.paused):
             self.resume(name)
+        for proc in self.procs.values():
+            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         for name, proc in list(self.procs.items()):
             try:
-                stop_process(proc, signal.SIGTERM, 15, f"master {name}")
+                stop_process(proc, signal.SIGKILL if kill else signal.SIGTERM, 15, f"master {name}")
             except AssertionError as exc:
                 problems.append(str(exc))
         self.procs.clear()

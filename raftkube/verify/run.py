@@ -64,6 +64,13 @@ def _terminate(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _hold_signals() -> dict:
+    """Teardown is not interrupted again (a second Ctrl-C would leave namespaces and mounts behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def run(opts: Options, out=print) -> Outcome:
     folder = opts.folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,6 +83,7 @@ def run(opts: Options, out=print) -> Outcome:
     cluster = None
     nemesis_errors: list[str] = []
     problems: list[str] = []
+    interrupted = True  # until the run gets to its end
     try:
         net.create()
         cluster = Cluster(folder, net, power="power" in opts.faults, unsafe_stale_reads=opts.unsafe_stale_reads)
@@ -108,11 +116,15 @@ def run(opts: Options, out=print) -> Outcome:
         workload.final_reads()
         poll_until(converged, 60, 0.2, what="every master at the same revision")
         workload.final_states()
+        interrupted = False
     finally:
+        held = _hold_signals()
         history.close()
         if cluster is not None:
-            problems = cluster.close()
+            problems = cluster.close(kill=interrupted)  # interrupted: nothing to keep, kill -9 at once
         net.close()
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     records = load(hist_path)

@@ -7,6 +7,7 @@ every fault, every check holds, and nothing is left behind (namespaces, mounts, 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -50,22 +51,39 @@ def test_a_second_run_removes_what_a_crashed_one_left():
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_leaves_nothing_behind(tmp_path, sig):
     folder = tmp_path / "report"
-    proc = subprocess.Popen([sys.executable, "-m", "raftkube.cli", "verify", "--seconds", "300", "--faults", "power",
-                             "--report", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        history = folder / "history.jsonl"
-        poll_until(lambda: history.exists() and history.stat().st_size > 2000, 60, 0.2, what="ops in the history")
-        assert len(netns.ours()) == 4 and leftovers()[1]  # the namespaces and the lazyfs disks are there
-        proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with subprocess.Popen([sys.executable, "-m", "raftkube.cli", "verify", "--seconds", "300", "--faults", "power",
+                           "--report", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          start_new_session=True) as proc:
+        try:
+            history = folder / "history.jsonl"
+            poll_until(lambda: history.exists() and history.stat().st_size > 2000, 60, 0.2, what="ops in the history")
+            assert len(netns.ours()) == 4 and leftovers()[1]  # the namespaces and the lazyfs disks are there
+            proc.send_signal(sig)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:  # it did not stop: remove everything it made, so no later test inherits it
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                remove_leftovers(tmp_path)
     assert proc.returncode != 0, out
     assert leftovers() == ([], [])
     assert not [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(tmp_path) in line]
     assert not processes_of(folder)
+
+
+def remove_leftovers(tmp_path: Path) -> None:
+    """After a run that had to be killed: its masters and lazyfs daemons, mounts and namespaces."""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        mountpoint = line.split()[1]
+        if mountpoint.startswith(str(tmp_path)):
+            subprocess.run(["fusermount3", "-u", "-z", mountpoint], check=False)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(tmp_path).encode() in cmdline.read_bytes():
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
+    netns.cleanup()
 
 
 def processes_of(folder: Path) -> list[str]:
