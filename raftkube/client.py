@@ -13,12 +13,14 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from typing import Iterator, Protocol
 
 import requests
 import urllib3
 
 from raftkube.apis import v1beta1
+from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER, WRITES
 from raftkube.apis.v1beta1 import RESOURCES_BY_KIND
 from raftkube.model.errors import ApiError, Gone, Unavailable, error_from_status
 from raftkube.model.objects import DEFAULT_NAMESPACE, name_of, namespace_of, rv_of
@@ -90,8 +92,12 @@ class HttpClient:
         last: Exception | None = None
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if method in WRITES:  # one id for every attempt: a replay after an unknown outcome applies at most once
+            headers[REQUEST_ID_HEADER] = uuid.uuid4().hex
         while True:
             url = self.current_url + path
+            if method in WRITES:
+                headers[ATTEMPT_HEADER] = str(attempt + 1)
             try:
                 resp = self.session.request(method, url, params=params, data=data, headers=headers,
                                             timeout=timeout_s if timeout_s is not None else self.timeout_s,

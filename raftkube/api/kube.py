@@ -10,7 +10,7 @@ import json
 import falcon
 
 from raftkube import __version__
-from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body
+from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body, write_request
 from raftkube.model.errors import ApiError
 
 
@@ -134,13 +134,15 @@ class NamespacedItem(ItemResource, _Namespaced):
         obj = self.version.decode(res, wire, namespace=ns, name=name)
         obj["metadata"]["resourceVersion"] = int(((body.get("metadata") or {}).get("resourceVersion"))
                                                  or current["metadata"].get("resourceVersion") or 0)
-        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj)))
+        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
+                                                   request=write_request(req))))
 
     def on_delete(self, req, resp, resource, name, namespace=None):
         if namespace is not None:
             self._ns(req, namespace)
         res = self._resource(resource, "delete", req)
-        old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name)
+        old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name,
+                         request=write_request(req))
         _send(resp, self.version.encode(old))
 
 
@@ -199,7 +201,7 @@ class ScaleResource(ItemResource):
         rc["spec"]["replicas"] = replicas
         if rv:
             rc["metadata"]["resourceVersion"] = int(rv)
-        _send(resp, self._scale(self._call(res, self.registry.update, rc, obj=rc)))
+        _send(resp, self._scale(self._call(res, self.registry.update, rc, obj=rc, request=write_request(req))))
 
     def on_put(self, req, resp, namespace, name):
         self._write(req, resp, namespace, name, read_body(req, self.body_limit))

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 import falcon
 
 from raftkube.api import decode
 from raftkube.apis import ApiVersion, Resource
+from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
 from raftkube.model.objects import DEFAULT_NAMESPACE
 from raftkube.model.selectors import parse_label_selector
+from raftkube.registry import WriteRequest
+from raftkube.state.machine import REQUEST_ID_MAX_LEN
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,22 @@ def read_body(req: falcon.Request, limit: int) -> dict:
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
+
+
+_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LEN}}}")
+
+
+def write_request(req: falcon.Request) -> WriteRequest | None:
+    """The write's request id, if the client sent one; 400 for a malformed id or attempt number."""
+    rid = req.get_header(REQUEST_ID_HEADER)
+    if rid is None:
+        return None
+    if not _REQUEST_ID.fullmatch(rid):
+        raise BadRequest(f"{REQUEST_ID_HEADER} must be 1 to {REQUEST_ID_MAX_LEN} letters, digits or ._:-")
+    attempt = req.get_header(ATTEMPT_HEADER) or "1"
+    if not attempt.isdigit() or not 1 <= int(attempt) <= 1_000_000:
+        raise BadRequest(f"{ATTEMPT_HEADER} must be a positive integer, got {attempt[:40]!r}")
+    return WriteRequest(rid, replay=int(attempt) > 1)
 
 
 def _namespace(req: falcon.Request, *, for_list: bool = False) -> str | None:
@@ -121,7 +141,8 @@ class CollectionResource(_VersionResource):
     def on_post(self, req, resp, resource):
         res = self._resource(resource, "create", req)
         obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req))
-        _send(resp, self.version.encode(self._call(res, self.registry.create, obj, obj=obj)))
+        _send(resp, self.version.encode(self._call(res, self.registry.create, obj, obj=obj,
+                                                   request=write_request(req))))
 
 
 class ItemResource(_VersionResource):
@@ -139,11 +160,12 @@ class ItemResource(_VersionResource):
     def on_put(self, req, resp, resource, name):
         res = self._resource(resource, "update", req)
         obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req), name=name)
-        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj)))
+        _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
+                                                   request=write_request(req))))
 
     def on_delete(self, req, resp, resource, name):
         res = self._resource(resource, "delete", req)
-        self._call(res, self.registry.delete, res.kind, _namespace(req), name)
+        self._call(res, self.registry.delete, res.kind, _namespace(req), name, request=write_request(req))
         _send(resp, self.version.success_body())
 
 
@@ -155,7 +177,8 @@ class StatusResource(_VersionResource):
         if "status" not in res.verbs:
             raise NotFound(f'Not Found: "{req.path}"')
         obj = self.version.decode_status(res, read_body(req, self.body_limit), namespace=_namespace(req), name=name)
-        _send(resp, self.version.encode(self._call(res, self.registry.update_status, obj, obj=obj)))
+        _send(resp, self.version.encode(self._call(res, self.registry.update_status, obj, obj=obj,
+                                                   request=write_request(req))))
 
 
 class BindingResource(_VersionResource):
@@ -167,7 +190,8 @@ class BindingResource(_VersionResource):
 
     def on_post(self, req, resp):
         binding = self.version.decode_binding(read_body(req, self.body_limit))
-        self._call(self.pods, self.registry.bind, binding.namespace or _namespace(req), binding.pod, binding.node)
+        self._call(self.pods, self.registry.bind, binding.namespace or _namespace(req), binding.pod, binding.node,
+                   request=write_request(req))
         _send(resp, self.version.success_body())
 
 

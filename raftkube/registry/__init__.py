@@ -5,6 +5,6 @@ it, so every write is validated and stamped the same way, whoever makes it.
 """
 
 from raftkube.registry.client import LocalClient
-from raftkube.registry.registry import Registry
+from raftkube.registry.registry import Registry, WriteRequest
 
-__all__ = ["LocalClient", "Registry"]
+__all__ = ["LocalClient", "Registry", "WriteRequest"]

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
@@ -19,7 +20,7 @@ from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from
 from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
 from raftkube.state.codec import decode_object, encode_object
-from raftkube.state.machine import ADDED, DELETED, MODIFIED
+from raftkube.state.machine import ADDED, DELETED, MODIFIED, Replayed, check_result
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,21 @@ def rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@dataclass(frozen=True)
+class WriteRequest:
+    """A client's id for one logical write, the same on each attempt (``Raftkube-Request-Id``); ``replay``:
+    not the first attempt (``Raftkube-Attempt`` > 1), so the first may have applied on any master."""
+
+    id: str
+    replay: bool = False
+
+
 class Registry:
-    """``quota_bytes`` (``[cluster] quota_bytes``; None: no quota) goes into every create and update this
+    """Every write carries a request id (the client's ``WriteRequest``, or one of its own), so a re-submission
+    after an unknown outcome, here or by the client on another master, applies at most once and answers with the
+    first outcome (state/machine.py's request ids).
+
+    ``quota_bytes`` (``[cluster] quota_bytes``; None: no quota) goes into every create and update this
     registry proposes, so the state machine refuses them (StoreFull) once the store holds that many bytes;
     status updates, binds and deletes carry none and always apply."""
 
@@ -147,16 +161,17 @@ class Registry:
         return out
 
     # ---- writes -----------------------------------------------------------------------------
-    def create(self, obj: dict, *, epoch: int | None = None) -> dict:
+    def create(self, obj: dict, *, epoch: int | None = None, request: WriteRequest | None = None) -> dict:
         if rv_of(obj):
             raise BadRequest("resourceVersion may not be set on objects to be created")
         uid = self.new_uid()
         now = self.clock()
         strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
         validation.validate(obj)
-        return self._write("create", key_of(obj), obj, 0, epoch, self.quota_bytes)
+        return self._write("create", key_of(obj), obj, 0, epoch, self.quota_bytes, request)
 
-    def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True) -> dict:
+    def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True,
+               request: WriteRequest | None = None) -> dict:
         """Replace an object; ``metadata.resourceVersion`` must match the stored one (409 otherwise)."""
         kind = obj["kind"]
         rv = rv_of(obj)
@@ -169,6 +184,9 @@ class Registry:
             raise BadRequest("events are immutable: they cannot be updated")
         strategy.normalize_meta(obj)
         key = key_of(obj)
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._replay_answer(first, key)
         old = self._local(key)
         if rv and rv != rv_of(old):
             old = self._fresh(key)  # a stale local copy must not answer 409
@@ -179,16 +197,23 @@ class Registry:
         validation.validate(obj)
         if kind == "Pod":
             validation.validate_pod_update(old, obj)
-        return self._replace(key, obj, rv_of(old), epoch, self.quota_bytes)
+        return self._write("update", key, obj, rv_of(old), epoch, self.quota_bytes, request)
 
-    def update_status(self, obj: dict, *, epoch: int | None = None) -> dict:
+    def update_status(self, obj: dict, *, epoch: int | None = None, request: WriteRequest | None = None) -> dict:
         """Replace only ``status`` (pods from the kubelet, minions' heartbeats); the spec is untouched.
 
         Without a resourceVersion the write applies to whatever version is current (the status has one
-        writer); with one, it is a compare-and-swap like any update.
+        writer; a lost race is retried on a fresh read, each try a transaction of its own, so the client's
+        request id is not used: a replay writes the same status again); with one, it is a compare-and-swap
+        like any update, applied at most once per request id.
         """
         strategy.normalize_meta(obj)
         key = key_of(obj)
+        if not rv_of(obj):
+            request = None
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._replay_answer(first, key)
         for attempt in range(5):
             old = self._local(key) if attempt == 0 else self._fresh(key)  # lost a race: re-read it fresh
             rv = rv_of(obj)
@@ -201,49 +226,45 @@ class Registry:
             merged = strategy.prepare_status_update(obj, old)
             validation.validate(merged)
             try:  # no quota: a full store still takes the kubelet's pod status and the minions' heartbeats
-                return self._replace(key, merged, rv_of(old), epoch)
+                return self._write("update", key, merged, rv_of(old), epoch, None, request)
             except Conflict:
                 if rv or attempt == 4:
                     raise
         raise AssertionError("unreachable")
 
-    def _replace(self, key, obj: dict, expect_rv: int, epoch: int | None, quota: int | None = None) -> dict:
-        return self._write("update", key, obj, expect_rv, epoch, quota)
-
-    def _write(self, op_name: str, key, obj: dict, expect_rv: int, epoch: int | None,
-               quota: int | None = None) -> dict:
+    def _write(self, op_name: str, key, obj: dict, expect_rv: int, epoch: int | None, quota: int | None,
+               request: WriteRequest | None) -> dict:
         """Propose a create or update of ``obj`` (refused with StoreFull past ``quota``); answer with the
         stored object."""
-        data = encode_object(obj)
-        op = {"op": op_name, "key": list(key), "data": data}
+        op = {"op": op_name, "key": list(key), "data": encode_object(obj)}
         if expect_rv:
             op["rv"] = expect_rv
         if quota is not None:
             op["quota"] = quota
-
-        def applied() -> dict | None:  # the store keeps our bytes verbatim: equal bytes = our write
-            found = self._local_view().get(key)
-            if found is not None and found[1] == data:
-                return decode_object(found[1], found[0])
-            return None
-
-        revs = self._submit([op], epoch, applied)
-        if isinstance(revs, dict):
-            return self._decorate(revs)
+        revs = self._submit([op], epoch, request)
+        if isinstance(revs, Replayed):  # an earlier attempt of the client's, maybe prepared on another master
+            return self._current(key, revs)
         obj["metadata"]["resourceVersion"] = revs[0]
         return self._decorate(obj)
 
-    def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0) -> dict:
+    def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
+               request: WriteRequest | None = None) -> dict:
         key = self._key(kind, namespace, name)
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._gone(key, check_result(first))
         old = self._local(key)
         op = {"op": "delete", "key": list(key), "rv": rv}
-        self._submit([op], epoch, lambda: {} if self._local_view().get(key) is None else None)
-        return old
+        revs = self._submit([op], epoch, request)
+        return self._gone(key, revs) if isinstance(revs, Replayed) else old
 
     def bind(self, namespace: str, pod_name: str, node: str, *, service_env: list | None = None,
-             epoch: int | None = None) -> dict:
+             epoch: int | None = None, request: WriteRequest | None = None) -> dict:
         """Atomically set a pod's host ("" -> node); fails with 409 if it is already bound."""
         key = self._key("Pod", namespace, pod_name)
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._replay_answer(first, key)
         self._local(key)  # 404 before proposing
         if not node:
             raise BadRequest("binding needs a host")
@@ -252,20 +273,7 @@ class Registry:
         op = {"op": "bind", "key": list(key), "node": node}
         if service_env:
             op["patch"] = {"serviceEnv": service_env}
-
-        def applied() -> dict | None:
-            found = self._local_view().get(key)
-            if found is not None:
-                pod = decode_object(found[1], found[0])
-                if pod.get("spec", {}).get("nodeName") == node:
-                    return pod
-            return None
-
-        result = self._submit([op], epoch, applied)
-        if isinstance(result, dict):
-            return result
-        found = self._local_view().get(key)
-        return decode_object(found[1], found[0])
+        return self._current(key, self._submit([op], epoch, request))
 
     def _service_env(self, namespace: str, node: str) -> list[dict]:
         """The service variables of a pod bound now to ``node``: this namespace's services (local read)."""
@@ -281,46 +289,59 @@ class Registry:
         """Raw batch of store ops, applied atomically (for controllers that need several at once)."""
         return self.store.submit({"ops": ops, **({"epoch": epoch} if epoch is not None else {})})
 
-    def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
-        """Submit, settling an unknown outcome by a linearizable re-read, all within the write timeout.
-
-        A write is reported as done only once it committed; AlreadyExists/Conflict/NotFound after our own
-        earlier attempt are checked against what we wrote, and stay unknown (the Timeout) when not ours.
-        """
-        txn = {"ops": ops}
+    def _submit(self, ops: list[dict], epoch: int | None, request: WriteRequest | None) -> list:
+        """Submit under a request id, settling an unknown outcome by a linearizable re-read, all within the
+        write timeout: the first attempt's result if it applied, else a re-submission, which the state machine
+        applies only if the first never does (same id). Returns the revisions; ``Replayed`` ones when the write
+        had applied before this call (the client's earlier attempt)."""
+        rid = request.id if request is not None else uuid.uuid4().hex
+        txn = {"ops": ops, "rid": rid, "at": self.clock()}
         if epoch is not None:
             txn["epoch"] = epoch
         timeout_s = self.store.write_timeout_s
         deadline = time.monotonic() + timeout_s
-        unknown: Timeout | None = None  # an earlier attempt's outcome, if it was unknown
         while True:
             try:
                 return self.store.submit(txn, timeout_s=max(deadline - time.monotonic(), 0.05))
             except Timeout as exc:
-                # The entry may still apply. After a linearizable read it has usually either been applied
-                # here or can never commit; if it is still in flight, the resubmit below conflicts with it and
-                # applied() recognises our own write.
                 log.info("write outcome unknown (%s); re-reading", exc)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0.05:
                     raise
                 try:
-                    self.store.read(consistent=True, timeout_s=remaining)
+                    first = self.store.read(consistent=True, timeout_s=remaining).outcome(rid)
                 except ApiError:
                     raise exc from None
-                done = applied()
-                if done is not None:
-                    return done
-                unknown = exc
-            except (AlreadyExists, Conflict, NotFound):
-                if unknown is not None:  # our own earlier attempt may be what now conflicts
-                    done = applied()
-                    if done is not None:
-                        return done
-                    # It may also have applied and been changed since by someone else: refusing now (409/404)
-                    # would claim it had no effect. The outcome stays unknown (found by `raftkube verify`).
-                    raise unknown from None
-                raise
+                if first is not None:
+                    return check_result(first)
+
+    def _first_outcome(self, request: WriteRequest | None) -> list | None:
+        """The result of an earlier attempt of this request that applied (for a replay: on state at least as
+        new as the request, since the first attempt may have applied on another master a moment ago)."""
+        if request is None:
+            return None
+        first = self._local_view().outcome(request.id)
+        if first is None and request.replay:
+            first = self.store.read(consistent=True).outcome(request.id)
+        return first
+
+    def _replay_answer(self, first: list, key) -> dict:
+        """Answer a replay as its first attempt was answered: the same error, or the object as it is now."""
+        return self._current(key, check_result(first))
+
+    def _current(self, key, revs: list) -> dict:
+        """The object at ``key`` as this master has it after the write at ``revs`` (or a later one)."""
+        found = self._local_view().get(key)
+        if found is not None:
+            return self._decorate(decode_object(found[1], found[0]))
+        return self._gone(key, revs)
+
+    @staticmethod
+    def _gone(key, revs: list) -> dict:
+        """What a replayed delete answers: the deleted object's kind and name, and the revision of the delete
+        (the object itself is no longer known; one of the same name may exist again)."""
+        return {"kind": key[0], "metadata": {"name": key[2], "namespace": key[1],
+                                             "resourceVersion": revs[-1] if revs else 0}}
 
     def _local_view(self):
         """This master's applied state, without waiting (writes check their preconditions in the log)."""
@@ -414,4 +435,4 @@ class Registry:
             cursor = max(cursor, seen)  # events of other kinds after the last one of ours
 
 
-__all__ = ["Registry", "rfc3339"]
+__all__ = ["Registry", "WriteRequest", "rfc3339"]

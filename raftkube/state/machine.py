@@ -16,7 +16,16 @@ Ops (dicts)::
     {"op": "delete", "key": ..., "rv": expected rv (0 = unconditional)}
     {"op": "bind",   "key": ..., "node": str, "patch": {spec fields}}   # pod nodeName "" -> node
     {"op": "claim",  "holder": str, "term": int}                        # leader epoch += 1
-Transaction: {"ops": [op...], "epoch": int (optional: rejected unless it equals the current epoch)}
+Transaction: {"ops": [op...], "epoch": int (optional: rejected unless it equals the current epoch),
+              "rid": str (optional request id), "at": float (the proposer's clock, seconds)}
+
+Request ids (exactly-once writes): a transaction with a ``rid`` that the machine has applied before is not applied
+again; its result is the first one's, marked ``REPLAYED`` (a fifth element). Refused transactions are not
+remembered (they changed nothing, so running a replay of one is safe). A client that replays a write whose
+outcome it does not know (a timeout, a connection lost after the commit, on the same or another master) gets
+the first outcome. Ids are remembered for ``REQUEST_WINDOW_S`` of proposer time after the newest one seen and
+at most ``REQUEST_IDS_MAX`` of them, oldest dropped first; both are constants of the release, since every
+replica must forget the same ids at the same entry. They are part of the snapshot.
 
 Quota: an op that stores bytes may carry ``quota`` (the proposer's ``[cluster] quota_bytes``); it is refused
 (``StoreFull``) when it would grow the stored bytes past that number. The quota travels in the op, not in each
@@ -32,7 +41,9 @@ epoch from the successor's controllers.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from collections import OrderedDict
 from typing import Callable, Iterable
 
 from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, StoreFull
@@ -45,6 +56,13 @@ Key = tuple  # (kind, namespace, name)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
+#: how long (proposer seconds) and how many request ids the machine remembers, and the longest id it takes
+REQUEST_WINDOW_S = 60.0
+REQUEST_IDS_MAX = 100_000
+REQUEST_ID_MAX_LEN = 64
+#: the fifth element of the result of a transaction not applied again because its request id was seen
+REPLAYED = "replayed"
+
 
 def _describe(key) -> str:
     kind, _ns, name = key
@@ -56,12 +74,17 @@ _ERRORS = {"AlreadyExists": AlreadyExists, "Conflict": Conflict, "NotFound": Not
            "BadRequest": BadRequest, "StoreFull": StoreFull}
 
 
+class Replayed(list):
+    """The revisions of a transaction that had applied before, under the same request id."""
+
+
 def check_result(result: list) -> list:
-    """A transaction's result -> its revisions, or the ApiError its failure reason names."""
-    ok, reason, message, revs = result
+    """A transaction's result -> its revisions (``Replayed`` if it was a replay of an applied one), or the
+    ApiError its failure reason names."""
+    ok, reason, message, revs = result[:4]
     if not ok:
         raise _ERRORS.get(reason, ApiError)(message)
-    return revs
+    return Replayed(revs) if result[4:] == [REPLAYED] else revs
 
 
 class TxnFailed(Exception):
@@ -100,6 +123,9 @@ class StateMachine:
         self.epoch_term = 0  # the Raft term the current epoch was claimed in
         self.store_bytes = 0  # sum of len(data) over every stored object
         self.applied_entries = 0
+        # request id -> (proposer time, result), oldest first
+        self.requests: OrderedDict[str, tuple[float, list]] = OrderedDict()
+        self.requests_at = 0.0  # the newest proposer time seen with a request id
         self.lock = threading.RLock()
         self._on_events = on_events or (lambda events: None)
         self._on_reset = on_reset or (lambda revision: None)
@@ -126,6 +152,33 @@ class StateMachine:
         return results
 
     def _apply_txn(self, txn, events: list[Event]) -> list:
+        rid = txn.get("rid") if isinstance(txn, dict) else None
+        if rid is None:
+            return self._run_txn(txn, events)
+        if not isinstance(rid, str) or not 0 < len(rid) <= REQUEST_ID_MAX_LEN:
+            return [False, "BadRequest", f"request id must be a string of 1 to {REQUEST_ID_MAX_LEN} characters", []]
+        seen = self.requests.get(rid)
+        if seen is not None:
+            return seen[1] + [REPLAYED]
+        result = self._run_txn(txn, events)
+        if result[0]:  # a refused transaction changed nothing: trying it again is safe, and a refusal stores nothing
+            self._remember(rid, txn.get("at"), result)
+        return result
+
+    def _remember(self, rid: str, at, result: list) -> None:
+        if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) and at > self.requests_at:
+            self.requests_at = float(at)
+        self.requests[rid] = (self.requests_at, result)
+        requests, horizon = self.requests, self.requests_at - REQUEST_WINDOW_S
+        while len(requests) > REQUEST_IDS_MAX or next(iter(requests.values()))[0] < horizon:
+            requests.popitem(last=False)  # times are stored non-decreasing: the oldest is first
+
+    def outcome(self, rid: str) -> list | None:
+        """The result of the transaction with this request id, if it applied here within the window."""
+        seen = self.requests.get(rid)
+        return None if seen is None else seen[1]
+
+    def _run_txn(self, txn, events: list[Event]) -> list:
         undo: list[tuple[Key, tuple[int, bytes] | None]] = []
         start = self._counters()
         txn_events: list[Event] = []
@@ -251,6 +304,8 @@ class StateMachine:
                 "objects": [[kind, ns, name, rv, data]
                             for kind, table in self.objects.items()
                             for (ns, name), (rv, data) in table.items()],
+                "requests": [[rid, at, result] for rid, (at, result) in self.requests.items()],
+                "requests_at": self.requests_at,
             }
 
     def restore(self, snap: dict) -> None:
@@ -265,12 +320,15 @@ class StateMachine:
             self.epoch = snap.get("epoch", 0)
             self.epoch_holder = snap.get("holder", "")
             self.epoch_term = snap.get("epoch_term", 0)
+            self.requests = OrderedDict((rid, (at, list(result))) for rid, at, result in snap.get("requests", ()))
+            self.requests_at = snap.get("requests_at", 0.0)
         self._on_reset(self.revision)
 
     def fingerprint(self) -> tuple:
         """Everything replicated, in a comparable form (tests compare two machines with it)."""
         with self.lock:
             return (self.revision, self.epoch, self.epoch_holder, self.epoch_term, self.store_bytes,
+                    self.requests_at, tuple((rid, at, repr(result)) for rid, (at, result) in self.requests.items()),
                     tuple(sorted((k, ns, n, rv, d) for k, t in self.objects.items() for (ns, n), (rv, d) in t.items())))
 
 

@@ -23,6 +23,9 @@ class StoreView(Protocol):
     def list(self, kind: str, namespace: str | None = None) -> tuple[int, list[tuple[Key, int, bytes]]]:
         """(revision, [(key, resourceVersion, stored bytes)]) of a kind, one namespace or all."""
 
+    def outcome(self, rid: str) -> list | None:
+        """The result of the transaction with this request id, if it applied here (within the window)."""
+
 
 class Store(Protocol):
     ready: bool  # caught up with the log: serving is allowed
