@@ -1,11 +1,16 @@
-"""Pod garbage collection (issue 19) on three real masters with heartbeat-only minions (NodeAgent over
-HttpClient in this process): terminated pods beyond the threshold, pods of a deleted minion."""
+"""Object lifecycle (issue 19) on three real masters with minions in this process (heartbeat-only NodeAgents
+and hollow minions): terminated pods beyond the threshold, pods of a deleted minion, a minion that comes
+back after its pods were evicted."""
 
 import pytest
 
 from raftkube.client import HttpClient
 from raftkube.controllers.nodes import parse_time, rfc3339
 from raftkube.minion.agent import NodeAgent
+from raftkube.minion.hollow import HollowRuntime
+from raftkube.minion.kubelet import KubeletSettings
+from raftkube.minion.node import MinionProcess, MinionSettings
+from raftkube.minion.runtime import LABEL_POD_NAME
 from raftkube.model.errors import Conflict
 from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
 from raftkube.testing import objects, poll_until, running_cluster
@@ -85,3 +90,52 @@ def test_pods_of_a_deleted_minion_are_failed_replaced_and_collected(gc):
     events = [e for e in client.list("Event")[0] if e["reason"] == "NodeLost"]
     assert {e["involvedObject"]["name"] for e in events} == on_lost
     assert all("minion minion-1 was deleted" in e["message"] for e in events)
+
+
+def hollow_minion(urls, name: str, runtime: HollowRuntime) -> MinionProcess:
+    settings = MinionSettings(name=name, address="127.0.0.1", runtime="hollow", port=-1, labels={"hollow": "yes"},
+                              heartbeat_s=0.3, kubelet=KubeletSettings(sync_period_s=1.0))
+    return MinionProcess(HttpClient(urls, timeout_s=2.0), settings, runtime_factory=lambda _n: runtime).start()
+
+
+def running_pods(runtime: HollowRuntime) -> set[str]:
+    return {c.labels.get(LABEL_POD_NAME) for c in runtime.list_containers() if c.running}
+
+
+def test_a_minion_back_after_eviction_stops_its_ghost_pod(gc):
+    """A minion goes silent (kubelet and heartbeats stop; its containers keep running), its pod is failed
+    (NodeLost) and replaced on another minion; when the minion comes back, its kubelet stops the ghost:
+    no pod runs twice and the host port is held by one pod only."""
+    cluster, client, _agents = gc
+    rt_a, rt_b = HollowRuntime("hollow-a"), HollowRuntime("hollow-b")
+    minions = [hollow_minion(cluster.urls, "hollow-a", rt_a)]
+    try:
+        body = objects.rc("ghost", 1, {"app": "ghost"}, [objects.container(host_port=8080)])
+        body["spec"]["template"]["spec"]["nodeSelector"] = {"hollow": "yes"}
+        client.create(body)
+
+        def running_on(node):
+            pods = [p for p in client.list("Pod", labels="app=ghost")[0]
+                    if pod_node(p) == node and pod_phase(p) == "Running"]
+            return pods[0] if pods else None
+        first = name_of(poll_until(lambda: running_on("hollow-a"), 15.0, what="the pod running on hollow-a"))
+        assert running_pods(rt_a) == {first}
+        minions.append(hollow_minion(cluster.urls, "hollow-b", rt_b))
+        minions[0].stop()  # silent: no kubelet, no heartbeats; the hollow containers keep "running"
+        assert running_pods(rt_a) == {first}
+        second = name_of(poll_until(lambda: running_on("hollow-b"), 20.0, what="a replacement running on hollow-b"))
+        failed = client.get("Pod", first)
+        assert pod_phase(failed) == "Failed" and failed["status"]["reason"] == "NodeLost"
+        assert running_pods(rt_a) == {first}  # the ghost: it and its replacement both hold port 8080
+
+        minions[0] = hollow_minion(cluster.urls, "hollow-a", rt_a)  # back, with the containers it left
+        poll_until(lambda: not running_pods(rt_a), 10.0, what="the ghost's containers stopped on hollow-a")
+        assert running_pods(rt_b) == {second}
+        poll_until(lambda: client.get("Node", "hollow-a", "")["status"]["conditions"][0]["status"] == "True",
+                   10.0, what="hollow-a Ready again")
+        live = [p for p in client.list("Pod", labels="app=ghost")[0] if pod_phase(p) in ACTIVE_PHASES]
+        assert [name_of(p) for p in live] == [second]
+        assert pod_phase(client.get("Pod", first)) == "Failed"  # never reported back to life
+    finally:
+        for m in minions:
+            m.stop()
