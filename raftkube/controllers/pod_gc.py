@@ -23,7 +23,7 @@ from raftkube.controllers.base import Controller, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NODE_LOST, parse_time
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
-from raftkube.model.objects import ACTIVE_PHASES, FAILED, name_of, namespace_of, pod_node, pod_phase
+from raftkube.model.objects import ACTIVE_PHASES, FAILED, PENDING, name_of, namespace_of, pod_node, pod_phase
 
 log = logging.getLogger(__name__)
 
@@ -89,19 +89,30 @@ class PodGarbageCollector(Controller):
         now = self.clock()
         pods = self.pod_informer.items()
         nodes = {name_of(n) for n in self.node_informer.items()}
-        missing = {pod_node(p) for p in pods if pod_node(p)} - nodes
-        self._missing = {n: self._missing.get(n, now) for n in missing}
+        bound: set[str] = set()
+        terminated: list[dict] = []
+        for p in pods:  # one loop: it runs on the leader over every pod, holding the GIL
+            node = (p.get("spec") or {}).get("nodeName")
+            if node:
+                bound.add(node)
+            if ((p.get("status") or {}).get("phase") or PENDING) not in ACTIVE_PHASES:
+                terminated.append(p)
+        self._missing = {n: self._missing.get(n, now) for n in bound - nodes}
         gone = {n for n, since in list(self._missing.items()) if now - since >= self.orphan_grace_s and self._gone(n)}
-        orphans = [p for p in pods if pod_node(p) in gone]
-        for pod in orphans:
-            if not is_terminated(pod) and not self.stop_event.is_set():
-                self._fail(pod)
-        doomed = [p for p in orphans if is_terminated(p)]
-        doomed += surplus_terminated((p for p in pods if pod_node(p) not in gone), self.threshold)
+        doomed: list[dict] = []
+        if gone:
+            for pod in [p for p in pods if pod_node(p) in gone]:
+                if is_terminated(pod):
+                    doomed.append(pod)
+                elif not self.stop_event.is_set():
+                    self._fail(pod)
+            terminated = [p for p in terminated if pod_node(p) not in gone]
+        orphans = len(doomed)
+        doomed += surplus_terminated(terminated, self.threshold)
         if doomed:
             deleted = self._delete_all(doomed)
-            log.info("deleted %d terminated pod(s) (%d of deleted minions; threshold %d)", deleted,
-                     sum(1 for p in doomed if pod_node(p) in gone), self.threshold)
+            log.info("deleted %d terminated pod(s) (%d of deleted minions; threshold %d)", deleted, orphans,
+                     self.threshold)
 
     def _gone(self, node: str) -> bool:
         """The informer may lag a minion that just registered: ask the store."""
