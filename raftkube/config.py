@@ -105,6 +105,10 @@ class ControllersConfig:
     replica_burst: int = 500
     #: events older than this are deleted by the leader (Kubernetes: one hour)
     event_ttl_s: float = 3600.0
+    #: terminated pods (Succeeded/Failed) beyond this many are deleted by the leader, oldest finished first
+    #: (Kubernetes' default, 12500); 0 keeps them all. Pods of deleted minions are failed (NodeLost) and
+    #: deleted whatever this says, once the minion has been missing for node_grace_period_s
+    terminated_pod_gc_threshold: int = 12500
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Endpoints controller (2014's ``pkg/service/endpoints_controller.go``): for each service, the
-``podIP:targetPort`` of its running pods (as ``subsets``), written only when the set changed; removed with
+``podIP:targetPort`` of its ready pods (as ``subsets``), written only when the set changed; removed with
 the service."""
 
 from __future__ import annotations
@@ -33,10 +33,19 @@ def resolve_port(target, pod: dict) -> int | None:
     return None
 
 
+def pod_ready(pod: dict) -> bool:
+    """Running, with a pod IP, and every container ready (the kubelet's ``ready``: running and not failing
+    its liveness probe; the pod's v1 Ready condition). A status without container statuses (written by
+    hand, not by a kubelet) does not say, and counts as ready. The model has no readiness probes (2014)."""
+    status = pod.get("status") or {}
+    return (pod_phase(pod) == RUNNING and bool(status.get("podIP"))
+            and all(cs.get("ready", True) for cs in status.get("containerStatuses") or ()))
+
+
 def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
     """The ``subsets`` of ``service`` among ``pods``: for each service port, the (IP, port) of the pods
-    matching its selector that are Running (with a pod IP) and have the port, sorted: a Pending pod
-    is not serving yet and a terminated one no longer is."""
+    matching its selector that are ready (``pod_ready``) and have the port, sorted: a Pending pod
+    is not serving yet, a terminated one no longer is, nor one whose container crashed or fails its probe."""
     spec = service.get("spec") or {}
     selector = spec.get("selector") or {}
     if not selector:
@@ -44,7 +53,7 @@ def plan_endpoints(service: dict, pods: list[dict]) -> list[dict]:
     sel = selector_from_map(selector)
     running = [pod for pod in pods
                if namespace_of(pod) == namespace_of(service) and sel.matches(labels_of(pod))
-               and (pod.get("status") or {}).get("podIP") and pod_phase(pod) == RUNNING]
+               and pod_ready(pod)]
     subsets: list[dict] = []
     for service_port in spec.get("ports") or ():
         pairs = set()

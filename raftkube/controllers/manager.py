@@ -1,9 +1,10 @@
 """The controller manager: started by every master, runs the controllers only while this master leads.
 
 It waits on the store's ``Leadership``: when an epoch appears (this master is leader and has committed
-its own claim, so its local state is current), it starts the scheduler, replication manager, endpoints
-and node lifecycle controllers with an in-process client whose writes carry that epoch. When leadership
-goes, it stops them at once; a write already on its way is rejected by the state machine (NotLeader).
+its own claim, so its local state is current), it starts the scheduler, replication manager, endpoints,
+node lifecycle, event and pod garbage collectors with an in-process client whose writes carry that epoch.
+When leadership goes, it stops them at once; a write already on its way is rejected by the state machine
+(NotLeader).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from raftkube.controllers.endpoints import EndpointsController
 from raftkube.controllers.event_gc import EventGarbageCollector
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NodeLifecycleController
+from raftkube.controllers.pod_gc import PodGarbageCollector
 from raftkube.controllers.replication import ReplicationManager
 from raftkube.controllers.scheduler import Scheduler
 
@@ -51,6 +53,9 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
         EventGarbageCollector(client, clock=wall_clock, ttl_s=config.event_ttl_s,
                               resync_period_s=config.resync_period_s, relist_period_s=config.relist_period_s,
                               informers=shared),
+        PodGarbageCollector(client, clock=clock, threshold=config.terminated_pod_gc_threshold,
+                            orphan_grace_s=config.node_grace_period_s, resync_period_s=config.resync_period_s,
+                            relist_period_s=config.relist_period_s, informers=shared),
     ]
     return controllers, [events, shared]
 

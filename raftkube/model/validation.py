@@ -292,7 +292,15 @@ def replication_controller_causes(rc: dict) -> list[Cause]:
     _check_annotations(errs, (template.get("metadata") or {}).get("annotations"), "spec.template.metadata.annotations")
     tspec = template.get("spec") or {}
     _check_labels(errs, tspec.get("nodeSelector"), "spec.template.spec.nodeSelector")
-    return errs.causes + pod_spec_causes(tspec, TEMPLATE_SPEC)
+    causes = errs.causes + pod_spec_causes(tspec, TEMPLATE_SPEC)
+    policy = tspec.get("restartPolicy") or "Always"
+    if policy != "Always" and policy in RESTART_POLICIES:
+        # a replication controller keeps its pods running: a pod that ran to completion would be replaced
+        # over and over (Kubernetes refuses these templates the same way)
+        rc_errs = FieldErrors()
+        rc_errs.unsupported(f"{TEMPLATE_SPEC}.restartPolicy", policy)
+        causes += rc_errs.causes
+    return causes
 
 
 def service_causes(svc: dict) -> list[Cause]:

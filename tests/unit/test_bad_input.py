@@ -230,3 +230,29 @@ def test_annotations_total_size_and_keys_are_422(api, store):
     assert store.read().revision == 0
     pod["metadata"]["annotations"] = {"a": "x" * (half - 1), "b": "y" * (half - 1)}
     assert api.simulate_post(V1 + "/pods", json=pod).status_code == 201
+
+
+@pytest.mark.parametrize("policy, wire", [("Never", "never"), ("OnFailure", "onFailure")])
+def test_rc_whose_pods_would_not_restart_is_422(api, store, policy, wire):
+    """An RC keeps its pods running (Kubernetes requires restartPolicy Always in its template): with Never
+    or OnFailure a pod that completes would be replaced over and over (issue 19). Create and update alike."""
+    body = rc_body("job", 1, labels={"name": "job"})
+    body["desiredState"]["podTemplate"]["desiredState"]["manifest"]["restartPolicy"] = {wire: {}}
+    rev = store.read().revision
+    assert_422(api.simulate_post("/api/v1beta1/replicationControllers", json=body), "restartPolicy")
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "job"},
+          "spec": {"replicas": 1, "selector": {"app": "job"},
+                   "template": {"metadata": {"labels": {"app": "job"}},
+                                "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                                         "restartPolicy": policy}}}}
+    r = assert_422(api.simulate_post(V1 + "/replicationcontrollers", json=rc), "spec.template.spec.restartPolicy")
+    assert policy in r["message"]
+    assert store.read().revision == rev
+    rc["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+    assert api.simulate_post(V1 + "/replicationcontrollers", json=rc).status_code == 201
+    rev = store.read().revision
+    rc["spec"]["template"]["spec"]["restartPolicy"] = policy
+    got = api.simulate_get(V1 + "/replicationcontrollers/job").json
+    got["spec"]["template"]["spec"]["restartPolicy"] = policy
+    assert_422(api.simulate_put(V1 + "/replicationcontrollers/job", json=got), "spec.template.spec.restartPolicy")
+    assert store.read().revision == rev

@@ -85,3 +85,21 @@ def test_events_older_than_the_ttl_are_deleted_by_the_leader():
     client.clear()
     gc.sync_once()
     assert client.actions == []
+
+
+def test_endpoints_leave_out_a_running_pod_whose_container_is_not_ready():
+    """Readiness as the kubelet reports it: a container that crashed (waiting for its restart) or fails its
+    liveness probe says ready=false, so the pod (Running, its other containers up) serves no traffic."""
+    def cs(name, ready, state):
+        return {"name": name, "image": "busybox", "restartCount": 0, "ready": ready, "state": state}
+    up = {"running": {"startedAt": "2027-01-15T08:00:00Z"}}
+    crashed = {"terminated": {"exitCode": 1, "finishedAt": "2027-01-15T08:01:00Z"}}
+    pods = [pod("ok", node_name="n", phase="Running", pod_ip="10.0.0.1"),
+            pod("half", node_name="n", phase="Running", pod_ip="10.0.0.2"),
+            pod("probe", node_name="n", phase="Running", pod_ip="10.0.0.3"),
+            pod("bare", node_name="n", phase="Running", pod_ip="10.0.0.4")]
+    pods[0]["status"]["containerStatuses"] = [cs("a", True, up), cs("b", True, up)]
+    pods[1]["status"]["containerStatuses"] = [cs("a", True, up), cs("b", False, crashed)]
+    pods[2]["status"]["containerStatuses"] = [cs("a", False, up)]  # running, liveness probe failing
+    subsets = plan_endpoints(service(container_port=80), pods)
+    assert [a["ip"] for s in subsets for a in s["addresses"]] == ["10.0.0.1", "10.0.0.4"]

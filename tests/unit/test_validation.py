@@ -284,6 +284,11 @@ RC_CASES = [
      f"{TS}.containers[0].ports[0].containerPort", f"{T}.containers[0].ports[0].containerPort", "FieldValueRequired"),
     (lambda r: r["spec"]["template"]["spec"].__setitem__("restartPolicy", "x"),
      f"{TS}.restartPolicy", f"{T}.restartPolicy", "FieldValueNotSupported"),
+    # an RC keeps its pods running: a pod that completes would be replaced forever (issue 19)
+    (lambda r: r["spec"]["template"]["spec"].__setitem__("restartPolicy", "Never"),
+     f"{TS}.restartPolicy", f"{T}.restartPolicy", "FieldValueNotSupported"),
+    (lambda r: r["spec"]["template"]["spec"].__setitem__("restartPolicy", "OnFailure"),
+     f"{TS}.restartPolicy", f"{T}.restartPolicy", "FieldValueNotSupported"),
 ]
 
 
