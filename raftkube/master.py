@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 
+from prometheus_client import CollectorRegistry
+
 from raftkube.api.app import create_app
 from raftkube.api.server import ApiServer
 from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
@@ -92,7 +94,8 @@ class Master:
         except (JournalCorrupt, UnsupportedLibrary) as exc:
             raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
-        app = create_app(registry, self.store, cfg.api)
+        self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
+        app = create_app(registry, self.store, cfg.api, metrics=self.metrics)
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()

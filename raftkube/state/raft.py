@@ -57,6 +57,22 @@ def check_snapshot(path: Path) -> None:
     read_snapshot(path)
 
 
+class SnapshotStats:
+    """Snapshots this master wrote: how many, total and last duration, last size (for /metrics)."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.last_s = 0.0
+        self.last_bytes = 0
+
+    def record(self, seconds: float, size: int) -> None:
+        self.count += 1
+        self.seconds += seconds
+        self.last_s = seconds
+        self.last_bytes = size
+
+
 class Leadership:
     """'Leader and has committed an entry of its own term', as a value the controller manager can wait on.
 
@@ -107,6 +123,8 @@ class RaftStore:
         self._hub = WatchHub(settings.watch_ring)
         self._machine = StateMachine(on_events=self._hub.publish, on_reset=self._hub.reset)
         self.leadership = Leadership()
+        self.snapshots = SnapshotStats()
+        self.role_changes: dict[str, int] = {}  # role -> how often this master took it (/metrics)
         self._ready = threading.Event()
         self._role_changed = threading.Event()
         self._stop = threading.Event()
@@ -149,6 +167,7 @@ class RaftStore:
 
     # ---- snapshots (tick thread) ------------------------------------------------------------
     def _serialize(self, tmp_file: str, data) -> None:
+        started = time.perf_counter()
         prev_entry, last_entry, cluster = data
         blob = pack({
             "raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
@@ -156,6 +175,7 @@ class RaftStore:
         })
         with open(tmp_file, "wb") as fh:  # pysyncobj then renames it into place (durably: state/syncobj.py)
             fh.write(SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob)
+        self.snapshots.record(time.perf_counter() - started, len(blob))
 
     def _deserialize(self, file_name: str):
         doc = read_snapshot(Path(file_name))
@@ -166,6 +186,8 @@ class RaftStore:
 
     # ---- tick-thread callbacks: only set flags ----------------------------------------------
     def _on_state_changed(self, old: int, new: int) -> None:
+        role = ROLES.get(new, str(new))
+        self.role_changes[role] = self.role_changes.get(role, 0) + 1
         if new != LEADER:
             self.leadership._set(None)  # stop controllers at once
         self._role_changed.set()
@@ -304,6 +326,11 @@ class RaftStore:
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }
+
+    @property
+    def journal_stats(self):
+        """The journal's ``SyncStats`` (count, latency buckets, entries per sync), for /metrics."""
+        return self._raft.journal.stats
 
     def force_snapshot(self) -> None:
         self._raft.forceLogCompaction()
