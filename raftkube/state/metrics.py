@@ -1,7 +1,7 @@
 """A Prometheus collector of one master's store and Raft figures, read when ``/metrics`` is scraped.
 
 Nothing here runs on the Raft tick thread or on the write path: the figures are the counters the store keeps
-anyway (``RaftStore.status()``, the journal's ``SyncStats``, ``SnapshotStats``) and, per kind, the objects
+anyway (``RaftStore.status()``, the journal's ``SyncStats``, ``BackgroundSnapshots``) and, per kind, the objects
 and encoded bytes the state machine holds (counted under its lock at scrape time: O(objects), about a
 millisecond for 10 000). Works over ``LocalStore`` too (the figures it does not have are left out).
 """
@@ -89,9 +89,8 @@ class StoreCollector:
         snaps = getattr(store, "snapshots", None)
         if snaps is not None:
             yield _counter("raftkube_raft_snapshots", "Snapshots this master wrote", snaps.count)
-            yield _counter("raftkube_raft_snapshot_seconds", "Time spent writing snapshots", snaps.seconds)
             yield _gauge("raftkube_raft_snapshot_last_duration_seconds", "Duration of the last snapshot written",
-                         snaps.last_s)
+                         snaps.last_duration_ms / 1000)
             yield _gauge("raftkube_raft_snapshot_last_bytes", "Size of the last snapshot written", snaps.last_bytes)
         yield from self._objects()
 

@@ -21,7 +21,7 @@ from raftkube.state.codec import pack, unpack
 from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.proposer import Proposer
-from raftkube.state.syncobj import LEADER, ROLES, RaftNode, SyncObjConf, node_id
+from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, RaftNode, SyncObjConf, node_id
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
@@ -55,22 +55,6 @@ def check_snapshot(path: Path) -> None:
         path.unlink()
         return
     read_snapshot(path)
-
-
-class SnapshotStats:
-    """Snapshots this master wrote: how many, total and last duration, last size (for /metrics)."""
-
-    def __init__(self):
-        self.count = 0
-        self.seconds = 0.0
-        self.last_s = 0.0
-        self.last_bytes = 0
-
-    def record(self, seconds: float, size: int) -> None:
-        self.count += 1
-        self.seconds += seconds
-        self.last_s = seconds
-        self.last_bytes = size
 
 
 class Leadership:
@@ -123,7 +107,6 @@ class RaftStore:
         self._hub = WatchHub(settings.watch_ring)
         self._machine = StateMachine(on_events=self._hub.publish, on_reset=self._hub.reset)
         self.leadership = Leadership()
-        self.snapshots = SnapshotStats()
         self.role_changes: dict[str, int] = {}  # role -> how often this master took it (/metrics)
         self._ready = threading.Event()
         self._role_changed = threading.Event()
@@ -137,12 +120,14 @@ class RaftStore:
         dump_file = data_dir / "raft.dump"
         check_snapshot(dump_file)
         journal = DurableJournal(data_dir, fsync=fsync)
+        self._snapshots = BackgroundSnapshots(str(dump_file), self._capture, self._encode, fsync)
         conf = SyncObjConf(
             password=None,  # the port is encrypted and authenticated by RaftNode.encryptor (AES-GCM)
             bindAddress=self_address,
             journalFile=str(data_dir / "raft.wal"),
             fullDumpFile=str(dump_file),
-            serializer=self._serialize,
+            serializer=self._snapshots.serialize,
+            serializeChecker=self._snapshots.check,
             deserializer=self._deserialize,
             appendEntriesUseBatch=False,
             raftMinTimeout=settings.min_timeout_s,
@@ -166,16 +151,16 @@ class RaftStore:
         self._leader_thread.start()
 
     # ---- snapshots (tick thread) ------------------------------------------------------------
-    def _serialize(self, tmp_file: str, data) -> None:
-        started = time.perf_counter()
+    def _capture(self, data):
+        """Tick thread: an immutable copy (object bodies are immutable bytes); encoded by raft-snapshot."""
         prev_entry, last_entry, cluster = data
-        blob = pack({
-            "raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
-            "state": self._machine.snapshot(),
-        })
-        with open(tmp_file, "wb") as fh:  # pysyncobj then renames it into place (durably: state/syncobj.py)
-            fh.write(SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob)
-        self.snapshots.record(time.perf_counter() - started, len(blob))
+        return {"raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
+                "state": self._machine.snapshot()}
+
+    @staticmethod
+    def _encode(doc) -> bytes:
+        blob = pack(doc)
+        return SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob
 
     def _deserialize(self, file_name: str):
         doc = read_snapshot(Path(file_name))
@@ -322,6 +307,7 @@ class RaftStore:
             "logLength": st["log_len"],
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
+            "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
@@ -331,6 +317,11 @@ class RaftStore:
     def journal_stats(self):
         """The journal's ``SyncStats`` (count, latency buckets, entries per sync), for /metrics."""
         return self._raft.journal.stats
+
+    @property
+    def snapshots(self):
+        """The ``BackgroundSnapshots`` writer: count, last duration and size (for /metrics)."""
+        return self._snapshots
 
     def force_snapshot(self) -> None:
         self._raft.forceLogCompaction()
@@ -346,3 +337,4 @@ class RaftStore:
         except Exception:
             log.exception("raft shutdown")
         self._leader_thread.join(timeout=2)
+        self._snapshots.join()
