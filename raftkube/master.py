@@ -95,7 +95,8 @@ class Master:
             raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
-        app = create_app(registry, self.store, cfg.api, metrics=self.metrics)
+        app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
+                         masters=[(m.name, m.api_url) for m in cfg.masters])
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()

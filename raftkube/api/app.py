@@ -16,7 +16,7 @@ import falcon
 from raftkube.api import errors
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.metrics import ApiMetrics, MetricsResource
-from raftkube.api.ui import add_ui
+from raftkube.api.ui import CrossOriginReads, add_ui
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
 from raftkube.apis import VERSIONS, ApiVersion
@@ -72,7 +72,8 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
 
 
 def create_app(registry, store, settings: ApiConfig | None = None,
-               versions: Sequence[ApiVersion] = VERSIONS, metrics=None) -> falcon.App:
+               versions: Sequence[ApiVersion] = VERSIONS, metrics=None,
+               masters: Sequence[tuple[str, str]] = ()) -> falcon.App:
     """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version).
 
     ``metrics`` is the process's prometheus ``CollectorRegistry`` (a new one if None); with
@@ -80,7 +81,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     """
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
-    middleware = [_ReadyGate(store)]
+    middleware = [CrossOriginReads(), _ReadyGate(store)]
     if settings.metrics:
         from prometheus_client import CollectorRegistry
         metrics = CollectorRegistry() if metrics is None else metrics
@@ -107,7 +108,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
     if settings.metrics:
         app.add_route("/metrics", MetricsResource(metrics))
-    add_ui(app)
+    add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None))
     for version in served:
         add_version(app, version, registry, settings.max_body_bytes)
     return app

@@ -89,7 +89,8 @@ class ApiMetrics:
             name = "replicationcontrollers/scale"
         method = req.method
         if method == "GET":
-            if "/watch/" in template or (req.get_param("watch") or "").lower() in ("true", "1"):
+            if ("/watch/" in template or template.endswith("/watch")
+                    or (req.get_param("watch") or "").lower() in ("true", "1")):
                 method = "WATCH"
             elif "name" not in params and params.get("resource") is not None:
                 method = "LIST"
