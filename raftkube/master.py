@@ -100,6 +100,9 @@ class Master:
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
+        if cfg.api.metrics:  # scraped with the API's and the store's metrics
+            from raftkube.controllers.metrics import ControllerCollector
+            self.metrics.register(ControllerCollector(self.controllers.stats))
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
                  cfg.master_dir(me.name))
         return self
