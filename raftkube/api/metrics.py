@@ -5,7 +5,7 @@ process). Labels are bounded: ``resource`` is a name of the version's resource t
 the verb is Kubernetes' (GET of a collection is ``LIST``, a watch is ``WATCH``).
 
 The cost per request is two clock reads, one dict lookup of the cached label children and three updates
-(bench/api_bench.py ``--metrics-ab`` measures it).
+(bench/metrics_overhead_bench.py measures it: ~5 µs per request, the middleware alone).
 """
 
 from __future__ import annotations
