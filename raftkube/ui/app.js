@@ -384,7 +384,8 @@ function renderChart() {
   for (let i = 0; i <= 4; i++) {
     const y = pad.t + (h - pad.t - pad.b) * i / 4;
     g.beginPath(); g.moveTo(pad.l, y); g.lineTo(w - pad.r, y); g.stroke();
-    g.fillText(String(Math.round(scale * (4 - i) / 4)), 4, y + 4);
+    const tick = scale * (4 - i) / 4;
+    g.fillText(Number.isInteger(tick) ? String(tick) : tick.toFixed(1), 4, y + 4);
   }
   g.fillText("last " + Math.round(HISTORY * POLL_MS / 60000) + " min", pad.l, h - 3);
   const x = i => pad.l + (w - pad.l - pad.r) * (i + HISTORY - hist.length) / (HISTORY - 1);
