@@ -57,17 +57,24 @@ class MultiWatchResource:
         def done() -> bool:
             return stop.is_set() or disconnected()
 
+        def offer(item) -> None:
+            # a slow reader fills the queue: wait for room, but never past the end of the stream
+            while not done():
+                try:
+                    events.put(item, timeout=0.5)
+                    return
+                except queue.Full:
+                    continue
+
         def follow(name, kind):
             try:
                 for ev in self.registry.watch(kind, None, None, None, rv, stop=done, poll_s=0.5):
                     if ev is not None:
-                        events.put((name, ev))
-            except Gone as exc:
-                events.put((name, exc))
-            except Exception as exc:  # noqa: BLE001 - the stream ends with this resource's error
-                events.put((name, exc))
+                        offer((name, ev))
+            except Exception as exc:  # noqa: BLE001 - Gone (410) or another error ends the stream with it
+                offer((name, exc))
             finally:
-                events.put((name, _END))
+                offer((name, _END))
 
         threads = [threading.Thread(target=follow, args=k, name=f"ui-watch-{k[0]}", daemon=True) for k in kinds]
         yield self.version.watch_filler

@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 
 import pytest
 from falcon import testing
@@ -12,7 +13,7 @@ from raftkube.apis import v1
 from raftkube.config import ApiConfig
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
-from raftkube.testing import pod_body
+from raftkube.testing import pod_body, poll_until
 
 MASTERS = [("m1", "http://127.0.0.1:8080"), ("m2", "http://127.0.0.1:8081")]
 
@@ -93,3 +94,17 @@ def test_ui_watch_streams_several_resources_from_one_revision(api, store):
     assert by_resource == {"pods": [("ADDED", "b"), ("DELETED", "a")], "nodes": [("ADDED", "n1")]}
     closed.append(True)
     gen.close()
+
+
+def test_ui_watch_threads_end_with_the_stream(api, store):
+    closed = []
+    gen = MultiWatchResource(v1.VERSION, Registry(store))._stream([("pods", "Pod"), ("events", "Event")], 0,
+                                                                  lambda: bool(closed))
+    next(gen)
+    assert api.simulate_post("/api/v1beta1/pods", json=pod_body("a")).status_code == 200
+    assert lines(gen, 1)[0]["object"]["metadata"]["name"] == "a"
+    assert {"ui-watch-pods", "ui-watch-events"} <= {t.name for t in threading.enumerate()}
+    closed.append(True)
+    gen.close()
+    poll_until(lambda: not {t.name for t in threading.enumerate()} & {"ui-watch-pods", "ui-watch-events"}, 3.0,
+               what="the stream's threads gone")
