@@ -80,6 +80,8 @@ class ApiConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     #: waitress connection limit
     connection_limit: int = 1000
+    #: count and time API requests and serve Prometheus metrics on /metrics
+    metrics: bool = True
 
 
 @dataclass(frozen=True)

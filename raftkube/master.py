@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 
+from prometheus_client import CollectorRegistry
+
 from raftkube.api.app import create_app
 from raftkube.api.server import ApiServer
 from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
@@ -95,10 +97,15 @@ class Master:
             self.store.unsafe_stale_reads = True
             log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
-        app = create_app(registry, self.store, cfg.api)
+        self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
+        app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
+                         masters=[(m.name, m.api_url) for m in cfg.masters])
         self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
+        if cfg.api.metrics:  # scraped with the API's and the store's metrics
+            from raftkube.controllers.metrics import ControllerCollector
+            self.metrics.register(ControllerCollector(self.controllers.stats))
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
                  cfg.master_dir(me.name))
         return self

@@ -15,11 +15,14 @@ import falcon
 
 from raftkube.api import errors
 from raftkube.api.kube import add_meta, add_namespaced, version_info
+from raftkube.api.metrics import ApiMetrics, MetricsResource
+from raftkube.api.ui import CrossOriginReads, add_ui
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
 from raftkube.apis import VERSIONS, ApiVersion
 from raftkube.config import ApiConfig
 from raftkube.model.errors import Unavailable
+from raftkube.state.metrics import StoreCollector
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,22 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
 
 
 def create_app(registry, store, settings: ApiConfig | None = None,
-               versions: Sequence[ApiVersion] = VERSIONS) -> falcon.App:
-    """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version)."""
+               versions: Sequence[ApiVersion] = VERSIONS, metrics=None,
+               masters: Sequence[tuple[str, str]] = ()) -> falcon.App:
+    """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version).
+
+    ``metrics`` is the process's prometheus ``CollectorRegistry`` (a new one if None); with
+    ``settings.metrics`` false, requests are not counted and ``/metrics`` is not served.
+    """
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
-    app = falcon.App(middleware=[_ReadyGate(store)])
+    middleware = [CrossOriginReads(), _ReadyGate(store)]
+    if settings.metrics:
+        from prometheus_client import CollectorRegistry
+        metrics = CollectorRegistry() if metrics is None else metrics
+        metrics.register(StoreCollector(store))
+        middleware.insert(0, ApiMetrics(metrics))
+    app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, versions[0])
@@ -92,6 +106,9 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     else:
         app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
+    if settings.metrics:
+        app.add_route("/metrics", MetricsResource(metrics))
+    add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None))
     for version in served:
         add_version(app, version, registry, settings.max_body_bytes)
     return app

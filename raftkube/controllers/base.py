@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Callable
 
+from raftkube.controllers.stats import ControllerStats
 from raftkube.informer import Handler, Informer, InformerSettings, ObjKey, obj_key
 from raftkube.model.errors import ApiError, NotLeader
 from raftkube.model.objects import namespace_of, name_of
@@ -101,6 +102,8 @@ class Controller:
     name = "controller"
     #: after a wake-up, wait this long so a burst of events is handled by one reconcile
     debounce_s = 0.02
+    #: a controller with a work queue: a method returning its length (``raftkube_controller_queue_depth``)
+    queue_depth = None
 
     def __init__(self, client, *, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None, resync_period_s: float = 10.0, relist_period_s: float = 300.0,
@@ -115,6 +118,7 @@ class Controller:
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.stats = ControllerStats()  # the manager gives it the process-wide one of its name
 
     def informer(self, kind: str, handler: Handler | None = None) -> Informer:
         """This controller's view of a kind: the term's shared informer when there is one, else its own."""
@@ -158,12 +162,22 @@ class Controller:
         for t in self._threads:
             t.join(max(deadline - time.monotonic(), 0.0))
 
+    def _timed(self, fn) -> None:
+        """``fn()`` (a sync), its duration and whether it raised counted in ``stats``."""
+        t0 = time.perf_counter()
+        ok = False
+        try:
+            fn()
+            ok = True
+        finally:
+            self.stats.synced(time.perf_counter() - t0, ok)
+
     def run(self) -> None:
         stop = self.stop_event
         try:
             while not stop.is_set():  # first full sync; retried until it works
                 try:
-                    self.sync_once()
+                    self._timed(self.sync_once)
                     break
                 except NotLeader:
                     raise
@@ -195,11 +209,11 @@ class Controller:
                     if now >= next_relist:
                         next_relist = now + self.relist_period_s
                         next_resync = now + self.resync_period_s
-                        self.sync_once()
+                        self._timed(self.sync_once)
                     else:
                         if now >= next_resync:
                             next_resync = now + self.resync_period_s
-                        self.reconcile()
+                        self._timed(self.reconcile)
                 except NotLeader:
                     raise
                 except ApiError as exc:

@@ -24,6 +24,7 @@ from raftkube.controllers.nodes import NodeLifecycleController
 from raftkube.controllers.pod_gc import PodGarbageCollector
 from raftkube.controllers.replication import ReplicationManager
 from raftkube.controllers.scheduler import Scheduler
+from raftkube.controllers.stats import ProcessStats
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class ControllerManager:
         self._extras: list = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ctrl-manager", daemon=True)
+        self.stats = ProcessStats()  # what the controllers counted, across terms (for /metrics)
+        self.stats.active = lambda: self.active
 
     def start(self) -> "ControllerManager":
         self._thread.start()
@@ -116,6 +119,8 @@ class ControllerManager:
             client = self.client_for(epoch)
             self.controllers, self._extras = build_controllers(client, self.config, rng=self.rng)
             for c in self.controllers:
+                c.stats = self.stats.get(c.name)
+                c.stats.queue_depth = c.queue_depth
                 c.start()
             for x in self._extras:
                 if isinstance(x, SharedInformers):

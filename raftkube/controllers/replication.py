@@ -223,25 +223,37 @@ class ReplicationManager(Controller):
                         log.warning("rc %s/%s: creates refused, retrying with backoff: %s", key[0], key[1], full)
                     exp.failures += 1
                     exp.retry_at = now + min(0.5 * 2 ** min(exp.failures, 16), 30.0)
+            self.stats.count("pod_creates", outcome)
             if outcome == "created":
                 self.pod_informer.store_local(created)
             self.wake()
 
     def _delete(self, pod: dict, key: tuple[str, str]) -> None:
+        result = "failed"
         try:
             if self.stop_event.is_set():
+                result = "skipped"
                 return
             self.client.delete("Pod", name_of(pod), namespace_of(pod))
+            result = "deleted"
             self.pod_informer.store_local(pod, deleted=True)
         except NotLeader:
             self.stop()
         except NotFound:
+            result = "gone"
             self.pod_informer.store_local(pod, deleted=True)
         except ApiError as exc:
             log.warning("rc %s/%s: deleting pod %s failed: %s", key[0], key[1], name_of(pod), exc)
             with self.lock:
                 self.expectations.setdefault(key, Expectations()).deleting.pop(name_of(pod), None)
+        finally:
+            self.stats.count("pod_deletes", result)
         self.wake()
+
+    def queue_depth(self) -> int:
+        """Pod creates and deletes in flight or not yet seen by the watch."""
+        with self.lock:
+            return sum(e.pending() + len(e.deleting) for e in self.expectations.values())
 
     def wait_idle(self, timeout_s: float = 5.0) -> bool:
         """Tests: wait until no create or delete is in flight."""

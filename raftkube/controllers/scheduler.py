@@ -67,6 +67,7 @@ class Scheduler(Controller):
         self.assumed: dict[ObjKey, str] = {}  # binds in flight (or not yet seen by the watch)
         self.counted: dict[ObjKey, tuple[str, PodRequest, LabelSet]] = {}
         self.queue: dict[ObjKey, None] = {}  # unbound active pods, oldest first
+        self._queued_at: dict[ObjKey, float] = {}  # when a queued pod was first seen unbound (latency metric)
         self.backoff: dict[ObjKey, Backoff] = {}
         self.label_sets_on: dict[str, Counter] = {}
         self.label_sets: Counter = Counter()
@@ -131,6 +132,7 @@ class Scheduler(Controller):
             if new is None:
                 self.pods.pop(key, None)
                 self.queue.pop(key, None)
+                self._queued_at.pop(key, None)
                 self.backoff.pop(key, None)
                 self.assumed.pop(key, None)
                 freed = key in self.counted
@@ -140,13 +142,16 @@ class Scheduler(Controller):
                 if pod_node(new):
                     self.assumed.pop(key, None)
                     self.queue.pop(key, None)
+                    self._scheduled(key)
                     self.backoff.pop(key, None)
                 elif active:
                     if key not in self.queue:
                         self.queue[key] = None
+                        self._queued_at.setdefault(key, self.clock())
                         wake = True
                 else:
                     self.queue.pop(key, None)
+                    self._queued_at.pop(key, None)
                     self.backoff.pop(key, None)
                 freed = key in self.counted and not active
             self._recount(key)
@@ -221,6 +226,18 @@ class Scheduler(Controller):
     def reconcile(self) -> None:
         self.schedule_pending()
 
+    def _scheduled(self, key: ObjKey) -> None:
+        """The pod is bound (our bind answered, or the watch showed it first): queued -> bound latency."""
+        with self.lock:
+            queued_at = self._queued_at.pop(key, None)
+        if queued_at is not None:
+            self.stats.observe("scheduling_duration", max(self.clock() - queued_at, 0.0))
+
+    def queue_depth(self) -> int:
+        """Active pods not bound yet."""
+        with self.lock:
+            return len(self.queue)
+
     def schedule_pending(self) -> int:
         """One pass over the unbound pods whose backoff is over; returns the number of binds started."""
         now = self.clock()
@@ -278,6 +295,7 @@ class Scheduler(Controller):
             log.exception("pod %s/%s: binding crashed", key[0], key[1])
         finally:
             if not ok:
+                self.stats.count("attempts", "error")
                 with self.lock:
                     if self.assumed.get(key) == node:
                         del self.assumed[key]
@@ -286,12 +304,15 @@ class Scheduler(Controller):
         if not ok:
             return
         self.bound += 1
+        self.stats.count("attempts", "scheduled")
+        self._scheduled(key)
         log.info("pod %s/%s bound to %s", key[0], key[1], node)
         self.events.record(pod, SCHEDULED, f"Successfully assigned {key[1]} to {node}", status="Pending")
         if ((pod.get("status") or {}).get("reason") or "") == FAILED_SCHEDULING:
             self._write_status(key, "", "")
 
     def _unschedulable(self, key: ObjKey, pod: dict, message: str, now: float) -> None:
+        self.stats.count("attempts", "unschedulable")
         with self.lock:
             b = self.backoff.get(key)
             if b is None:

@@ -115,6 +115,7 @@ class MinionProcess:
         self.source: PodSource | None = None
         self.pusher: StatusPusher | None = None
         self.server = None
+        self.metrics = None
 
     def _runtime(self, name: str):
         if self.runtime_factory is not None:
@@ -132,7 +133,10 @@ class MinionProcess:
         if hollow:
             kset = KubeletSettings(**{**kset.__dict__, "workers": 0, "probe_period_s": 0.0,
                                       "sync_period_s": max(kset.sync_period_s, 10.0)})
-        runtimes = {n: self._runtime(n) for n in self.names}
+        from raftkube.minion.metrics import KubeletCollector, MinionMetrics, TimedRuntime
+        self.metrics = MinionMetrics()  # served on the kubelet port at /metrics
+        self.metrics.registry.register(KubeletCollector(lambda: self.kubelets))
+        runtimes = {n: TimedRuntime(self._runtime(n), self.metrics) for n in self.names}
         if s.runtime == "docker":
             from raftkube.minion.images import ensure_images
             for rt in runtimes.values():
@@ -142,7 +146,7 @@ class MinionProcess:
         self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
-            self.server = MinionServer(lambda: self.kubelets, port=s.port).start()
+            self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""

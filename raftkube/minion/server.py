@@ -1,6 +1,7 @@
 """The minion's HTTP port (default 10250), on the standard library's ThreadingHTTPServer.
 
 * ``GET /healthz`` -> ``ok``
+* ``GET /metrics`` -> the minion process's Prometheus metrics (raftkube/minion/metrics.py)
 * ``GET /pods`` -> JSON ``{"kind": "PodList", "items": [...]}``: every pod this minion runs, its status as
   the kubelet computes it, and its containers (id, docker name, running, exit code, restartCount)
 * ``GET /podInfo?podID=<name>[&podNamespace=<ns>]`` -> the 2014 PodInfo map (container name -> status;
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class MinionServer:
-    def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250):
+    def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250, metrics=None):
         self._kubelets = kubelets
+        self.metrics = metrics  # a prometheus CollectorRegistry, or None: no /metrics
         handler = type("Handler", (_Handler,), {"server_ref": self})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -74,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if parts == ["healthz"]:
                 self._text(200, "ok")
+            elif parts == ["metrics"] and self.server_ref.metrics is not None:
+                from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+                self._send(200, generate_latest(self.server_ref.metrics), CONTENT_TYPE_LATEST)
             elif parts == ["pods"]:
                 items = [p for k in self.server_ref.kubelets() for p in k.pods_view()]
                 self._json(200, {"kind": "PodList", "items": items})

@@ -36,6 +36,7 @@ process crash but not a power loss, and the master says so in its log.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -177,10 +178,15 @@ class Meta:
 class SyncStats:
     """Syncs of the journal: how many, how long, how many entries each covered (for /raft)."""
 
+    #: upper bounds (seconds) of the sync latency histogram that /metrics exports (``buckets``)
+    BOUNDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
     def __init__(self, keep: int = 2048):
         self.syncs = 0
         self.entries = 0
         self.bytes = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(self.BOUNDS) + 1)  # per bound, not cumulative; the last is +Inf
         self._latency_s: deque[float] = deque(maxlen=keep)
         self._lock = threading.Lock()
 
@@ -188,6 +194,8 @@ class SyncStats:
         with self._lock:
             self.syncs += 1
             self.entries += entries
+            self.seconds += seconds
+            self.buckets[bisect.bisect_left(self.BOUNDS, seconds)] += 1
             self._latency_s.append(seconds)
 
     def as_dict(self) -> dict:

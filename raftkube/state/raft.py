@@ -107,6 +107,7 @@ class RaftStore:
         self._hub = WatchHub(settings.watch_ring)
         self._machine = StateMachine(on_events=self._hub.publish, on_reset=self._hub.reset)
         self.leadership = Leadership()
+        self.role_changes: dict[str, int] = {}  # role -> how often this master took it (/metrics)
         self._ready = threading.Event()
         self._role_changed = threading.Event()
         self._stop = threading.Event()
@@ -170,6 +171,8 @@ class RaftStore:
 
     # ---- tick-thread callbacks: only set flags ----------------------------------------------
     def _on_state_changed(self, old: int, new: int) -> None:
+        role = ROLES.get(new, str(new))
+        self.role_changes[role] = self.role_changes.get(role, 0) + 1
         if new != LEADER:
             self.leadership._set(None)  # stop controllers at once
         self._role_changed.set()
@@ -313,6 +316,16 @@ class RaftStore:
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }
+
+    @property
+    def journal_stats(self):
+        """The journal's ``SyncStats`` (count, latency buckets, entries per sync), for /metrics."""
+        return self._raft.journal.stats
+
+    @property
+    def snapshots(self):
+        """The ``BackgroundSnapshots`` writer: count, last duration and size (for /metrics)."""
+        return self._snapshots
 
     def force_snapshot(self) -> None:
         self._raft.forceLogCompaction()

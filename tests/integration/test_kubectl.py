@@ -205,3 +205,19 @@ def test_describe_run_cluster_info_jsonpath_and_sort_by(kc, cache):
                    "jsonpath={.items[*].spec.containers[0].image}").stdout == "nginx"
     assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)[1][0] == "rpod"
     kubectl(kc, cache, "delete", "pod", "rpod")
+
+
+def test_get_raw_metrics_is_the_prometheus_exposition(kc, cache):
+    from prometheus_client.parser import text_string_to_metric_families
+    before = kubectl(kc, cache, "get", "--raw", "/metrics", server=1).stdout
+    kubectl(kc, cache, "get", "pods", server=1)
+    after = kubectl(kc, cache, "get", "--raw", "/metrics", server=1).stdout
+
+    def lists(text):
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "raftkube_api_requests_total" and s.labels["verb"] == "LIST"
+                   and s.labels["resource"] == "pods" and s.labels["version"] == "v1")
+    assert lists(after) == lists(before) + 1
+    roles = {s.labels["role"]: s.value for f in text_string_to_metric_families(after) for s in f.samples
+             if s.name == "raftkube_raft_role"}
+    assert sorted(roles.values()) == [0.0, 0.0, 1.0]

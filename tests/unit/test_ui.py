@@ -1,0 +1,110 @@
+"""The dashboard's server side: /ui files with absolute links, /ui/masters.json, cross-origin reads, /ui/watch."""
+
+import json
+import re
+import threading
+
+import pytest
+from falcon import testing
+
+from raftkube.api.app import create_app
+from raftkube.api.uiwatch import MultiWatchResource
+from raftkube.apis import v1
+from raftkube.config import ApiConfig
+from raftkube.registry import Registry
+from raftkube.state.local import LocalStore
+from raftkube.testing import pod_body, poll_until
+
+MASTERS = [("m1", "http://127.0.0.1:8080"), ("m2", "http://127.0.0.1:8081")]
+
+
+@pytest.fixture
+def store():
+    s = LocalStore()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def api(store):
+    return testing.TestClient(create_app(Registry(store), store, ApiConfig(), masters=MASTERS))
+
+
+def test_ui_page_and_its_files_are_served_at_absolute_paths(api):
+    for path in ("/ui", "/ui/"):
+        r = api.simulate_get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    links = re.findall(r'(?:href|src)="(/[^"]+)"', api.simulate_get("/ui/").text)
+    assert sorted(links) == ["/ui/app.js", "/ui/style.css"]
+    for link in links:
+        assert api.simulate_get(link).status_code == 200
+    assert api.simulate_get("/ui/nothing.js").status_code == 404
+
+
+def test_masters_json_lists_the_cluster(api):
+    assert api.simulate_get("/ui/masters.json").json == {"masters": [{"name": n, "url": u} for n, u in MASTERS]}
+
+
+def test_reads_may_be_cross_origin_writes_get_no_cors_header(api):
+    for path in ("/raft", "/metrics", "/api/v1/pods", "/readyz"):
+        assert api.simulate_get(path, headers={"Origin": "http://x"}).headers["access-control-allow-origin"] == "*"
+    r = api.simulate_post("/api/v1beta1/pods", json=pod_body("p"), headers={"Origin": "http://x"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    # no preflight answer: a page of another origin cannot send a JSON write
+    r = api.simulate_request("OPTIONS", "/api/v1/namespaces/default/pods", headers={
+        "Origin": "http://x", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("query", ["", "resources=", "resources=pods,nonsense", "resources=pods&resourceVersion=x",
+                                   "resources=pods&resourceVersion=-1"])
+def test_ui_watch_refuses_bad_input_with_a_status(api, query):
+    r = api.simulate_get("/ui/watch", query_string=query)
+    assert r.status_code == 400
+    assert r.json["kind"] == "Status" and r.json["code"] == 400 and r.json["message"]
+
+
+def lines(gen, n):
+    """The next n event lines of a /ui/watch stream (the filler whitespace skipped)."""
+    out = []
+    while len(out) < n:
+        chunk = next(gen)
+        if chunk.strip():
+            out.append(json.loads(chunk))
+    return out
+
+
+def test_ui_watch_streams_several_resources_from_one_revision(api, store):
+    registry = Registry(store)
+    assert api.simulate_post("/api/v1beta1/pods", json=pod_body("a")).status_code == 200
+    rv = int(api.simulate_get("/api/v1/pods").json["metadata"]["resourceVersion"])
+    closed = []
+    gen = MultiWatchResource(v1.VERSION, registry)._stream([("pods", "Pod"), ("nodes", "Node")], rv,
+                                                          lambda: bool(closed))
+    assert next(gen).strip() == b""  # headers leave at once
+    assert api.simulate_post("/api/v1beta1/pods", json=pod_body("b")).status_code == 200
+    node = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "n1"}}
+    assert api.simulate_post("/api/v1/nodes", json=node).status_code in (200, 201)
+    assert api.simulate_delete("/api/v1beta1/pods/a").status_code == 200
+    got = lines(gen, 3)
+    by_resource = {}
+    for ev in got:
+        by_resource.setdefault(ev["resource"], []).append((ev["type"], ev["object"]["metadata"]["name"]))
+        assert ev["object"]["apiVersion"] == "v1" and int(ev["object"]["metadata"]["resourceVersion"]) > rv
+    assert by_resource == {"pods": [("ADDED", "b"), ("DELETED", "a")], "nodes": [("ADDED", "n1")]}
+    closed.append(True)
+    gen.close()
+
+
+def test_ui_watch_threads_end_with_the_stream(api, store):
+    closed = []
+    gen = MultiWatchResource(v1.VERSION, Registry(store))._stream([("pods", "Pod"), ("events", "Event")], 0,
+                                                                  lambda: bool(closed))
+    next(gen)
+    assert api.simulate_post("/api/v1beta1/pods", json=pod_body("a")).status_code == 200
+    assert lines(gen, 1)[0]["object"]["metadata"]["name"] == "a"
+    assert {"ui-watch-pods", "ui-watch-events"} <= {t.name for t in threading.enumerate()}
+    closed.append(True)
+    gen.close()
+    poll_until(lambda: not {t.name for t in threading.enumerate()} & {"ui-watch-pods", "ui-watch-events"}, 3.0,
+               what="the stream's threads gone")
