@@ -10,7 +10,7 @@ import threading
 
 from raftkube.api.app import create_app
 from raftkube.api.server import ApiServer
-from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
+from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
 from raftkube.registry import LocalClient, Registry
 from raftkube.state.journal import JournalCorrupt
@@ -70,6 +70,11 @@ class Master:
 
     def start(self) -> "Master":
         cfg, me = self.config, self.me
+        if not is_loopback(me.host) and not me.secure_port:
+            raise StartError(
+                f"master {me.name}: host {me.host!r} is not a loopback address and masters[{cfg.master_index(me.name)}]"
+                f".secure_port is not set in {cfg.path}: the plain-HTTP API is for loopback only (no TLS, no "
+                f"credentials); set secure_port (and run `raftkube init`) to serve other hosts over TLS")
         if hasattr(os, "sched_setaffinity"):  # Linux
             cpu = choose_cpu(me.cpu, cfg.master_index(me.name), os.sched_getaffinity(0), f"{cfg.path}: ")
             if cpu is not None:
@@ -93,7 +98,7 @@ class Master:
             raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         app = create_app(registry, self.store, cfg.api)
-        self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
