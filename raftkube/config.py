@@ -162,6 +162,11 @@ class ClusterConfig:
         return self.data_dir / name
 
     @property
+    def pki_dir(self) -> Path:
+        """The cluster CA, certificates and token file (``raftkube init``; raftkube/pki.py)."""
+        return self.data_dir / "pki"
+
+    @property
     def api_urls(self) -> list[str]:
         return [m.api_url for m in self.masters]
 

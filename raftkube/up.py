@@ -18,6 +18,7 @@ from typing import Callable, TextIO
 
 from raftkube.config import ClusterConfig
 from raftkube.kubeconfig import write_kubeconfig
+from raftkube.pki import ensure_pki
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
            out: TextIO = sys.stdout, container_labels: tuple[str, ...] = ()) -> int:
     """Run the cluster until ``stop`` is set or a child dies; returns a process exit code."""
     group = ProcessGroup(out=out)
+    pki = ensure_pki(config.pki_dir, [(m.name, m.host) for m in config.masters],
+                     [(f"minion-{i + 1}", "127.0.0.1") for i in range(minions)])
     try:
         for m in config.masters:
             group.start(m.name, master_argv(config, m.name), cwd=str(config.path.parent))

@@ -100,6 +100,27 @@ def up(config_path: str, minions: int, runtime: str, container_labels: tuple[str
         sys.exit(code)
 
 
+@click.command()
+@click.option("--config", "config_path", default="cluster.toml", show_default=True,
+              help="cluster description (masters, ports, data directory)")
+@click.option("--minion", "minions", multiple=True, metavar="NAME[=ADDRESS]",
+              help="a minion to make a certificate and token for (repeatable; address default 127.0.0.1)")
+def init(config_path: str, minions: tuple[str, ...]) -> None:
+    """Make the cluster's credentials under <data_dir>/pki: CA, a certificate per master and minion, the admin's
+    certificate, the token file (admin, viewer, node:<minion>). Existing files are kept; run it again to add one.
+
+    Example: raftkube init --minion minion-1 --minion minion-2=10.0.0.12
+    """
+    from raftkube.pki import ensure_pki
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    pairs = [(n, a or "127.0.0.1") for n, _, a in (m.partition("=") for m in minions)]
+    pki = ensure_pki(config.pki_dir, [(m.name, m.host) for m in config.masters], pairs)
+    click.echo(f"credentials in {pki.root} (CA {pki.ca_cert}, tokens {pki.tokens})")
+
+
 def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -171,4 +192,4 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
 
 
 #: the commands this module adds to the ``raftkube`` group
-COMMANDS = (master, up, minion)
+COMMANDS = (master, up, minion, init)
