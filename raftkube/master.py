@@ -9,9 +9,12 @@ import sys
 import threading
 
 from raftkube.api.app import create_app
+from raftkube.api.auth import Authenticator
 from raftkube.api.server import ApiServer
+from raftkube.api.tls import SecureServer
 from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
+from raftkube.pki import Pki
 from raftkube.registry import LocalClient, Registry
 from raftkube.state.journal import JournalCorrupt
 from raftkube.state.raft import RaftStore
@@ -66,6 +69,7 @@ class Master:
         self.me = config.master(name)
         self.store: RaftStore | None = None
         self.server: ApiServer | None = None
+        self.secure_server: SecureServer | None = None
         self.controllers: ControllerManager | None = None
 
     def start(self) -> "Master":
@@ -89,6 +93,10 @@ class Master:
         # that live for the whole process (modules, config) are frozen out of every collection.
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        pki = Pki(cfg.pki_dir)
+        if me.secure_port and not all(p.exists() for p in (pki.ca_cert, *pki.master(me.name))):
+            raise StartError(f"master {me.name}: secure_port is set but {pki.master(me.name)[0]} or {pki.ca_cert} "
+                             f"is missing: run `raftkube init --config {cfg.path}` first")
         secret = read_or_create_secret(cfg.secret_file)
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
         try:
@@ -97,8 +105,12 @@ class Master:
         except (JournalCorrupt, UnsupportedLibrary) as exc:
             raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
-        app = create_app(registry, self.store, cfg.api)
+        app = create_app(registry, self.store, cfg.api, authenticator=Authenticator(pki.tokens))
         self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+        if me.secure_port:
+            cert, key = pki.master(me.name)
+            self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
+                                              str(pki.ca_cert)).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,
@@ -113,6 +125,8 @@ class Master:
             self.store.close_watches()  # ends open watch streams, freeing their API threads
         if self.server is not None:
             self.server.close()
+        if self.secure_server is not None:
+            self.secure_server.close()
         if self.store is not None:
             self.store.close()
         log.info("master %s stopped", self.me.name)

@@ -14,6 +14,7 @@ from typing import Sequence
 import falcon
 
 from raftkube.api import errors
+from raftkube.api.auth import Authenticator, AuthMiddleware
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
@@ -69,11 +70,11 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
 
 
 def create_app(registry, store, settings: ApiConfig | None = None,
-               versions: Sequence[ApiVersion] = VERSIONS) -> falcon.App:
+               versions: Sequence[ApiVersion] = VERSIONS, authenticator: Authenticator | None = None) -> falcon.App:
     """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version)."""
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
-    app = falcon.App(middleware=[_ReadyGate(store)])
+    app = falcon.App(middleware=[_ReadyGate(store), AuthMiddleware(authenticator or Authenticator(None))])
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, versions[0])
