@@ -204,6 +204,10 @@ class ScaleResource(ItemResource):
     def on_put(self, req, resp, namespace, name):
         self._write(req, resp, namespace, name, read_body(req, self.body_limit))
 
+    #: a Scale is a view of its RC and cannot be deleted: not inheriting the item's delete leaves DELETE to
+    #: falcon's 405 (with an Allow header), rendered as a Status like every other unsupported method
+    on_delete = None
+
     def on_patch(self, req, resp, namespace, name):
         from raftkube.apis.v1.patch import merge_patch  # noqa: PLC0415
         patch = read_body(req, self.body_limit)

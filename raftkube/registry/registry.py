@@ -284,15 +284,15 @@ class Registry:
     def _submit(self, ops: list[dict], epoch: int | None, applied: Callable[[], dict | None]):
         """Submit, settling an unknown outcome by a linearizable re-read, all within the write timeout.
 
-        A write is reported as done only once it committed; AlreadyExists/Conflict after our own earlier
-        attempt are checked against what we wrote.
+        A write is reported as done only once it committed; AlreadyExists/Conflict/NotFound after our own
+        earlier attempt are checked against what we wrote, and stay unknown (the Timeout) when not ours.
         """
         txn = {"ops": ops}
         if epoch is not None:
             txn["epoch"] = epoch
         timeout_s = self.store.write_timeout_s
         deadline = time.monotonic() + timeout_s
-        retried = False
+        unknown: Timeout | None = None  # an earlier attempt's outcome, if it was unknown
         while True:
             try:
                 return self.store.submit(txn, timeout_s=max(deadline - time.monotonic(), 0.05))
@@ -311,12 +311,15 @@ class Registry:
                 done = applied()
                 if done is not None:
                     return done
-                retried = True
+                unknown = exc
             except (AlreadyExists, Conflict, NotFound):
-                if retried:  # our own earlier attempt may be what now conflicts
+                if unknown is not None:  # our own earlier attempt may be what now conflicts
                     done = applied()
                     if done is not None:
                         return done
+                    # It may also have applied and been changed since by someone else: refusing now (409/404)
+                    # would claim it had no effect. The outcome stays unknown (found by `raftkube verify`).
+                    raise unknown from None
                 raise
 
     def _local_view(self):

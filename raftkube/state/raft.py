@@ -21,7 +21,7 @@ from raftkube.state.codec import pack, unpack
 from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.proposer import Proposer
-from raftkube.state.syncobj import LEADER, ROLES, RaftNode, SyncObjConf, node_id
+from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, RaftNode, SyncObjConf, node_id
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,14 @@ class RaftStore:
         dump_file = data_dir / "raft.dump"
         check_snapshot(dump_file)
         journal = DurableJournal(data_dir, fsync=fsync)
+        self._snapshots = BackgroundSnapshots(str(dump_file), self._capture, self._encode, fsync)
         conf = SyncObjConf(
             password=None,  # the port is encrypted and authenticated by RaftNode.encryptor (AES-GCM)
             bindAddress=self_address,
             journalFile=str(data_dir / "raft.wal"),
             fullDumpFile=str(dump_file),
-            serializer=self._serialize,
+            serializer=self._snapshots.serialize,
+            serializeChecker=self._snapshots.check,
             deserializer=self._deserialize,
             appendEntriesUseBatch=False,
             raftMinTimeout=settings.min_timeout_s,
@@ -148,14 +150,16 @@ class RaftStore:
         self._leader_thread.start()
 
     # ---- snapshots (tick thread) ------------------------------------------------------------
-    def _serialize(self, tmp_file: str, data) -> None:
+    def _capture(self, data):
+        """Tick thread: an immutable copy (object bodies are immutable bytes); encoded by raft-snapshot."""
         prev_entry, last_entry, cluster = data
-        blob = pack({
-            "raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
-            "state": self._machine.snapshot(),
-        })
-        with open(tmp_file, "wb") as fh:  # pysyncobj then renames it into place (durably: state/syncobj.py)
-            fh.write(SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob)
+        return {"raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
+                "state": self._machine.snapshot()}
+
+    @staticmethod
+    def _encode(doc) -> bytes:
+        blob = pack(doc)
+        return SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob
 
     def _deserialize(self, file_name: str):
         doc = read_snapshot(Path(file_name))
@@ -300,6 +304,7 @@ class RaftStore:
             "logLength": st["log_len"],
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
+            "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
@@ -319,3 +324,4 @@ class RaftStore:
         except Exception:
             log.exception("raft shutdown")
         self._leader_thread.join(timeout=2)
+        self._snapshots.join()

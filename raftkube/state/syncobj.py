@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Callable
 
 import pysyncobj
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 from pysyncobj import serializer as _serializer
 from pysyncobj import syncobj as _syncobj
 from pysyncobj import tcp_connection as _tcp_connection
 from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 
 from raftkube.state.ackgate import AckGate
-from raftkube.state.journal import DurableJournal, durable_replace
+from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
 from raftkube.state.readindex import TYPES as READ_TYPES
@@ -112,8 +112,100 @@ def _create_journal(journal_file):
     return journal if journal is not None else _pysyncobj_create_journal(journal_file)
 
 
+#: background snapshot writers, by the absolute path of their dump file
+_BACKGROUND: dict[str, "BackgroundSnapshots"] = {}
+
+
+class BackgroundSnapshots:
+    """Snapshots written off the tick thread, through pysyncobj's serializeChecker protocol.
+
+    pysyncobj calls ``serialize`` on the tick thread: it only captures the state (``capture(data)`` must
+    return an immutable value) and starts a ``raft-snapshot`` thread that encodes it (``encode(value) ->
+    bytes``), writes ``<dump>.bg.tmp``, fsyncs, renames and fsyncs the directory. Until then ``check``
+    reports SERIALIZING, so pysyncobj compacts its journal only once the snapshot is durable. A snapshot
+    installed from the leader meanwhile bumps the generation: the local file is then dropped, never renamed
+    over it."""
+
+    def __init__(self, dump_file: str, capture, encode, fsync: bool = True):
+        self.dump_file = os.path.abspath(dump_file)
+        self._capture, self._encode, self._fsync = capture, encode, fsync
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._state = SERIALIZER_STATE.NOT_SERIALIZING
+        self._thread: threading.Thread | None = None
+        self.count = 0
+        self.last_duration_ms = 0.0
+        self.last_bytes = 0
+        _BACKGROUND[self.dump_file] = self
+
+    # tick thread
+    def serialize(self, tmp_file: str, data) -> None:
+        value = self._capture(data)
+        with self._lock:
+            generation = self._generation
+            self._state = SERIALIZER_STATE.SERIALIZING
+        self._thread = threading.Thread(target=self._write, args=(value, generation), name="raft-snapshot",
+                                        daemon=True)
+        self._thread.start()
+
+    def check(self) -> int:
+        with self._lock:
+            state = self._state
+            if state in (SERIALIZER_STATE.SUCCESS, SERIALIZER_STATE.FAILED):
+                self._state = SERIALIZER_STATE.NOT_SERIALIZING
+            return state
+
+    def install(self, tmp_file: str) -> None:
+        """A snapshot from the leader: it wins over a local one being written."""
+        with self._lock:
+            self._generation += 1
+            durable_replace(Path(tmp_file), Path(self.dump_file), self._fsync)
+
+    # raft-snapshot thread
+    def _write(self, value, generation: int) -> None:
+        started = time.monotonic()
+        tmp = Path(self.dump_file + ".bg.tmp")
+        try:
+            blob = self._encode(value)
+            with open(tmp, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                if self._fsync:
+                    os.fsync(fh.fileno())
+            with self._lock:
+                if generation != self._generation:
+                    tmp.unlink(missing_ok=True)
+                    self._state = SERIALIZER_STATE.FAILED
+                    return
+                durable_replace(tmp, Path(self.dump_file), False)
+                if self._fsync:
+                    fsync_dir(tmp.parent)
+                self.count += 1
+                self.last_duration_ms = round((time.monotonic() - started) * 1000, 1)
+                self.last_bytes = len(blob)
+                self._state = SERIALIZER_STATE.SUCCESS
+        except Exception:
+            log.exception("background snapshot failed")
+            with self._lock:
+                self._state = SERIALIZER_STATE.FAILED
+
+    def join(self, timeout: float = 30.0) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def stats(self) -> dict:
+        return {"count": self.count, "lastDurationMs": self.last_duration_ms, "lastBytes": self.last_bytes}
+
+
 def _replace_snapshot(tmp_file: str, dump_file: str) -> None:
     """pysyncobj renames every snapshot into place (one it wrote, one a leader sent): make that durable."""
+    background = _BACKGROUND.get(os.path.abspath(dump_file))
+    if background is not None:
+        if os.path.abspath(tmp_file) == background.dump_file + ".tmp":
+            return  # written and renamed by the raft-snapshot thread
+        background.install(tmp_file)
+        return
     fsync = _FSYNC_DIRS.get(os.path.dirname(os.path.abspath(dump_file)), True)
     durable_replace(Path(tmp_file), Path(dump_file), fsync)
 

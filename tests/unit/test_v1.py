@@ -228,3 +228,7 @@ def test_scale_subresource(api):
     _status(api.simulate_put(url, json={"spec": {"replicas": -1}}), 422, "Invalid")
     assert api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/web").json["spec"]["replicas"] == 5
     _status(api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/nope/scale"), 404, "NotFound")
+    # found by the fuzzer: DELETE of the Scale was a 500 (the item's delete); it is a 405 and deletes nothing
+    for method in ("DELETE", "POST"):
+        _status(api.simulate_request(method, url), 405, "MethodNotAllowed")
+    assert api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/web").status_code == 200
