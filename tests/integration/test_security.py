@@ -17,3 +17,95 @@ def test_non_loopback_master_without_tls_refuses_to_start(tmp_path):
     assert proc.returncode == 1
     assert "'192.0.2.10' is not a loopback address and masters[0].secure_port is not set" in proc.stderr
     assert not (tmp_path / "data").exists()  # refused before touching anything
+
+
+# ---- one secure master for the module --------------------------------------------------------------------------
+
+import pytest
+import requests
+
+from raftkube.pki import Pki
+from raftkube.testing.cluster import MasterCluster
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    work = tmp_path_factory.mktemp("secure")
+    cluster = MasterCluster(work, n=1, secure=True)
+    subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "n1", "--minion", "n2"], cwd=work,
+                   check=True, capture_output=True, timeout=60)
+    try:
+        cluster.start_all()
+        yield cluster, Pki(work / "data" / "pki"), f"https://127.0.0.1:{cluster.secure_ports['m1']}"
+    finally:
+        try:
+            cluster.close()
+        finally:
+            print(cluster.logs())
+
+
+def _get(url, pki, **kw):
+    return requests.get(url, verify=str(pki.ca_cert), timeout=10, **kw)
+
+
+def _bearer(pki, user):
+    return {"Authorization": f"Bearer {pki.token_of(user)}"}
+
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"},
+       "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_secure_port_without_credential_is_401(secure):
+    _, pki, url = secure
+    r = _get(url + "/api/v1/namespaces/default/pods", pki)
+    assert r.status_code == 401, r.text
+    body = r.json()
+    assert body["kind"] == "Status" and body["code"] == 401 and body["reason"] == "Unauthorized"
+    assert _get(url + "/healthz", pki).status_code == 200  # open
+
+
+def test_viewer_reads_but_cannot_write(secure):
+    _, pki, url = secure
+    assert _get(url + "/api/v1/namespaces/default/pods", pki, headers=_bearer(pki, "viewer")).status_code == 200
+    r = requests.post(url + "/api/v1/namespaces/default/pods", json=POD, headers=_bearer(pki, "viewer"),
+                      verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 403, r.text
+    body = r.json()
+    assert body["kind"] == "Status" and body["reason"] == "Forbidden"
+    assert 'User "viewer" cannot create resource "pods" in the namespace "default"' in body["message"]
+
+
+def test_a_wrong_token_is_401(secure):
+    _, pki, url = secure
+    r = _get(url + "/api/v1/pods", pki, headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and r.json()["kind"] == "Status"
+
+
+def test_admin_token_and_admin_certificate_work(secure):
+    _, pki, url = secure
+    pods = url + "/api/v1/namespaces/default/pods"
+    r = requests.post(pods, json=POD, headers=_bearer(pki, "admin"), verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 201, r.text
+    r = _get(pods + "/p1", pki, cert=tuple(str(p) for p in pki.admin))
+    assert r.status_code == 200 and r.json()["metadata"]["name"] == "p1"
+    r = requests.delete(pods + "/p1", cert=tuple(str(p) for p in pki.admin), verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def test_curl_verifies_the_server_against_the_ca(secure):
+    _, pki, url = secure
+    out = subprocess.run(["curl", "-sS", "--cacert", str(pki.ca_cert), "-H", f"Authorization: Bearer "
+                          f"{pki.token_of('admin')}", url + "/api/v1/services"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert '"ServiceList"' in out.stdout
+    # and the verification is real: without the cluster CA (the system's CAs only) the server is refused
+    out = subprocess.run(["curl", "-sS", url + "/healthz"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 60, (out.returncode, out.stderr)
+
+
+def test_plain_port_on_loopback_needs_no_credential(secure):
+    cluster, _, _ = secure
+    r = requests.get(cluster.url("m1") + "/api/v1/namespaces/default/pods", timeout=10)
+    assert r.status_code == 200, r.text
