@@ -106,11 +106,11 @@ class Master:
             raise StartError(f"master {me.name}: {exc}") from None
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         app = create_app(registry, self.store, cfg.api, authenticator=Authenticator(pki.tokens))
-        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
-        if me.secure_port:
+        if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
                                               str(pki.ca_cert)).start()
+        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         log.info("master %s: API on %s, Raft on %s, data in %s", me.name, me.api_url, me.raft_address,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
 from raftkube.config import ClusterConfig
-from raftkube.kubeconfig import write_kubeconfig
+from raftkube.kubeconfig import cluster_kubeconfig, write_kubeconfig
 from raftkube.pki import ensure_pki
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,12 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
             group.start(f"minion-{i + 1}", minion_argv(config, i, runtime, container_labels),
                         cwd=str(config.path.parent))
         urls = ",".join(config.api_urls)
-        kcfg = write_kubeconfig(config.data_dir / "kubeconfig",
-                                [(m.name, u) for m, u in zip(config.masters, config.api_urls)])
+        secure = ",".join(m.secure_url for m in config.masters if m.secure_url)
+        kcfg = write_kubeconfig(config.data_dir / "kubeconfig", cluster_kubeconfig(config))
         out.write(
             f"\nraftkube is up: {len(config.masters)} masters, {minions} minion(s) ({runtime}).\n"
-            f"  API:  {urls}\n"
+            f"  API:  {urls}   (plain HTTP, loopback only, no credential needed)\n"
+            + (f"        {secure}   (TLS: CA and credentials in {config.pki_dir})\n" if secure else "") +
             f"  CLI:  kubecfg list /pods          (reads ./cluster.toml, or: export KUBERNETES_MASTER={urls})\n"
             f"        kubecfg status              (role, leader and term of every master)\n"
             f"  kubectl: export KUBECONFIG={kcfg}   (one context per master: raftkube-<name>)\n"

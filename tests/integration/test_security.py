@@ -109,3 +109,73 @@ def test_plain_port_on_loopback_needs_no_credential(secure):
     cluster, _, _ = secure
     r = requests.get(cluster.url("m1") + "/api/v1/namespaces/default/pods", timeout=10)
     assert r.status_code == 200, r.text
+
+
+# ---- clients over https: kubecfg, stock kubectl and the Python client with the generated kubeconfig ------------
+
+import os
+import shutil
+
+import kubernetes
+import yaml
+
+from raftkube.config import load
+from raftkube.kubeconfig import cluster_kubeconfig, write_kubeconfig
+
+
+@pytest.fixture(scope="module")
+def kubeconfig_file(secure):
+    cluster, _, _ = secure
+    return write_kubeconfig(cluster.workdir / "data" / "kubeconfig", cluster_kubeconfig(load(cluster.config)))
+
+
+def test_the_kubeconfig_names_the_secure_port_ca_and_admin(secure, kubeconfig_file):
+    _, pki, url = secure
+    doc = yaml.safe_load(kubeconfig_file.read_text())
+    assert doc["clusters"][0]["cluster"] == {"server": url, "certificate-authority": str(pki.ca_cert.resolve())}
+    assert doc["users"][0]["user"]["client-certificate"] == str(pki.admin[0].resolve())
+    assert kubeconfig_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_kubectl_over_https_with_the_generated_kubeconfig(secure, kubeconfig_file, tmp_path):
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl must be installed on this machine"
+    base = [kubectl, "--kubeconfig", str(kubeconfig_file), "--cache-dir", str(tmp_path)]
+    f = tmp_path / "pod.yaml"
+    f.write_text(yaml.safe_dump({**POD, "metadata": {"name": "kpod"}}))
+    r = subprocess.run([*base, "create", "-f", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "pod/kpod created", (r.stdout, r.stderr)
+    r = subprocess.run([*base, "get", "pod", "kpod", "-o", "name"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "pod/kpod", r.stderr
+    # the same kubectl with a viewer token instead of the admin certificate: reads yes, delete is refused
+    viewer = [*base, "--token", secure[1].token_of("viewer"), "--client-certificate=", "--client-key="]
+    r = subprocess.run([*viewer, "delete", "pod", "kpod"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and 'User "viewer" cannot delete resource "pods"' in r.stderr, r.stderr
+    r = subprocess.run([*base, "delete", "pod", "kpod", "--timeout=20s"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_python_client_over_https_with_the_generated_kubeconfig(secure, kubeconfig_file):
+    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig_file))
+    try:
+        v1 = kubernetes.client.CoreV1Api(api_client)
+        made = v1.create_namespaced_pod("default", {**POD, "metadata": {"name": "pypod"}})
+        assert made.metadata.name == "pypod"
+        assert "pypod" in [p.metadata.name for p in v1.list_namespaced_pod("default").items]
+        v1.delete_namespaced_pod("pypod", "default")
+    finally:
+        api_client.close()
+
+
+def test_kubecfg_over_https_takes_ca_and_admin_token_from_cluster_toml(secure):
+    cluster, pki, url = secure
+    # $REQUESTS_CA_BUNDLE (set on many machines) must not replace the cluster CA (it did: requests issue 3829)
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=requests.certs.where())
+    run = lambda *a: subprocess.run([*CLI, *a], cwd=cluster.workdir, capture_output=True, text=True, timeout=60,
+                                    env=env)
+    r = run("-h", url, "list", "pods")
+    assert r.returncode == 0, r.stderr
+    r = run("-h", url, "--token", pki.token_of("viewer"), "delete", "pods/nothing")
+    assert r.returncode == 1 and 'User "viewer" cannot delete resource "pods"' in r.stderr, r.stderr
+    r = run("status", "-h", url)
+    assert r.returncode == 0 and "m1" in r.stdout, (r.stdout, r.stderr)
