@@ -18,7 +18,7 @@ from typing import Callable, TextIO
 
 from raftkube.config import ClusterConfig
 from raftkube.kubeconfig import cluster_kubeconfig, write_kubeconfig
-from raftkube.pki import ensure_pki
+from raftkube.pki import Pki, ensure_pki
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,16 @@ def master_argv(config: ClusterConfig, name: str) -> list[str]:
 
 
 def minion_argv(config: ClusterConfig, index: int, runtime: str, container_labels: tuple[str, ...] = ()) -> list[str]:
-    argv = [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
-            "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index),
-            "--address", "127.0.0.1", "--proxy-share-ports"]
+    name = f"minion-{index + 1}"
+    argv = [sys.executable, "-m", "raftkube.cli", "minion", "--name", name, "--runtime", runtime,
+            "--port", str(10250 + index), "--address", "127.0.0.1", "--proxy-share-ports"]
+    if config.masters and all(m.secure_port for m in config.masters):  # as on another host: TLS and the minion's own credential
+        pki = Pki(config.pki_dir)
+        cert, key = pki.minion(name)
+        argv += ["--masters", ",".join(m.secure_url for m in config.masters),
+                 "--certificate-authority", str(pki.ca_cert), "--client-certificate", str(cert), "--client-key", str(key)]
+    else:
+        argv += ["--masters", ",".join(config.api_urls)]
     # every minion runs its service proxy (as on separate hosts); on this one host they share the service
     # ports (SO_REUSEPORT) and the kernel spreads the connections among them
     for label in container_labels:

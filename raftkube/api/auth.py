@@ -4,6 +4,8 @@
   port. Every request of the secure port (``raftkube.secure`` in the environ, api/tls.py) needs a credential: a
   bearer token of the static token file, or a client certificate signed by the cluster CA (CN = user, O =
   groups). None -> 401 Status; ``/healthz`` stays open.
+- A minion (``node:<name>``) may create only its own Node (``check_create``, called by the POST handler once the
+  body is decoded) and write the status only of pods bound to it (the stored pod's ``spec.nodeName``).
 - Roles come from groups: ``admin`` (everything), ``viewer`` (get, list, watch), ``nodes`` with user
   ``node:<name>`` (read pods, services, endpoints, nodes, events; write events; create and update its own Node
   and its status; write the status of pods). Anything else -> 403 Status naming user, verb and resource.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raftkube.model.errors import Forbidden, Unauthorized
+from raftkube.model.objects import DEFAULT_NAMESPACE, name_of
 from raftkube.pki import ADMIN_GROUP, NODES_GROUP, VIEWER_GROUP, read_tokens
 
 READ_VERBS = frozenset({"get", "list", "watch"})
@@ -68,13 +71,29 @@ def allowed(user: User, verb: str, kind: str, sub: str, name: str) -> bool:
         me = user.name[len("node:"):]
         if kind == "Event" and verb in ("create", "update", "patch"):
             return True
-        if kind == "Node" and name == me and verb in ("create", "update", "patch"):
+        if kind == "Node" and name == me and verb in ("update", "patch"):
             return True
         if kind == "Node" and verb == "create":
-            return True  # registration: the body's name is checked by admission (api/admission.py)
+            return True  # registration: the name is in the body, checked by check_create
         if kind == "Pod" and sub == "status" and verb == "update":
-            return True
+            return True  # of a pod bound to it: checked against the stored pod by the middleware
     return False
+
+
+def node_of(user: User) -> str | None:
+    """The minion a ``node:<name>`` user of the nodes group is, else None."""
+    if NODES_GROUP in user.groups and ADMIN_GROUP not in user.groups and user.name.startswith("node:"):
+        return user.name[len("node:"):]
+    return None
+
+
+def check_create(req, obj: dict) -> None:
+    """What a POST creates, once decoded: a minion registers only its own Node (the name is not in the path)."""
+    user = getattr(req.context, "user", None)
+    me = node_of(user) if user is not None else None
+    if me is not None and obj.get("kind") == "Node" and name_of(obj) != me:
+        raise Forbidden(f'User "{user.name}" cannot create resource "nodes" named "{name_of(obj)}": a minion '
+                        f'registers only its own Node ("{me}")', kind="Node", name=name_of(obj))
 
 
 class AuthMiddleware:
@@ -106,9 +125,18 @@ class AuthMiddleware:
         verb = request_verb(req.method, {**params, **req.params}, req.path)
         if sub == "binding":
             verb = "create"
+        what = f"{rname}/{sub}" if sub and sub != "binding" else rname
+        ns = params.get("namespace") or req.get_param("namespace")
+        where = f' in the namespace "{ns}"' if ns else ""
         if not allowed(user, verb, kind, sub, params.get("name", "")):
-            what = f"{rname}/{sub}" if sub and sub != "binding" else rname
-            ns = params.get("namespace") or req.get_param("namespace")
-            where = f' in the namespace "{ns}"' if ns else ""
             raise Forbidden(f'User "{user.name}" cannot {verb} resource "{what}"{where}', kind=kind,
                             name=params.get("name", ""))
+        me = node_of(user)
+        if me is not None and kind == "Pod" and sub == "status":
+            # the status of a pod bound to this minion only: the stored pod says where it is bound
+            pod = resource.registry.get("Pod", ns or DEFAULT_NAMESPACE, params["name"])
+            bound = pod.get("spec", {}).get("nodeName") or ""
+            if bound != me:
+                raise Forbidden(f'User "{user.name}" cannot {verb} resource "{what}"{where}: pod '
+                                f'"{params["name"]}" is bound to {bound and repr(bound) or "no minion"}, not to '
+                                f'"{me}"', kind=kind, name=params["name"])

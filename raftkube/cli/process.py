@@ -15,7 +15,7 @@ import threading
 import click
 
 from raftkube.cli.targets import KUBELET_PORT
-from raftkube.client import HttpClient
+from raftkube.client import Credentials, HttpClient
 from raftkube.config import ConfigError, load
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
@@ -148,14 +148,22 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
               help="the proxy listens with SO_REUSEPORT, sharing service ports with other minions of this host")
 @click.option("--service-host", default="",
               help="where containers reach this minion's proxy (default: the docker bridge gateway)")
+@click.option("--certificate-authority", "ca_file", default=None, metavar="FILE",
+              help="with https masters: the cluster CA (raftkube init: <data_dir>/pki/ca.crt)")
+@click.option("--client-certificate", "cert_file", default=None, metavar="FILE",
+              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>)")
+@click.option("--client-key", "key_file", default=None, metavar="FILE", help="its key (pki/minions/<name>.key)")
+@click.option("--token", default=None, envvar="RAFTKUBE_TOKEN",
+              help="or this minion's token (node:<name> in pki/tokens.csv) instead of a certificate")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
-           run_proxy, proxy_share_ports, service_host, verbose):
+           run_proxy, proxy_share_ports, service_host, ca_file, cert_file, key_file, token, verbose):
     """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
 
     \b
     Examples:
-      raftkube minion --masters http://10.0.0.1:8080,http://10.0.0.2:8080
+      raftkube minion --masters https://10.0.0.1:6443,https://10.0.0.2:6443 --name minion-2 \\
+          --certificate-authority ca.crt --client-certificate minion-2.crt --client-key minion-2.key
       raftkube minion --runtime hollow --count 100 --name-prefix hollow-   (kubemark-style simulation)
     """
     import socket
@@ -176,14 +184,15 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         port=port, labels=_key_values(labels, "--label"), count=count,
         name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
         container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
+    creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None
     if run_proxy if run_proxy is not None else runtime == "docker":
         from raftkube.proxy.service_proxy import ProxySettings, ServiceProxy
-        proxy = ServiceProxy(HttpClient(urls), settings.name,
+        proxy = ServiceProxy(HttpClient(urls, credentials=creds), settings.name,
                              ProxySettings(share_ports=proxy_share_ports)).start()
     try:
-        run_minion(HttpClient(urls, retry_for_s=3.0), settings, stop)
+        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
     finally:

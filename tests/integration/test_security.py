@@ -24,6 +24,7 @@ def test_non_loopback_master_without_tls_refuses_to_start(tmp_path):
 import pytest
 import requests
 
+from raftkube.apis import v1beta1
 from raftkube.pki import Pki
 from raftkube.testing.cluster import MasterCluster
 
@@ -179,3 +180,67 @@ def test_kubecfg_over_https_takes_ca_and_admin_token_from_cluster_toml(secure):
     assert r.returncode == 1 and 'User "viewer" cannot delete resource "pods"' in r.stderr, r.stderr
     r = run("status", "-h", url)
     assert r.returncode == 0 and "m1" in r.stdout, (r.stdout, r.stderr)
+
+
+# ---- the node role: a minion's credential ------------------------------------------------------------------------
+
+def _as(pki, who):
+    """requests keyword arguments for ``who``: "admin" or a minion name (its client certificate)."""
+    cert = pki.admin if who == "admin" else pki.minion(who)
+    return {"cert": tuple(str(p) for p in cert), "verify": str(pki.ca_cert), "timeout": 10}
+
+
+def _node(name, host_ip="127.0.0.1"):
+    """A Node as a minion sends it (v1beta1 ``minions``, raftkube/minion/agent.py)."""
+    return v1beta1.to_wire({"kind": "Node", "metadata": {"name": name}, "spec": {}, "status": {"hostIP": host_ip}})
+
+
+def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(secure):
+    _, pki, url = secure
+    v1, minions = url + "/api/v1", url + "/api/v1beta1/minions"
+    assert requests.post(minions, json=_node("n1"), **_as(pki, "n1")).status_code < 300
+    r = requests.post(minions, json=_node("n2"), **_as(pki, "n1"))
+    assert r.status_code == 403 and 'User "node:n1" cannot create resource "nodes" named "n2"' in r.json()["message"]
+    assert requests.post(minions, json=_node("n2"), **_as(pki, "admin")).status_code < 300
+    # its own heartbeat yes, another minion's status no
+    r = requests.put(minions + "/n1/status", json=_node("n1", "127.0.0.2"), **_as(pki, "n1"))
+    assert r.status_code == 200, r.text
+    r = requests.put(minions + "/n2/status", json=_node("n2", "127.0.0.66"), **_as(pki, "n1"))
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == 'User "node:n1" cannot update resource "minions/status"'
+    assert requests.get(minions + "/n2", **_as(pki, "n1")).json()["hostIP"] == "127.0.0.1"
+    assert requests.put(minions + "/n2", json=_node("n2", "127.0.0.66"), **_as(pki, "n1")).status_code == 403
+    assert requests.delete(v1 + "/nodes/n2", **_as(pki, "n1")).status_code == 403
+
+    # pods: bound (by the admin) to n1 and to n2; n1 writes the status of its own only, and no pod spec
+    pods = v1 + "/namespaces/default/pods"
+    for name, node in (("on-n1", "n1"), ("on-n2", "n2")):
+        assert requests.post(pods, json={**POD, "metadata": {"name": name}}, **_as(pki, "admin")).status_code == 201
+        r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": name, "host": node},
+                          **_as(pki, "admin"))
+        assert r.status_code < 300, r.text
+    old = url + "/api/v1beta1/pods"  # the kubelet writes pod status through v1beta1 (minion/status_pusher.py)
+    mine = requests.get(old + "/on-n1", **_as(pki, "n1")).json()
+    mine["currentState"]["status"] = "Running"
+    r = requests.put(old + "/on-n1/status", json=mine, **_as(pki, "n1"))
+    assert r.status_code == 200 and r.json()["currentState"]["status"] == "Running", r.text
+    theirs = requests.get(old + "/on-n2", **_as(pki, "n1")).json()
+    theirs["currentState"]["status"] = "Failed"
+    r = requests.put(old + "/on-n2/status", json=theirs, **_as(pki, "n1"))
+    assert r.status_code == 403 and 'bound to \'n2\', not to "n1"' in r.json()["message"], r.text
+    mine = requests.get(pods + "/on-n1", **_as(pki, "n1")).json()
+    mine["spec"]["containers"][0]["image"] = "evil"
+    r = requests.put(pods + "/on-n1", json=mine, **_as(pki, "n1"))
+    assert r.status_code == 403 and r.json()["message"] == \
+        'User "node:n1" cannot update resource "pods" in the namespace "default"'
+    r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": "on-n2", "host": "n1"},
+                      **_as(pki, "n1"))
+    assert r.status_code == 403, r.text
+    got = requests.get(pods + "/on-n2", **_as(pki, "admin")).json()
+    assert got["status"]["phase"] != "Failed" and got["spec"]["nodeName"] == "n2"
+    # events: yes (the kubelet and the proxy write them), with the node's token as well as its certificate
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "reason": "Started",
+             "message": "x", "involvedObject": {"kind": "Pod", "name": "on-n1", "namespace": "default"}}
+    r = requests.post(v1 + "/namespaces/default/events", json=event, headers=_bearer(pki, "node:n1"),
+                      verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 201, r.text
