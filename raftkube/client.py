@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Iterator, Protocol
 
 import requests
@@ -59,10 +60,37 @@ class Watch(Protocol):
 
 
 # ---- over HTTP ----------------------------------------------------------------------------------
-class HttpClient:
-    """v1beta1 over HTTP. A request that cannot reach a master, or gets 503, moves on to the next one."""
+@dataclass(frozen=True)
+class Credentials:
+    """For https masters: the cluster CA to verify them with, and who we are (a bearer token, or a client
+    certificate and its key). Empty: the system's CAs and no credential (the plain loopback port needs none)."""
 
-    def __init__(self, urls: list[str] | str, timeout_s: float = 10.0, retry_for_s: float = 10.0):
+    ca_file: str | None = None
+    token: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def apply(self, session: requests.Session) -> None:
+        if self.ca_file:
+            # a Session's verify loses to $REQUESTS_CA_BUNDLE (requests issue 3829); a request's own verify wins,
+            # so every request passes it too (``verify``)
+            session.verify = self.ca_file
+        if self.cert_file:
+            session.cert = (self.cert_file, self.key_file) if self.key_file else self.cert_file
+        if self.token:
+            session.headers["Authorization"] = f"Bearer {self.token}"
+
+    @property
+    def verify(self) -> dict:
+        """Keyword arguments for ``Session.request``: the CA file, when there is one."""
+        return {"verify": self.ca_file} if self.ca_file else {}
+
+
+class HttpClient:
+    """v1beta1 over HTTP(S). A request that cannot reach a master, or gets 503, moves on to the next one."""
+
+    def __init__(self, urls: list[str] | str, timeout_s: float = 10.0, retry_for_s: float = 10.0,
+                 credentials: Credentials | None = None):
         if isinstance(urls, str):
             urls = [u for u in urls.split(",") if u]
         if not urls:
@@ -72,12 +100,14 @@ class HttpClient:
         self.retry_for_s = retry_for_s
         self._current = 0
         self._local = threading.local()
+        self.credentials = credentials or Credentials()
 
     @property
     def session(self) -> requests.Session:
         s = getattr(self._local, "session", None)
         if s is None:
             s = self._local.session = requests.Session()
+            self.credentials.apply(s)
         return s
 
     @property
@@ -101,7 +131,9 @@ class HttpClient:
             try:
                 resp = self.session.request(method, url, params=params, data=data, headers=headers,
                                             timeout=timeout_s if timeout_s is not None else self.timeout_s,
-                                            stream=stream)
+                                            stream=stream, **self.credentials.verify)
+            except requests.exceptions.SSLError as exc:  # a wrong CA or certificate: retrying cannot help
+                raise Unavailable(f"TLS with master {self.current_url} failed: {_ssl_reason(exc)}") from None
             except requests.RequestException as exc:
                 last = Unavailable(f"cannot reach master {self.current_url}: {exc.__class__.__name__}")
             else:
@@ -188,7 +220,13 @@ class HttpClient:
         return _HttpWatch(resp, kind)
 
     def raft_status(self, url: str) -> dict:
-        return self.session.get(url.rstrip("/") + "/raft", timeout=self.timeout_s).json()
+        return self.session.get(url.rstrip("/") + "/raft", timeout=self.timeout_s, **self.credentials.verify).json()
+
+
+def _ssl_reason(exc: Exception) -> str:
+    text = str(exc)
+    start = text.find("[SSL")
+    return text[start:].split("')")[0].rstrip(")") if start >= 0 else text
 
 
 class _HttpWatch:

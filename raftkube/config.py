@@ -7,6 +7,7 @@ minimal ``cluster.toml`` only lists the masters.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -34,6 +35,9 @@ class MasterConfig:
     #: may use, so masters sharing a machine spread over its CPUs), a CPU number ("3"), or "none" (any CPU).
     #: Its threads take turns on the GIL; on one CPU a hand-off is not a cross-CPU wake-up (see master.py)
     cpu: str = "auto"
+    #: the TLS API port (0: none). The plain ``api_port`` only listens on loopback; a master whose ``host`` is
+    #: not a loopback address needs this (README "Security")
+    secure_port: int = 0
 
     @property
     def raft_address(self) -> str:
@@ -42,6 +46,25 @@ class MasterConfig:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def secure_url(self) -> str:
+        return f"https://{self.host}:{self.secure_port}" if self.secure_port else ""
+
+    @property
+    def plain_host(self) -> str:
+        """Where the plain-HTTP API listens: ``host`` if it is a loopback address, else 127.0.0.1."""
+        return self.host if is_loopback(self.host) else "127.0.0.1"
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,11 @@ class ClusterConfig:
         return self.data_dir / name
 
     @property
+    def pki_dir(self) -> Path:
+        """The cluster CA, certificates and token file (``raftkube init``; raftkube/pki.py)."""
+        return self.data_dir / "pki"
+
+    @property
     def api_urls(self) -> list[str]:
         return [m.api_url for m in self.masters]
 
@@ -226,6 +254,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
             raise ConfigError(f"{file}: {where}.name: invalid master name {mc.name!r}")
         if mc.cpu not in ("auto", "none") and not mc.cpu.isdigit():
             raise ConfigError(f"{file}: {where}.cpu: expected \"auto\", \"none\" or a CPU number, got {mc.cpu!r}")
+        if not 0 <= mc.secure_port <= 65535:
+            raise ConfigError(f"{file}: {where}.secure_port: port out of range: {mc.secure_port}")
         for port_key in ("api_port", "raft_port"):
             port = getattr(mc, port_key)
             if not 1 <= port <= 65535:
@@ -233,8 +263,13 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         masters.append(mc)
     seen: dict = {}
     for i, m in enumerate(masters):
-        for what, value in (("name", m.name), ("api", (m.host, m.api_port)), ("raft", (m.host, m.raft_port)),
-                            ("api", (m.host, m.raft_port)), ("raft", (m.host, m.api_port))):
+        uses = [("name", m.name), ("api", (m.host, m.api_port)), ("raft", (m.host, m.raft_port)),
+                ("api", (m.host, m.raft_port)), ("raft", (m.host, m.api_port))]
+        if m.secure_port:
+            uses += [("secure", (m.host, m.secure_port)), ("api", (m.host, m.secure_port)),
+                     ("raft", (m.host, m.secure_port)), ("secure", (m.host, m.api_port)),
+                     ("secure", (m.host, m.raft_port))]
+        for what, value in uses:
             tag = (what if what == "name" else "port", value)
             if tag in seen and seen[tag] != i:
                 raise ConfigError(f"{file}: masters[{i}]: {what} {value!r} is used twice")

@@ -11,9 +11,12 @@ import threading
 from prometheus_client import CollectorRegistry
 
 from raftkube.api.app import create_app
+from raftkube.api.auth import Authenticator
 from raftkube.api.server import ApiServer
-from raftkube.config import ClusterConfig, ConfigError, read_or_create_secret
+from raftkube.api.tls import SecureServer
+from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
+from raftkube.pki import Pki
 from raftkube.registry import LocalClient, Registry
 from raftkube.state.journal import JournalCorrupt
 from raftkube.state.raft import RaftStore
@@ -68,10 +71,16 @@ class Master:
         self.me = config.master(name)
         self.store: RaftStore | None = None
         self.server: ApiServer | None = None
+        self.secure_server: SecureServer | None = None
         self.controllers: ControllerManager | None = None
 
     def start(self) -> "Master":
         cfg, me = self.config, self.me
+        if not is_loopback(me.host) and not me.secure_port:
+            raise StartError(
+                f"master {me.name}: host {me.host!r} is not a loopback address and masters[{cfg.master_index(me.name)}]"
+                f".secure_port is not set in {cfg.path}: the plain-HTTP API is for loopback only (no TLS, no "
+                f"credentials); set secure_port (and run `raftkube init`) to serve other hosts over TLS")
         if hasattr(os, "sched_setaffinity"):  # Linux
             cpu = choose_cpu(me.cpu, cfg.master_index(me.name), os.sched_getaffinity(0), f"{cfg.path}: ")
             if cpu is not None:
@@ -86,6 +95,10 @@ class Master:
         # that live for the whole process (modules, config) are frozen out of every collection.
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
+        pki = Pki(cfg.pki_dir)
+        if me.secure_port and not all(p.exists() for p in (pki.ca_cert, *pki.master(me.name))):
+            raise StartError(f"master {me.name}: secure_port is set but {pki.master(me.name)[0]} or {pki.ca_cert} "
+                             f"is missing: run `raftkube init --config {cfg.path}` first")
         secret = read_or_create_secret(cfg.secret_file)
         peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
         try:
@@ -99,8 +112,12 @@ class Master:
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
-                         masters=[(m.name, m.api_url) for m in cfg.masters])
-        self.server = ApiServer(app, me.host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens))
+        if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
+            cert, key = pki.master(me.name)
+            self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
+                                              str(pki.ca_cert)).start()
+        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         if cfg.api.metrics:  # scraped with the API's and the store's metrics
@@ -118,6 +135,8 @@ class Master:
             self.store.close_watches()  # ends open watch streams, freeing their API threads
         if self.server is not None:
             self.server.close()
+        if self.secure_server is not None:
+            self.secure_server.close()
         if self.store is not None:
             self.store.close()
         log.info("master %s stopped", self.me.name)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Callable, TextIO
 
 from raftkube.config import ClusterConfig
-from raftkube.kubeconfig import write_kubeconfig
+from raftkube.kubeconfig import cluster_kubeconfig, write_kubeconfig
+from raftkube.pki import Pki, ensure_pki
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,16 @@ def master_argv(config: ClusterConfig, name: str) -> list[str]:
 
 
 def minion_argv(config: ClusterConfig, index: int, runtime: str, container_labels: tuple[str, ...] = ()) -> list[str]:
-    argv = [sys.executable, "-m", "raftkube.cli", "minion", "--masters", ",".join(config.api_urls),
-            "--name", f"minion-{index + 1}", "--runtime", runtime, "--port", str(10250 + index),
-            "--address", "127.0.0.1", "--proxy-share-ports"]
+    name = f"minion-{index + 1}"
+    argv = [sys.executable, "-m", "raftkube.cli", "minion", "--name", name, "--runtime", runtime,
+            "--port", str(10250 + index), "--address", "127.0.0.1", "--proxy-share-ports"]
+    if config.masters and all(m.secure_port for m in config.masters):  # as on another host: TLS and the minion's own credential
+        pki = Pki(config.pki_dir)
+        cert, key = pki.minion(name)
+        argv += ["--masters", ",".join(m.secure_url for m in config.masters),
+                 "--certificate-authority", str(pki.ca_cert), "--client-certificate", str(cert), "--client-key", str(key)]
+    else:
+        argv += ["--masters", ",".join(config.api_urls)]
     # every minion runs its service proxy (as on separate hosts); on this one host they share the service
     # ports (SO_REUSEPORT) and the kernel spreads the connections among them
     for label in container_labels:
@@ -115,6 +123,8 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
            out: TextIO = sys.stdout, container_labels: tuple[str, ...] = ()) -> int:
     """Run the cluster until ``stop`` is set or a child dies; returns a process exit code."""
     group = ProcessGroup(out=out)
+    pki = ensure_pki(config.pki_dir, [(m.name, m.host) for m in config.masters],
+                     [(f"minion-{i + 1}", "127.0.0.1") for i in range(minions)])
     try:
         for m in config.masters:
             group.start(m.name, master_argv(config, m.name), cwd=str(config.path.parent))
@@ -127,11 +137,12 @@ def run_up(config: ClusterConfig, minions: int, runtime: str, stop: threading.Ev
             group.start(f"minion-{i + 1}", minion_argv(config, i, runtime, container_labels),
                         cwd=str(config.path.parent))
         urls = ",".join(config.api_urls)
-        kcfg = write_kubeconfig(config.data_dir / "kubeconfig",
-                                [(m.name, u) for m, u in zip(config.masters, config.api_urls)])
+        secure = ",".join(m.secure_url for m in config.masters if m.secure_url)
+        kcfg = write_kubeconfig(config.data_dir / "kubeconfig", cluster_kubeconfig(config))
         out.write(
             f"\nraftkube is up: {len(config.masters)} masters, {minions} minion(s) ({runtime}).\n"
-            f"  API:  {urls}\n"
+            f"  API:  {urls}   (plain HTTP, loopback only, no credential needed)\n"
+            + (f"        {secure}   (TLS: CA and credentials in {config.pki_dir})\n" if secure else "") +
             f"  CLI:  kubecfg list /pods          (reads ./cluster.toml, or: export KUBERNETES_MASTER={urls})\n"
             f"        kubecfg status              (role, leader and term of every master)\n"
             f"  kubectl: export KUBECONFIG={kcfg}   (one context per master: raftkube-<name>)\n"

@@ -15,6 +15,7 @@ import time
 import falcon
 
 from raftkube.api import decode
+from raftkube.api.auth import check_create
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
@@ -141,6 +142,7 @@ class CollectionResource(_VersionResource):
     def on_post(self, req, resp, resource):
         res = self._resource(resource, "create", req)
         obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req))
+        check_create(req, obj)
         _send(resp, self.version.encode(self._call(res, self.registry.create, obj, obj=obj,
                                                    request=write_request(req))))
 

@@ -16,8 +16,9 @@ import requests
 from raftkube.cli import printers, rollout
 from raftkube.cli.objects import check_object, emit, parse_port_spec, read_object_file, run_objects
 from raftkube.cli.options import DURATION, output_format, output_options, server_option, wait_options
-from raftkube.cli.targets import (KUBELET_PORT, PODS, api_path, complete_resource, get_object, make_client,
-                                  parse_target, put_object, rc_name, server_urls)
+from raftkube.cli.targets import (KUBELET_PORT, PODS, api_path, complete_resource, credentials, get_object,
+                                  make_client, parse_target, put_object, rc_name, server_urls)
+from raftkube.client import Credentials
 from raftkube.model.errors import NotFound
 from raftkube.apis.v1beta1 import RESOURCES
 from raftkube.model.objects import DEFAULT_NAMESPACE
@@ -302,12 +303,16 @@ def events(labels, fields, server, as_json, as_yaml):
     emit(make_client(server).request("GET", api_path(RESOURCES["events"]), params).json(), fmt)
 
 
-def _probe_master(url: str, name: str, timeout_s: float) -> dict:
+def _probe_master(url: str, name: str, timeout_s: float, creds: Credentials) -> dict:
     row = {"url": url, "name": name}
     try:
-        resp = requests.get(url + "/raft", timeout=timeout_s)
+        with requests.Session() as session:
+            creds.apply(session)
+            resp = session.get(url + "/raft", timeout=timeout_s, **creds.verify)
         resp.raise_for_status()
         row.update(reachable=True, raft=resp.json())
+    except requests.exceptions.SSLError:
+        row.update(reachable=False, error="TLS verification failed")
     except requests.ConnectionError:
         row.update(reachable=False, error="connection refused")
     except requests.Timeout:
@@ -333,8 +338,9 @@ def status(timeout_s, server, as_json):
       raftkube status -h http://10.0.0.1:8080,http://10.0.0.2:8080
     """
     urls, names = server_urls(server)
+    creds = credentials(urls)
     with ThreadPoolExecutor(max_workers=len(urls)) as pool:
-        rows = list(pool.map(lambda u: _probe_master(u, names.get(u, ""), timeout_s), urls))
+        rows = list(pool.map(lambda u: _probe_master(u, names.get(u, ""), timeout_s, creds), urls))
     if as_json:
         click.echo(printers.to_json(rows), nl=False)
     else:

@@ -47,7 +47,27 @@ DURATION = Duration()
 
 # ---- shared options -------------------------------------------------------------------------------
 
+#: for https masters (README "Security"): (flag, field of client.Credentials, environment variable, help)
+CREDENTIAL_OPTIONS = (
+    ("--certificate-authority", "ca_file", "RAFTKUBE_CA_FILE",
+     "CA file to verify https masters with [default: <data_dir>/pki/ca.crt of ./cluster.toml]"),
+    ("--token", "token", "RAFTKUBE_TOKEN",
+     "bearer token for https masters [default: the admin's, from the token file of ./cluster.toml]"),
+    ("--client-certificate", "cert_file", "RAFTKUBE_CLIENT_CERT", "client certificate file for https masters"),
+    ("--client-key", "key_file", "RAFTKUBE_CLIENT_KEY", "its private key file"),
+)
+
+
+def _remember_credential(ctx, param, value):
+    if value:
+        ctx.meta.setdefault("raftkube.credentials", {})[param.name] = value
+    return value
+
+
 def server_option(f):
+    for flag, field, env, text in reversed(CREDENTIAL_OPTIONS):
+        f = click.option(flag, field, envvar=env, metavar="FILE" if field != "token" else "TOKEN", help=text,
+                         expose_value=False, callback=_remember_credential)(f)
     return click.option("-h", "--server", metavar="URL[,URL...]",
                         help="master API URLs, tried in order [default: $KUBERNETES_MASTER, the masters "
                              "of ./cluster.toml, http://localhost:8080]")(f)

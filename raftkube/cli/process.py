@@ -15,7 +15,7 @@ import threading
 import click
 
 from raftkube.cli.targets import KUBELET_PORT
-from raftkube.client import HttpClient
+from raftkube.client import Credentials, HttpClient
 from raftkube.config import ConfigError, load
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
@@ -100,6 +100,27 @@ def up(config_path: str, minions: int, runtime: str, container_labels: tuple[str
         sys.exit(code)
 
 
+@click.command()
+@click.option("--config", "config_path", default="cluster.toml", show_default=True,
+              help="cluster description (masters, ports, data directory)")
+@click.option("--minion", "minions", multiple=True, metavar="NAME[=ADDRESS]",
+              help="a minion to make a certificate and token for (repeatable; address default 127.0.0.1)")
+def init(config_path: str, minions: tuple[str, ...]) -> None:
+    """Make the cluster's credentials under <data_dir>/pki: CA, a certificate per master and minion, the admin's
+    certificate, the token file (admin, viewer, node:<minion>). Existing files are kept; run it again to add one.
+
+    Example: raftkube init --minion minion-1 --minion minion-2=10.0.0.12
+    """
+    from raftkube.pki import ensure_pki
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    pairs = [(n, a or "127.0.0.1") for n, _, a in (m.partition("=") for m in minions)]
+    pki = ensure_pki(config.pki_dir, [(m.name, m.host) for m in config.masters], pairs)
+    click.echo(f"credentials in {pki.root} (CA {pki.ca_cert}, tokens {pki.tokens})")
+
+
 def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
     out = {}
     for item in items:
@@ -127,14 +148,22 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
               help="the proxy listens with SO_REUSEPORT, sharing service ports with other minions of this host")
 @click.option("--service-host", default="",
               help="where containers reach this minion's proxy (default: the docker bridge gateway)")
+@click.option("--certificate-authority", "ca_file", default=None, metavar="FILE",
+              help="with https masters: the cluster CA (raftkube init: <data_dir>/pki/ca.crt)")
+@click.option("--client-certificate", "cert_file", default=None, metavar="FILE",
+              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>)")
+@click.option("--client-key", "key_file", default=None, metavar="FILE", help="its key (pki/minions/<name>.key)")
+@click.option("--token", default=None, envvar="RAFTKUBE_TOKEN",
+              help="or this minion's token (node:<name> in pki/tokens.csv) instead of a certificate")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
-           run_proxy, proxy_share_ports, service_host, verbose):
+           run_proxy, proxy_share_ports, service_host, ca_file, cert_file, key_file, token, verbose):
     """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
 
     \b
     Examples:
-      raftkube minion --masters http://10.0.0.1:8080,http://10.0.0.2:8080
+      raftkube minion --masters https://10.0.0.1:6443,https://10.0.0.2:6443 --name minion-2 \\
+          --certificate-authority ca.crt --client-certificate minion-2.crt --client-key minion-2.key
       raftkube minion --runtime hollow --count 100 --name-prefix hollow-   (kubemark-style simulation)
     """
     import socket
@@ -155,14 +184,15 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         port=port, labels=_key_values(labels, "--label"), count=count,
         name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
         container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
+    creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None
     if run_proxy if run_proxy is not None else runtime == "docker":
         from raftkube.proxy.service_proxy import ProxySettings, ServiceProxy
-        proxy = ServiceProxy(HttpClient(urls), settings.name,
+        proxy = ServiceProxy(HttpClient(urls, credentials=creds), settings.name,
                              ProxySettings(share_ports=proxy_share_ports)).start()
     try:
-        run_minion(HttpClient(urls, retry_for_s=3.0), settings, stop)
+        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
     finally:
@@ -171,4 +201,4 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
 
 
 #: the commands this module adds to the ``raftkube`` group
-COMMANDS = (master, up, minion)
+COMMANDS = (master, up, minion, init)

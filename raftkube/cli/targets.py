@@ -12,8 +12,9 @@ from pathlib import Path
 import click
 import requests
 
-from raftkube.client import HttpClient
+from raftkube.client import Credentials, HttpClient
 from raftkube.config import ConfigError, load
+from raftkube.pki import Pki
 from raftkube.apis import v1beta1
 from raftkube.apis.v1beta1 import RESOURCES, Resource
 
@@ -114,9 +115,28 @@ def _nearest_config() -> Path | None:
     return None
 
 
+def credentials(urls: list[str]) -> Credentials:
+    """What the command line (or its environment variables) gave for https masters; for https URLs, what is
+    missing comes from the nearest cluster.toml's <data_dir>/pki: its CA, and the admin's token if readable."""
+    ctx = click.get_current_context(silent=True)
+    given = dict(ctx.meta.get("raftkube.credentials", {})) if ctx is not None else {}
+    if any(u.startswith("https://") for u in urls) and (found := _nearest_config()) is not None:
+        try:
+            pki = Pki(load(found).pki_dir)
+        except ConfigError:
+            pki = None
+        if pki is not None:
+            if "ca_file" not in given and pki.ca_cert.exists():
+                given["ca_file"] = str(pki.ca_cert)
+            if not {"token", "cert_file"} & given.keys() and os.access(pki.tokens, os.R_OK):
+                if (token := pki.token_of("admin")) is not None:
+                    given["token"] = token
+    return Credentials(**given)
+
+
 def make_client(server: str | None) -> HttpClient:
     urls, _ = server_urls(server)
-    return HttpClient(urls, timeout_s=10.0, retry_for_s=REQUEST_RETRY_S)
+    return HttpClient(urls, timeout_s=10.0, retry_for_s=REQUEST_RETRY_S, credentials=credentials(urls))
 
 
 # ---- API paths ------------------------------------------------------------------------------------

@@ -45,6 +45,20 @@ class BadRequest(ApiError):
     reason = "BadRequest"
 
 
+class Unauthorized(ApiError):
+    """No valid credential on the secure port."""
+
+    code = 401
+    reason = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    """The caller's role does not allow the request, or admission refused it."""
+
+    code = 403
+    reason = "Forbidden"
+
+
 class NotFound(ApiError):
     code = 404
     reason = "NotFound"
@@ -125,7 +139,7 @@ class NotLeader(Unavailable):
 
 ERRORS_BY_REASON: dict[str, type[ApiError]] = {
     cls.reason: cls
-    for cls in (BadRequest, NotFound, MethodNotAllowed, AlreadyExists, Conflict, Gone, RequestTooLarge,
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, AlreadyExists, Conflict, Gone, RequestTooLarge,
                 UnsupportedMediaType, Invalid, StoreFull, Unavailable, Timeout, NotLeader)
 }
 
@@ -135,7 +149,7 @@ def error_from_status(status: dict, http_code: int) -> ApiError:
     reason = status.get("reason") or ""
     cls = ERRORS_BY_REASON.get(reason)
     if cls is None:
-        cls = {400: BadRequest, 404: NotFound, 405: MethodNotAllowed, 409: Conflict, 410: Gone,
+        cls = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed, 409: Conflict, 410: Gone,
                413: RequestTooLarge, 415: UnsupportedMediaType, 422: Invalid, 503: Unavailable,
                504: Unavailable, 507: StoreFull}.get(http_code, ApiError)
     details = status.get("details") or {}

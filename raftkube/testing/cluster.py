@@ -23,17 +23,21 @@ from raftkube.testing.waiting import poll_until
 class MasterCluster:
     """Three (or n) real `raftkube master` processes on free loopback ports, with their own data dir."""
 
-    def __init__(self, workdir: Path, n: int = 3, extra_toml: str = "", cluster_toml: str = ""):
-        """``extra_toml`` is appended to the file (whole sections); ``cluster_toml`` goes into [cluster]."""
+    def __init__(self, workdir: Path, n: int = 3, extra_toml: str = "", cluster_toml: str = "",
+                 secure: bool = False):
+        """``extra_toml`` is appended to the file (whole sections); ``cluster_toml`` goes into [cluster];
+        ``secure``: every master also has a TLS ``secure_port`` (the caller runs ``raftkube init`` first)."""
         self.workdir = workdir
         self.names = [f"m{i + 1}" for i in range(n)]
-        ports = free_ports(2 * n)
+        ports = free_ports(3 * n)
         self.api_ports = dict(zip(self.names, ports[:n]))
-        self.raft_ports = dict(zip(self.names, ports[n:]))
+        self.raft_ports = dict(zip(self.names, ports[n:2 * n]))
+        self.secure_ports = dict(zip(self.names, ports[2 * n:])) if secure else {}
         lines = ['[cluster]', 'data_dir = "data"', 'secret_file = "data/secret"', cluster_toml, ""]
         for name in self.names:
             lines += ["[[masters]]", f'name = "{name}"', 'host = "127.0.0.1"',
-                      f"api_port = {self.api_ports[name]}", f"raft_port = {self.raft_ports[name]}", ""]
+                      f"api_port = {self.api_ports[name]}", f"raft_port = {self.raft_ports[name]}",
+                      f"secure_port = {self.secure_ports[name]}" if secure else "", ""]
         self.config = workdir / "cluster.toml"
         self.config.write_text("\n".join(lines) + extra_toml)
         self.procs: dict[str, subprocess.Popen] = {}

@@ -3,6 +3,7 @@
 import re
 import signal
 import subprocess
+from pathlib import Path
 
 import requests
 
@@ -19,7 +20,8 @@ def stop(proc: subprocess.Popen) -> int:
 
 
 def test_up_streams_prefixed_logs_stops_on_ctrl_c_and_keeps_data(tmp_path):
-    layout = MasterCluster(tmp_path)  # writes cluster.toml with free ports; `raftkube up` starts everything
+    # writes cluster.toml with free ports (and TLS ports: `raftkube up` makes the pki); `raftkube up` starts everything
+    layout = MasterCluster(tmp_path, secure=True)
     first = run_up(layout, "up1.log")
     try:
         poll_until(lambda: "raftkube is up" in (tmp_path / "up1.log").read_text(errors="replace"), 60,
@@ -34,9 +36,11 @@ def test_up_streams_prefixed_logs_stops_on_ctrl_c_and_keeps_data(tmp_path):
         assert r.status_code == 200, r.text
         poll_until(lambda: requests.get(layout.urls[2] + "/api/v1beta1/pods/survivor", timeout=3)
                    .json()["currentState"]["status"] == "Running", 30, what="the hollow minion running the pod")
-        # the kubeconfig `raftkube up` wrote and printed: stock kubectl reads the same pod through core/v1
+        # the kubeconfig `raftkube up` wrote and printed: stock kubectl reads the same pod through core/v1, over
+        # https (the secure port, the cluster CA, the admin's client certificate)
         kcfg = re.search(r"export KUBECONFIG=(\S+)", text).group(1)
         assert kcfg.startswith(str(tmp_path)) and kcfg.endswith("/kubeconfig")
+        assert f"server: https://127.0.0.1:{layout.secure_ports['m1']}" in Path(kcfg).read_text()
         got = subprocess.run(["kubectl", "--kubeconfig", str(kcfg), "--cache-dir", str(tmp_path / "kcache"), "get",
                               "pod", "survivor", "-o", "wide"], capture_output=True, text=True, timeout=60)
         assert got.returncode == 0, got.stderr

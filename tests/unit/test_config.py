@@ -30,6 +30,7 @@ def test_repo_cluster_toml_is_the_documented_default():
     assert cfg.master_dir("m2") == ROOT / ".raftkube" / "m2"
     assert cfg.raft.leader_fallback_timeout_s < cfg.raft.min_timeout_s
     assert cfg.api_urls[0] == "http://127.0.0.1:8080"
+    assert [m.secure_url for m in cfg.masters] == [f"https://127.0.0.1:{p}" for p in (6443, 6444, 6445)]
 
 
 def test_defaults_for_a_minimal_file(tmp_path):

@@ -35,6 +35,7 @@ def test_up_runs_a_service_proxy_on_every_minion():
 
     class Cfg:
         api_urls = ["http://127.0.0.1:8080"]
+        masters = []
 
     argvs = [minion_argv(Cfg(), i, "docker") for i in range(3)]
     assert all("--no-proxy" not in a and "--proxy-share-ports" in a for a in argvs)

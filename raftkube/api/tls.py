@@ -1,0 +1,63 @@
+"""The secure API port: the same Falcon app under cheroot with TLS (waitress has no TLS of its own).
+
+cheroot (CherryPy's WSGI server: thread pool, blocking sockets, the standard ``ssl`` module) was chosen because it
+is well kept, pure Python, and serves TLS itself, so the secure port needs no proxy in front. The server asks for a
+client certificate (optional) signed by the cluster CA; the verified certificate goes to the app in the WSGI
+environ as ``raftkube.peer_cert`` (``ssl.getpeercert()``), and ``raftkube.secure`` marks every request of this
+port, so that the authentication middleware (api/auth.py) requires a credential on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+log = logging.getLogger(__name__)
+
+
+class _Adapter(BuiltinSSLAdapter):
+    def __init__(self, cert: str, key: str, ca: str):
+        super().__init__(cert, key)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+        ctx.load_cert_chain(cert, key)
+        ctx.verify_mode = ssl.CERT_OPTIONAL  # a token instead of a certificate is fine
+        self.context = ctx
+
+    def get_environ(self, sock):
+        env = super().get_environ(sock)
+        env["raftkube.peer_cert"] = sock.getpeercert() or None
+        return env
+
+
+def _marked(app):
+    def secure_app(environ, start_response):
+        environ["raftkube.secure"] = True
+        return app(environ, start_response)
+    return secure_app
+
+
+class SecureServer:
+    """``app`` over TLS on ``host:port`` in a thread the master can stop."""
+
+    def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str):
+        self._server = wsgi.Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
+                                   request_queue_size=256)
+        self._server.ssl_adapter = _Adapter(cert, key, ca)
+        self._server.prepare()
+        self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.bind_addr[1]
+
+    def start(self) -> "SecureServer":
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.stop()
+        self._thread.join(timeout=2)

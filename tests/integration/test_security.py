@@ -1,0 +1,246 @@
+"""Issue 18 with real masters: ports, TLS, authentication, authorization and admission."""
+
+from __future__ import annotations
+
+import subprocess
+
+from raftkube.testing.processes import CLI, free_ports
+
+
+def test_non_loopback_master_without_tls_refuses_to_start(tmp_path):
+    api, raft = free_ports(2)
+    (tmp_path / "cluster.toml").write_text(
+        '[cluster]\ndata_dir = "data"\n\n[[masters]]\nname = "m1"\nhost = "192.0.2.10"\n'
+        f"api_port = {api}\nraft_port = {raft}\n")
+    proc = subprocess.run([*CLI, "master", "m1", "--config", "cluster.toml"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "'192.0.2.10' is not a loopback address and masters[0].secure_port is not set" in proc.stderr
+    assert not (tmp_path / "data").exists()  # refused before touching anything
+
+
+# ---- one secure master for the module --------------------------------------------------------------------------
+
+import pytest
+import requests
+
+from raftkube.apis import v1beta1
+from raftkube.pki import Pki
+from raftkube.testing.cluster import MasterCluster
+
+
+@pytest.fixture(scope="module")
+def secure(tmp_path_factory):
+    work = tmp_path_factory.mktemp("secure")
+    cluster = MasterCluster(work, n=1, secure=True)
+    subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "n1", "--minion", "n2"], cwd=work,
+                   check=True, capture_output=True, timeout=60)
+    try:
+        cluster.start_all()
+        yield cluster, Pki(work / "data" / "pki"), f"https://127.0.0.1:{cluster.secure_ports['m1']}"
+    finally:
+        try:
+            cluster.close()
+        finally:
+            print(cluster.logs())
+
+
+def _get(url, pki, **kw):
+    return requests.get(url, verify=str(pki.ca_cert), timeout=10, **kw)
+
+
+def _bearer(pki, user):
+    return {"Authorization": f"Bearer {pki.token_of(user)}"}
+
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"},
+       "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+def test_secure_port_without_credential_is_401(secure):
+    _, pki, url = secure
+    r = _get(url + "/api/v1/namespaces/default/pods", pki)
+    assert r.status_code == 401, r.text
+    body = r.json()
+    assert body["kind"] == "Status" and body["code"] == 401 and body["reason"] == "Unauthorized"
+    assert _get(url + "/healthz", pki).status_code == 200  # open
+
+
+def test_viewer_reads_but_cannot_write(secure):
+    _, pki, url = secure
+    assert _get(url + "/api/v1/namespaces/default/pods", pki, headers=_bearer(pki, "viewer")).status_code == 200
+    r = requests.post(url + "/api/v1/namespaces/default/pods", json=POD, headers=_bearer(pki, "viewer"),
+                      verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 403, r.text
+    body = r.json()
+    assert body["kind"] == "Status" and body["reason"] == "Forbidden"
+    assert 'User "viewer" cannot create resource "pods" in the namespace "default"' in body["message"]
+
+
+def test_a_wrong_token_is_401(secure):
+    _, pki, url = secure
+    r = _get(url + "/api/v1/pods", pki, headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and r.json()["kind"] == "Status"
+
+
+def test_admin_token_and_admin_certificate_work(secure):
+    _, pki, url = secure
+    pods = url + "/api/v1/namespaces/default/pods"
+    r = requests.post(pods, json=POD, headers=_bearer(pki, "admin"), verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 201, r.text
+    r = _get(pods + "/p1", pki, cert=tuple(str(p) for p in pki.admin))
+    assert r.status_code == 200 and r.json()["metadata"]["name"] == "p1"
+    r = requests.delete(pods + "/p1", cert=tuple(str(p) for p in pki.admin), verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def test_curl_verifies_the_server_against_the_ca(secure):
+    _, pki, url = secure
+    out = subprocess.run(["curl", "-sS", "--cacert", str(pki.ca_cert), "-H", f"Authorization: Bearer "
+                          f"{pki.token_of('admin')}", url + "/api/v1/services"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert '"ServiceList"' in out.stdout
+    # and the verification is real: without the cluster CA (the system's CAs only) the server is refused
+    out = subprocess.run(["curl", "-sS", url + "/healthz"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 60, (out.returncode, out.stderr)
+
+
+def test_plain_port_on_loopback_needs_no_credential(secure):
+    cluster, _, _ = secure
+    r = requests.get(cluster.url("m1") + "/api/v1/namespaces/default/pods", timeout=10)
+    assert r.status_code == 200, r.text
+
+
+# ---- clients over https: kubecfg, stock kubectl and the Python client with the generated kubeconfig ------------
+
+import os
+import shutil
+
+import kubernetes
+import yaml
+
+from raftkube.config import load
+from raftkube.kubeconfig import cluster_kubeconfig, write_kubeconfig
+
+
+@pytest.fixture(scope="module")
+def kubeconfig_file(secure):
+    cluster, _, _ = secure
+    return write_kubeconfig(cluster.workdir / "data" / "kubeconfig", cluster_kubeconfig(load(cluster.config)))
+
+
+def test_the_kubeconfig_names_the_secure_port_ca_and_admin(secure, kubeconfig_file):
+    _, pki, url = secure
+    doc = yaml.safe_load(kubeconfig_file.read_text())
+    assert doc["clusters"][0]["cluster"] == {"server": url, "certificate-authority": str(pki.ca_cert.resolve())}
+    assert doc["users"][0]["user"]["client-certificate"] == str(pki.admin[0].resolve())
+    assert kubeconfig_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_kubectl_over_https_with_the_generated_kubeconfig(secure, kubeconfig_file, tmp_path):
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl must be installed on this machine"
+    base = [kubectl, "--kubeconfig", str(kubeconfig_file), "--cache-dir", str(tmp_path)]
+    f = tmp_path / "pod.yaml"
+    f.write_text(yaml.safe_dump({**POD, "metadata": {"name": "kpod"}}))
+    r = subprocess.run([*base, "create", "-f", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "pod/kpod created", (r.stdout, r.stderr)
+    r = subprocess.run([*base, "get", "pod", "kpod", "-o", "name"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "pod/kpod", r.stderr
+    # the same kubectl with a viewer token instead of the admin certificate: reads yes, delete is refused
+    viewer = [*base, "--token", secure[1].token_of("viewer"), "--client-certificate=", "--client-key="]
+    r = subprocess.run([*viewer, "delete", "pod", "kpod"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and 'User "viewer" cannot delete resource "pods"' in r.stderr, r.stderr
+    r = subprocess.run([*base, "delete", "pod", "kpod", "--timeout=20s"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_python_client_over_https_with_the_generated_kubeconfig(secure, kubeconfig_file):
+    api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig_file))
+    try:
+        v1 = kubernetes.client.CoreV1Api(api_client)
+        made = v1.create_namespaced_pod("default", {**POD, "metadata": {"name": "pypod"}})
+        assert made.metadata.name == "pypod"
+        assert "pypod" in [p.metadata.name for p in v1.list_namespaced_pod("default").items]
+        v1.delete_namespaced_pod("pypod", "default")
+    finally:
+        api_client.close()
+
+
+def test_kubecfg_over_https_takes_ca_and_admin_token_from_cluster_toml(secure):
+    cluster, pki, url = secure
+    # $REQUESTS_CA_BUNDLE (set on many machines) must not replace the cluster CA (it did: requests issue 3829)
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=requests.certs.where())
+    run = lambda *a: subprocess.run([*CLI, *a], cwd=cluster.workdir, capture_output=True, text=True, timeout=60,
+                                    env=env)
+    r = run("-h", url, "list", "pods")
+    assert r.returncode == 0, r.stderr
+    r = run("-h", url, "--token", pki.token_of("viewer"), "delete", "pods/nothing")
+    assert r.returncode == 1 and 'User "viewer" cannot delete resource "pods"' in r.stderr, r.stderr
+    r = run("status", "-h", url)
+    assert r.returncode == 0 and "m1" in r.stdout, (r.stdout, r.stderr)
+
+
+# ---- the node role: a minion's credential ------------------------------------------------------------------------
+
+def _as(pki, who):
+    """requests keyword arguments for ``who``: "admin" or a minion name (its client certificate)."""
+    cert = pki.admin if who == "admin" else pki.minion(who)
+    return {"cert": tuple(str(p) for p in cert), "verify": str(pki.ca_cert), "timeout": 10}
+
+
+def _node(name, host_ip="127.0.0.1"):
+    """A Node as a minion sends it (v1beta1 ``minions``, raftkube/minion/agent.py)."""
+    return v1beta1.to_wire({"kind": "Node", "metadata": {"name": name}, "spec": {}, "status": {"hostIP": host_ip}})
+
+
+def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(secure):
+    _, pki, url = secure
+    v1, minions = url + "/api/v1", url + "/api/v1beta1/minions"
+    assert requests.post(minions, json=_node("n1"), **_as(pki, "n1")).status_code < 300
+    r = requests.post(minions, json=_node("n2"), **_as(pki, "n1"))
+    assert r.status_code == 403 and 'User "node:n1" cannot create resource "nodes" named "n2"' in r.json()["message"]
+    assert requests.post(minions, json=_node("n2"), **_as(pki, "admin")).status_code < 300
+    # its own heartbeat yes, another minion's status no
+    r = requests.put(minions + "/n1/status", json=_node("n1", "127.0.0.2"), **_as(pki, "n1"))
+    assert r.status_code == 200, r.text
+    r = requests.put(minions + "/n2/status", json=_node("n2", "127.0.0.66"), **_as(pki, "n1"))
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == 'User "node:n1" cannot update resource "minions/status"'
+    assert requests.get(minions + "/n2", **_as(pki, "n1")).json()["hostIP"] == "127.0.0.1"
+    assert requests.put(minions + "/n2", json=_node("n2", "127.0.0.66"), **_as(pki, "n1")).status_code == 403
+    assert requests.delete(v1 + "/nodes/n2", **_as(pki, "n1")).status_code == 403
+
+    # pods: bound (by the admin) to n1 and to n2; n1 writes the status of its own only, and no pod spec
+    pods = v1 + "/namespaces/default/pods"
+    for name, node in (("on-n1", "n1"), ("on-n2", "n2")):
+        assert requests.post(pods, json={**POD, "metadata": {"name": name}}, **_as(pki, "admin")).status_code == 201
+        r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": name, "host": node},
+                          **_as(pki, "admin"))
+        assert r.status_code < 300, r.text
+    old = url + "/api/v1beta1/pods"  # the kubelet writes pod status through v1beta1 (minion/status_pusher.py)
+    mine = requests.get(old + "/on-n1", **_as(pki, "n1")).json()
+    mine["currentState"]["status"] = "Running"
+    r = requests.put(old + "/on-n1/status", json=mine, **_as(pki, "n1"))
+    assert r.status_code == 200 and r.json()["currentState"]["status"] == "Running", r.text
+    theirs = requests.get(old + "/on-n2", **_as(pki, "n1")).json()
+    theirs["currentState"]["status"] = "Failed"
+    r = requests.put(old + "/on-n2/status", json=theirs, **_as(pki, "n1"))
+    assert r.status_code == 403 and 'bound to \'n2\', not to "n1"' in r.json()["message"], r.text
+    mine = requests.get(pods + "/on-n1", **_as(pki, "n1")).json()
+    mine["spec"]["containers"][0]["image"] = "evil"
+    r = requests.put(pods + "/on-n1", json=mine, **_as(pki, "n1"))
+    assert r.status_code == 403 and r.json()["message"] == \
+        'User "node:n1" cannot update resource "pods" in the namespace "default"'
+    r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": "on-n2", "host": "n1"},
+                      **_as(pki, "n1"))
+    assert r.status_code == 403, r.text
+    got = requests.get(pods + "/on-n2", **_as(pki, "admin")).json()
+    assert got["status"]["phase"] != "Failed" and got["spec"]["nodeName"] == "n2"
+    # events: yes (the kubelet and the proxy write them), with the node's token as well as its certificate
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"}, "reason": "Started",
+             "message": "x", "involvedObject": {"kind": "Pod", "name": "on-n1", "namespace": "default"}}
+    r = requests.post(v1 + "/namespaces/default/events", json=event, headers=_bearer(pki, "node:n1"),
+                      verify=str(pki.ca_cert), timeout=10)
+    assert r.status_code == 201, r.text
