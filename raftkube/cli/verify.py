@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def verify(seconds: float, faults: list[str], seed: int, folder: Path, masters: 
     """
     setup_logging(verbose)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1: every thread's stack on stderr
     from raftkube.verify.run import Options, run
     outcome = run(Options(seconds=seconds, faults=faults, seed=seed, masters=masters, folder=folder),
                   out=click.echo)

@@ -686,9 +686,12 @@ class LazyMount:
                  counters["dirty_bytes"], counters["dirty_files"])
         return counters
 
-    def close(self) -> None:
-        """Unmount and stop the daemon; fail loudly if it had to be killed or the mount stays."""
+    def close(self, kill: bool = False) -> None:
+        """Unmount and stop the daemon (``kill``: SIGKILL at once, as a cut without the counters); fail loudly if
+        it had to be killed unasked or the mount stays."""
         problems = []
+        if kill and self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)  # libfuse unmounts and exits
             try:

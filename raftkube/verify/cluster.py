@@ -19,12 +19,13 @@ from pathlib import Path
 
 import requests
 
+from raftkube.pki import ensure_pki
 from raftkube.testing.lazyfs import LazyMount
 from raftkube.testing.processes import stop_process
 from raftkube.testing.waiting import poll_until
 from raftkube.verify.netns import Network
 
-API_PORT, RAFT_PORT = 8080, 7001
+API_PORT, RAFT_PORT, SECURE_PORT = 8080, 7001, 6443
 
 
 class Cluster:
@@ -37,19 +38,31 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen] = {}
         self.paused: set[str] = set()
         self.disks: dict[str, LazyMount] = {}
-        self.session = requests.Session()
         secret = folder / "secret"
         secret.write_text(secrets.token_hex(32))
         secret.chmod(0o600)
         lines = ["[cluster]", 'data_dir = "data"', 'secret_file = "secret"', ""]
         for name in self.names:
             lines += ["[[masters]]", f'name = "{name}"', f'host = "{net.address(name)}"',
-                      f"api_port = {API_PORT}", f"raft_port = {RAFT_PORT}", 'cpu = "none"', ""]
+                      f"api_port = {API_PORT}", f"raft_port = {RAFT_PORT}", f"secure_port = {SECURE_PORT}",
+                      'cpu = "none"', ""]
         self.config = folder / "cluster.toml"
         self.config.write_text("\n".join(lines))
+        # as on real hosts: the plain port is loopback only, so clients use the secure port, as the admin
+        self.pki = ensure_pki(folder / "data" / "pki", [(n, net.address(n)) for n in self.names], [])
+        self.token = self.pki.token_of("admin")
+        self.session = self.new_session()
+
+    def new_session(self) -> requests.Session:
+        """A session that trusts the cluster's CA and sends the admin's token."""
+        session = requests.Session()
+        session.verify = str(self.pki.ca_cert)
+        session.trust_env = False  # $REQUESTS_CA_BUNDLE would replace the CA given here (requests issue 3829)
+        session.headers["Authorization"] = f"Bearer {self.token}"
+        return session
 
     def url(self, name: str) -> str:
-        return f"http://{self.net.address(name)}:{API_PORT}"
+        return f"https://{self.net.address(name)}:{SECURE_PORT}"
 
     def data_dir(self, name: str) -> Path:
         return self.folder / "data" / name
@@ -147,7 +160,7 @@ class Cluster:
         self.procs.clear()
         for disk in self.disks.values():
             try:
-                disk.close()
+                disk.close(kill=kill)
             except Exception as exc:  # keep unmounting the others
                 problems.append(f"disk {disk.mountpoint}: {exc}")
         self.session.close()

@@ -90,7 +90,8 @@ def run(opts: Options, out=print) -> Outcome:
         out(f"verify: {len(names)} masters in namespaces rkv-m1.. on {net.addresses[names[0]]}/24, "
             f"{opts.seconds:.0f} s of {','.join(opts.faults) or 'no faults'}, seed {opts.seed}; report in {folder}")
         cluster.start_all()
-        workload = Workload(history, {n: cluster.url(n) for n in names}, opts.registers, opts.seed)
+        workload = Workload(history, {n: cluster.url(n) for n in names}, opts.registers, opts.seed,
+                            new_session=cluster.new_session)
         initial = workload.setup()
         history.add({"type": "meta", "seed": opts.seed, "faults": opts.faults, "seconds": opts.seconds,
                      "masters": {n: net.address(n) for n in names}, "initial": initial,

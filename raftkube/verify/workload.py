@@ -21,6 +21,7 @@ import itertools
 import json
 import random
 import threading
+from typing import Callable
 
 import requests
 
@@ -42,8 +43,10 @@ def outcome(status: int) -> str:
 
 
 class Workload:
-    def __init__(self, history: History, urls: dict[str, str], registers: int = 3, seed: int = 0):
+    def __init__(self, history: History, urls: dict[str, str], registers: int = 3, seed: int = 0,
+                 new_session: Callable[[], requests.Session] = requests.Session):
         self.history = history
+        self.new_session = new_session  # a session with the cluster's CA and a credential (cluster.py)
         self.urls = urls  # master -> base URL
         self.masters = list(urls)
         self.registers = [f"r-{k}" for k in range(registers)]
@@ -57,7 +60,7 @@ class Workload:
     def setup(self, timeout_s: float = 30.0) -> dict:
         """Create the registers (value ``init``); returns their initial values for the history's meta."""
         url = self.urls[self.masters[0]] + SERVICES
-        with requests.Session() as session:
+        with self.new_session() as session:
             def created(name):
                 r = session.post(url, json=service(name, {"v": "init"}), timeout=TIMEOUT_S)
                 return r.status_code in (200, 201, 409)
@@ -76,9 +79,8 @@ class Workload:
             t.start()
         return self
 
-    @staticmethod
-    def _client(target, master: str, rng: random.Random) -> None:
-        with requests.Session() as session:
+    def _client(self, target, master: str, rng: random.Random) -> None:
+        with self.new_session() as session:
             target(session, master, rng)
 
     def finish(self) -> None:
@@ -91,14 +93,14 @@ class Workload:
 
     def final_reads(self) -> None:
         """One read of every register on every master (so the last values are observed)."""
-        with requests.Session() as session:
+        with self.new_session() as session:
             for master in self.masters:
                 for key in self.registers:
                     self._read(session, master, "final", key)
 
     def final_states(self) -> None:
         """Every master's services (local state, after the masters converged) as ``final`` records."""
-        with requests.Session() as session:
+        with self.new_session() as session:
             for master in self.masters:
                 items = session.get(self.urls[master] + SERVICES + "?resourceVersion=0",
                                     timeout=TIMEOUT_S).json()["items"]

@@ -59,7 +59,15 @@ def test_an_interrupted_run_leaves_nothing_behind(tmp_path, sig):
             poll_until(lambda: history.exists() and history.stat().st_size > 2000, 60, 0.2, what="ops in the history")
             assert len(netns.ours()) == 4 and leftovers()[1]  # the namespaces and the lazyfs disks are there
             proc.send_signal(sig)
-            out, _ = proc.communicate(timeout=60)
+            try:
+                out, _ = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:  # where it hangs: every thread's stack (cli/verify.py's SIGUSR1)
+                proc.send_signal(signal.SIGUSR1)
+                try:
+                    stacks = proc.communicate(timeout=5)[0]
+                except subprocess.TimeoutExpired as exc:
+                    stacks = exc.output
+                pytest.fail(f"the run did not stop within 60 s of signal {sig}; its output and stacks:\n{stacks}")
         finally:
             if proc.poll() is None:  # it did not stop: remove everything it made, so no later test inherits it
                 os.killpg(proc.pid, signal.SIGKILL)
