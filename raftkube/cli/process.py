@@ -187,12 +187,15 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None
+    collectors = []
     if run_proxy if run_proxy is not None else runtime == "docker":
+        from raftkube.proxy.metrics import ProxyCollector
         from raftkube.proxy.service_proxy import ProxySettings, ServiceProxy
         proxy = ServiceProxy(HttpClient(urls, credentials=creds), settings.name,
                              ProxySettings(share_ports=proxy_share_ports)).start()
+        collectors.append(ProxyCollector(proxy.proxier))  # on the kubelet port's /metrics
     try:
-        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop)
+        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop, collectors)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
     finally:

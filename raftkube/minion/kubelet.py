@@ -32,7 +32,7 @@ from typing import Callable
 from raftkube.model.objects import ACTIVE_PHASES, name_of, namespace_of, pod_phase
 from raftkube.minion.executor import Executor
 from raftkube.minion.images import PAUSE_IMAGE
-from raftkube.minion.planner import Action, newest_first, sync_pods
+from raftkube.minion.planner import Action, newest_first, parse_time, sync_pods
 from raftkube.minion.pod_source import PodSource
 from raftkube.minion.pod_status import normalize_status, pod_status
 from raftkube.minion.probes import due_probes, run_probe
@@ -73,8 +73,9 @@ class Kubelet:
     def __init__(self, node: str, client, runtime: ContainerRuntime, source: PodSource, host_ip: str,
                  settings: KubeletSettings = KubeletSettings(), pusher: StatusPusher | None = None,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 thread_name: str = "kubelet"):
+                 thread_name: str = "kubelet", metrics=None):
         self.node = node
+        self.metrics = metrics  # minion.metrics.MinionMetrics: probe results, pod start latency
         self.client = client
         self.runtime = runtime
         self.source = source
@@ -96,6 +97,7 @@ class Kubelet:
         self._unhealthy: set[str] = set()  # container ids whose liveness probe failed
         self._last_probed: dict[str, float] = {}  # container id -> when its probe last ran
         self._pushed: dict[str, dict] = {}  # pod uid -> last status written
+        self._started: set[str] = set()  # pod uids this kubelet has reported Running (pod start latency)
         self._last_actual: list[RuntimeContainer] = []
         self._threads: list[threading.Thread] = []
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix=f"{thread_name}-worker") \
@@ -200,6 +202,11 @@ class Kubelet:
             if status == self._pushed.get(uid) or status == normalize_status(pod.get("status")):
                 continue
             self._pushed[uid] = status
+            if status["phase"] == "Running" and uid not in self._started:
+                self._started.add(uid)
+                if self.metrics is not None:
+                    self.metrics.pod_started(parse_time((pod.get("metadata") or {}).get("creationTimestamp")),
+                                             self.clock())
             out = {"kind": "Pod", "metadata": {**(pod.get("metadata") or {}), "resourceVersion": 0},
                    "spec": pod.get("spec") or {}, "status": status}
             log.debug("kubelet %s: pod %s/%s -> %s", self.node, namespace_of(pod), name_of(pod), status["phase"])
@@ -216,6 +223,7 @@ class Kubelet:
         with self._lock:
             for uid in [u for u in self._pushed if u not in desired]:
                 del self._pushed[uid]
+            self._started &= desired.keys()
             self._unhealthy &= ids
             for cid in [c for c in self._last_probed if c not in ids]:
                 del self._last_probed[cid]
@@ -267,6 +275,8 @@ class Kubelet:
             with self._lock:
                 self._last_probed[p.instance.id] = now
             ok, why = run_probe(self.runtime, p, self.settings.probe_timeout_s)
+            if self.metrics is not None:
+                self.metrics.probed(p.probe, ok)
             if ok:
                 continue
             log.info("kubelet %s: liveness probe of %s/%s container %s failed: %s", self.node,

@@ -104,8 +104,9 @@ def bridge_gateway(docker_client) -> str:
 
 
 class MinionProcess:
-    def __init__(self, client, settings: MinionSettings, runtime_factory=None):
+    def __init__(self, client, settings: MinionSettings, runtime_factory=None, collectors=()):
         self.client = client
+        self.collectors = tuple(collectors)  # more metrics for /metrics (the service proxy's)
         self.settings = settings
         self.runtime_factory = runtime_factory
         self.names = ([f"{settings.name_prefix}{i}" for i in range(settings.count)]
@@ -136,6 +137,8 @@ class MinionProcess:
         from raftkube.minion.metrics import KubeletCollector, MinionMetrics, TimedRuntime
         self.metrics = MinionMetrics()  # served on the kubelet port at /metrics
         self.metrics.registry.register(KubeletCollector(lambda: self.kubelets))
+        for collector in self.collectors:
+            self.metrics.registry.register(collector)
         runtimes = {n: TimedRuntime(self._runtime(n), self.metrics) for n in self.names}
         if s.runtime == "docker":
             from raftkube.minion.images import ensure_images
@@ -154,7 +157,7 @@ class MinionProcess:
         for i, name in enumerate(self.names):
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
             self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
-                                         pusher=self.pusher, thread_name=thread).start())
+                                         pusher=self.pusher, thread_name=thread, metrics=self.metrics).start())
             advertised = {k: v for k, v in (("kubeletPort", port), ("serviceHost", service_host)) if v}
             self.agents.append(NodeAgent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
                                          extra_status=advertised).start())
@@ -180,8 +183,8 @@ class MinionProcess:
         log.info("minion(s) stopped")
 
 
-def run_minion(client, settings: MinionSettings, stop: threading.Event) -> None:
-    proc = MinionProcess(client, settings).start()
+def run_minion(client, settings: MinionSettings, stop: threading.Event, collectors=()) -> None:
+    proc = MinionProcess(client, settings, collectors=collectors).start()
     try:
         stop.wait()
     finally:

@@ -51,6 +51,21 @@ DIAL_TIMEOUTS_S = (1.0, 2.0, 4.0)
 _IN_PROGRESS = (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY)
 
 
+class ServiceStats:
+    """What one service's traffic through this proxy added up to (loop thread writes, scrapes read)."""
+
+    __slots__ = ("connections", "open", "bytes_in", "bytes_out", "dial_failures", "rejected", "datagrams")
+
+    def __init__(self) -> None:
+        self.connections = 0  # TCP connections accepted
+        self.open = 0  # TCP connections relayed now
+        self.bytes_in = 0  # from clients (TCP and UDP), towards the endpoints
+        self.bytes_out = 0  # from the endpoints back to clients
+        self.dial_failures = 0  # connects to an endpoint that failed or timed out
+        self.rejected = 0  # connections closed unrelayed: no endpoints, or none answered
+        self.datagrams = 0  # UDP datagrams from clients
+
+
 @dataclass(frozen=True)
 class ListenerFailure:
     key: Hashable
@@ -86,6 +101,7 @@ class Proxier:
         self.connections: set[_Relay] = set()
         self.accepted = 0
         self.dial_failures = 0
+        self.stats: dict[Hashable, ServiceStats] = {}  # per service with a listener (metrics.ProxyCollector)
         self._timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._calls: deque = deque()
@@ -169,6 +185,13 @@ class Proxier:
                 self.balancer.remove(key)
         return self.call(self._apply, desired)
 
+    def stats_of(self, key: Hashable) -> ServiceStats:
+        """The counters of service ``key`` (loop thread)."""
+        st = self.stats.get(key)
+        if st is None:
+            st = self.stats[key] = ServiceStats()
+        return st
+
     def open_listeners(self) -> dict[Hashable, Listener]:
         return self.call(lambda: {k: v.listener for k, v in self.listeners.items()})
 
@@ -181,6 +204,8 @@ class Proxier:
             self.listeners.pop(key).close()
             if key not in moved:
                 log.info("service %s/%s: closed port %s", key[0], key[1], have)
+        for key in [k for k in self.stats if k not in desired]:  # a deleted service's counters go with it
+            del self.stats[key]
         for key, want in plan.open:
             try:
                 cls = _UdpListener if want.protocol == "UDP" else _TcpListener
@@ -258,7 +283,7 @@ class _TcpListener:
                 log.warning("service %s/%s: accept failed: %s", self.key[0], self.key[1], exc)
                 return
             self.p.accepted += 1
-            _Relay(self.p, self.key, client).dial()
+            _Relay(self.p, self.key, client, self.p.stats_of(self.key)).dial()
 
     def close(self) -> None:
         try:
@@ -271,10 +296,12 @@ class _TcpListener:
 class _Relay:
     """One proxied TCP connection: client socket ``c``, backend socket ``b``."""
 
-    __slots__ = ("p", "key", "c", "b", "attempt", "timer", "pend", "eof", "masks", "closed", "endpoint")
+    __slots__ = ("p", "key", "c", "b", "attempt", "timer", "pend", "eof", "masks", "closed", "endpoint", "st")
 
-    def __init__(self, proxier: Proxier, key, client: socket.socket):
-        self.p, self.key, self.c = proxier, key, client
+    def __init__(self, proxier: Proxier, key, client: socket.socket, stats: ServiceStats):
+        self.p, self.key, self.c, self.st = proxier, key, client, stats
+        stats.connections += 1
+        stats.open += 1
         self.b: socket.socket | None = None
         self.attempt = 0
         self.timer: _Timer | None = None
@@ -293,11 +320,13 @@ class _Relay:
             if self.attempt >= len(self.p.dial_timeouts_s):
                 log.warning("service %s/%s: no endpoint answered after %d attempts; closing the connection",
                             self.key[0], self.key[1], self.attempt)
+                self.st.rejected += 1
                 self.close()
                 return
             ep = self.p.balancer.next(self.key)
             if ep is None:
                 log.debug("service %s/%s: no endpoints; closing the connection", *self.key)
+                self.st.rejected += 1
                 self.close()
                 return
             timeout_s = self.p.dial_timeouts_s[self.attempt]
@@ -321,6 +350,7 @@ class _Relay:
 
     def _dial_failed(self, ep, why: str) -> None:
         self.p.dial_failures += 1
+        self.st.dial_failures += 1
         log.info("service %s/%s: dial %s:%d failed (%s); trying the next endpoint", self.key[0], self.key[1],
                  ep[0], ep[1], why)
 
@@ -396,6 +426,10 @@ class _Relay:
             self.eof[d] = True
             self._half_close(d)
             return
+        if d == 0:
+            self.st.bytes_in += len(data)
+        else:
+            self.st.bytes_out += len(data)
         try:
             sent = dst.send(data)
         except (BlockingIOError, InterruptedError):
@@ -460,6 +494,7 @@ class _Relay:
             self.masks[0] = 0
         self.c.close()
         self.p.connections.discard(self)
+        self.st.open -= 1
 
 
 # ---- UDP ----------------------------------------------------------------------------------------------
@@ -492,6 +527,9 @@ class _UdpListener:
                 return
             except OSError:
                 return
+            stats = self.p.stats_of(self.key)
+            stats.datagrams += 1
+            stats.bytes_in += len(data)
             session = self.sessions.get(addr)
             if session is None:
                 ep = self.p.balancer.next(self.key)
@@ -558,6 +596,7 @@ class _UdpSession:
                 self.close()
                 return
             self.last = time.monotonic()
+            self.l.p.stats_of(self.l.key).bytes_out += len(data)
             try:
                 self.l.sock.sendto(data, self.addr)
             except OSError:

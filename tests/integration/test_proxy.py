@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from raftkube.model.endpoints import subsets_from_pairs
+from raftkube.proxy.metrics import ProxyCollector
 from raftkube.proxy.proxier import Proxier
 from raftkube.testing import free_ports, poll_until
 
@@ -142,6 +143,35 @@ def test_no_endpoints_closes_at_once(proxier):
     port = free_ports(1)[0]
     proxier.sync([svc("web", port)], [])
     assert closed_at_once(port, within_s=1)
+
+
+def samples(proxier) -> dict:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in ProxyCollector(proxier).collect() for s in family.samples}
+
+
+def test_metrics_count_connections_bytes_dial_failures_and_rejections_per_service(proxier, backends):
+    web, db, dead = free_ports(3)
+    proxier.sync([svc("web", web), svc("db", db)],
+                 [eps("web", [("127.0.0.1", dead), backends[0].server_address])])
+    proxier.balancer._index[("default", "web")] = 0  # the dead port first: refused, then the live backend
+    assert ask(web, b"hello\n") == b"b0"
+    assert closed_at_once(db, within_s=2)  # db has no endpoints
+    labels = (("namespace", "default"), ("service", "web"))
+
+    def counted():
+        s = samples(proxier)
+        return s if s.get(("raftkube_proxy_open_connections", labels)) == 0 else None
+    s = poll_until(counted, 5, what="the relayed connection closed")
+    assert s[("raftkube_proxy_connections_total", labels)] == 1
+    assert s[("raftkube_proxy_dial_failures_total", labels)] == 1
+    assert s[("raftkube_proxy_bytes_total", tuple(sorted(labels + (("direction", "in"),))))] == len(b"hello\n")
+    assert s[("raftkube_proxy_bytes_total", tuple(sorted(labels + (("direction", "out"),))))] == len(b"b0")
+    assert s[("raftkube_proxy_rejected_connections_total", labels)] == 0
+    db_labels = (("namespace", "default"), ("service", "db"))
+    assert s[("raftkube_proxy_rejected_connections_total", db_labels)] == 1
+    proxier.sync([svc("web", web)], [])  # db deleted: its series go with it
+    assert not [k for k in samples(proxier) if k[1] == db_labels]
 
 
 def test_listener_moves_and_closes_and_a_busy_port_is_reported(proxier, backends):

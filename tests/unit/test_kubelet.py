@@ -10,6 +10,7 @@ import pytest
 from raftkube.minion.container_config import app_config, cpu_shares, docker_name, infra_config
 from raftkube.minion.hollow import HollowRuntime
 from raftkube.minion.kubelet import Kubelet, KubeletSettings
+from raftkube.minion.metrics import MinionMetrics
 from raftkube.minion.planner import container_hash, infra_hash, parse_time, pod_uid, sync_pods
 from raftkube.minion.pod_source import PodSource
 from raftkube.minion.pod_status import normalize_status, pod_status
@@ -303,8 +304,9 @@ def test_kubelet_probes_once_per_period_and_restarts_a_failed_container():
     pod = probed_pod(probe={"exec": {"command": ["check"]}})
     clock = FakeClock()  # after the hollow containers' start times
     rt = ExecRuntime(NODE)
+    metrics = MinionMetrics()
     k = Kubelet(NODE, None, rt, FakeSource([pod]), "10.0.0.1", KubeletSettings(workers=0, probe_period_s=1.0),
-                pusher=RecordingPusher(), clock=clock, rng=random.Random(7))
+                pusher=RecordingPusher(), clock=clock, rng=random.Random(7), metrics=metrics)
     k.sync_once()
     app = next(c for c in rt.list_containers() if c.container_name == "app")
     k.probe_once()
@@ -314,6 +316,9 @@ def test_kubelet_probes_once_per_period_and_restarts_a_failed_container():
     clock.advance(1.0)
     k.probe_once()
     assert len(rt.execs) == 2
+    probes = {s.labels["result"]: s.value for s in metrics.probes.collect()[0].samples
+              if s.name.endswith("_total") and s.labels["type"] == "exec"}
+    assert probes == {"success": 1, "failure": 1}
     clock.advance(1.0)
     k.probe_once()  # unhealthy: waits for the restart, not for another probe
     assert len(rt.execs) == 2

@@ -55,6 +55,9 @@ def test_minion_metrics_move_with_a_pod(minion):
     assert value(s, "raftkube_runtime_operation_errors_total", operation="start") == 0
     assert value(s, "raftkube_kubelet_containers", state="running") == 2
     assert value(s, "raftkube_kubelet_container_restarts") == 0
+    # create -> Running as the kubelet saw it: one pod, a few seconds at most on this in-memory store
+    assert value(s, "raftkube_kubelet_pod_start_duration_seconds_count") == 1
+    assert 0 <= value(s, "raftkube_kubelet_pod_start_duration_seconds_sum") < 10
     client.delete("Pod", "p1")
     poll_until(lambda: value(scrape(port), "raftkube_kubelet_pods", phase="Running") == 0, 10.0,
                what="the deleted pod gone from /metrics")
