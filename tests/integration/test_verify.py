@@ -53,7 +53,7 @@ def test_an_interrupted_run_leaves_nothing_behind(tmp_path, sig):
     folder = tmp_path / "report"
     with subprocess.Popen([sys.executable, "-m", "raftkube.cli", "verify", "--seconds", "300", "--faults", "power",
                            "--report", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as proc:
+                          start_new_session=True, preexec_fn=_default_sigint) as proc:
         try:
             history = folder / "history.jsonl"
             poll_until(lambda: history.exists() and history.stat().st_size > 2000, 60, 0.2, what="ops in the history")
@@ -77,6 +77,12 @@ def test_an_interrupted_run_leaves_nothing_behind(tmp_path, sig):
     assert leftovers() == ([], [])
     assert not [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(tmp_path) in line]
     assert not processes_of(folder)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C as at a terminal: a shell's background job (`.ci/run &`) ignores SIGINT, the child would inherit
+    that, and Python installs its KeyboardInterrupt handler only where SIGINT is not ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def remove_leftovers(tmp_path: Path) -> None:
