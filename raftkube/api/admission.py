@@ -71,8 +71,8 @@ def check_host(obj: dict, old: dict | None) -> None:
     stored = ((old or {}).get("spec") or {}).get("nodeName") or ""
     if host and host != stored:
         change = f'to "{host}"' if old is None or not stored else f'from "{stored}" to "{host}"'
-        verb = "create" if old is None else "update"
-        raise _refuse(obj, f"the host of a pod is set only by a binding (POST .../bindings), not by a {verb} "
+        verb = "a create" if old is None else "an update"
+        raise _refuse(obj, f"the host of a pod is set only by a binding (POST .../bindings), not by {verb} "
                            f"({change})")
 
 

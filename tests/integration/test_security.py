@@ -244,3 +244,38 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     r = requests.post(v1 + "/namespaces/default/events", json=event, headers=_bearer(pki, "node:n1"),
                       verify=str(pki.ca_cert), timeout=10)
     assert r.status_code == 201, r.text
+
+
+# ---- admission: privileged containers, hostDir volumes, a pod's host ------------------------------------------
+
+def test_admission_with_real_masters(secure):
+    _, pki, url = secure
+    admin = _as(pki, "admin")
+    pods, old = url + "/api/v1/namespaces/default/pods", url + "/api/v1beta1/pods"
+    privileged = {**POD, "metadata": {"name": "root"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+    r = requests.post(pods, json=privileged, **admin)
+    assert r.status_code == 403 and r.json()["kind"] == "Status", r.text
+    assert r.json()["message"] == ('pods "root" is forbidden: container "c" is privileged: privileged containers are '
+                                   'not allowed in this cluster ([admission] allow_privileged = false)')
+    wire = {"id": "root", "desiredState": {"manifest": {"version": "v1beta1", "containers": [
+        {"name": "c", "image": "busybox", "privileged": True}]}}}
+    r = requests.post(old, json=wire, **admin)
+    assert r.status_code == 403 and r.json()["message"].startswith('pod "root" is forbidden: container "c"'), r.text
+    # hostDir: the admin's by default; a node credential may create no pod at all
+    host_dir = {**POD, "metadata": {"name": "hd"}, "spec": {
+        "volumes": [{"name": "etc", "hostPath": {"path": "/etc"}}],
+        "containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "etc", "mountPath": "/h"}]}]}}
+    assert requests.post(pods, json=host_dir, **_as(pki, "n1")).status_code == 403
+    assert requests.post(pods, json=host_dir, **admin).status_code == 201
+    # the host: only a binding sets it
+    r = requests.post(pods, json={**POD, "metadata": {"name": "placed"}, "spec": {**POD["spec"], "nodeName": "n1"}},
+                      **admin)
+    assert r.status_code == 403 and "set only by a binding" in r.json()["message"], r.text
+    got = requests.get(pods + "/hd", **admin).json()
+    got["spec"]["nodeName"] = "n2"
+    r = requests.put(pods + "/hd", json=got, **admin)
+    assert r.status_code == 403 and 'not by an update (to "n2")' in r.json()["message"], r.text
+    assert requests.get(pods + "/hd", **admin).json()["spec"].get("nodeName", "") == ""
+    assert requests.get(pods + "/root", **admin).status_code == 404
+    assert requests.delete(pods + "/hd", **admin).status_code == 200

@@ -122,7 +122,7 @@ def test_the_host_of_a_pod_is_set_only_by_a_binding():
     assert api.simulate_post(V1 + "/pods", json=_v1_pod("p")).status_code == 201
     pod = api.simulate_get(V1 + "/pods/p").json
     pod["spec"]["nodeName"] = "minion-2"
-    _forbidden(api.simulate_put(V1 + "/pods/p", json=pod), 'not by a update (to "minion-2")')
+    _forbidden(api.simulate_put(V1 + "/pods/p", json=pod), 'not by an update (to "minion-2")')
     assert api.simulate_post(V1B + "/bindings", json={"podID": "p", "host": "minion-1"}).status_code == 200
     pod = api.simulate_get(V1 + "/pods/p").json
     assert pod["spec"]["nodeName"] == "minion-1"
