@@ -151,7 +151,8 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--certificate-authority", "ca_file", default=None, metavar="FILE",
               help="with https masters: the cluster CA (raftkube init: <data_dir>/pki/ca.crt)")
 @click.option("--client-certificate", "cert_file", default=None, metavar="FILE",
-              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>)")
+              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>); with the CA, the kubelet "
+                   "port serves https with it (without: plain HTTP on loopback only)")
 @click.option("--client-key", "key_file", default=None, metavar="FILE", help="its key (pki/minions/<name>.key)")
 @click.option("--token", default=None, envvar="RAFTKUBE_TOKEN",
               help="or this minion's token (node:<name> in pki/tokens.csv) instead of a certificate")
@@ -169,6 +170,7 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
     import socket
 
     from raftkube.minion.node import MinionSettings, host_address, run_minion
+    from raftkube.minion.server import KubeletTls
     setup_logging(verbose)
     if masters:
         urls = [u.strip() for u in masters.split(",") if u.strip()]
@@ -183,7 +185,8 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
         port=port, labels=_key_values(labels, "--label"), count=count,
         name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
-        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
+        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None

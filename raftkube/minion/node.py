@@ -12,12 +12,16 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from raftkube.minion.agent import NodeAgent
 from raftkube.minion.kubelet import Kubelet, KubeletSettings
 from raftkube.minion.pod_source import PodSource
 from raftkube.minion.status_pusher import StatusPusher
+
+if TYPE_CHECKING:
+    from raftkube.minion.server import KubeletTls
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ class MinionSettings:
     service_host: str = ""
     """Where this minion's containers reach its service proxy (Node ``status.serviceHost``, the HOST of the
     service variables); empty: the Docker bridge gateway (docker runtime) or ``address`` (hollow)."""
+    tls: KubeletTls | None = None
+    """The kubelet port's certificate and the cluster CA (minion/server.py): https and credentials; None: plain
+    HTTP on loopback only."""
 
 
 def host_capacity() -> dict:
@@ -146,7 +153,8 @@ class MinionProcess:
         self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
-            self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry).start()
+            self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
+                                       tls=s.tls).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
@@ -155,7 +163,8 @@ class MinionProcess:
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
             self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
                                          pusher=self.pusher, thread_name=thread).start())
-            advertised = {k: v for k, v in (("kubeletPort", port), ("serviceHost", service_host)) if v}
+            advertised = {k: v for k, v in (("kubeletPort", port), ("kubeletTLS", bool(port and s.tls)),
+                                            ("serviceHost", service_host)) if v}
             self.agents.append(NodeAgent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
                                          extra_status=advertised).start())
         self.source.start()

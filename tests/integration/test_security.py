@@ -279,3 +279,68 @@ def test_admission_with_real_masters(secure):
     assert requests.get(pods + "/hd", **admin).json()["spec"].get("nodeName", "") == ""
     assert requests.get(pods + "/root", **admin).status_code == 404
     assert requests.delete(pods + "/hd", **admin).status_code == 200
+
+
+# ---- the kubelet port: https with the minion's certificate; pods and logs for masters and admins --------------
+
+import re
+import signal
+
+from raftkube.testing import poll_until, start_cli, stop_process
+
+
+def test_kubelet_port_serves_https_and_wants_a_master_or_admin_certificate(secure):
+    cluster, pki, url = secure
+    port = free_ports(1)[0]
+    cert, key = pki.minion("n2")
+    proc = start_cli(["minion", "--runtime", "hollow", "--name", "n2", "--address", "127.0.0.1", "--port", str(port),
+                      "--heartbeat", "1", "--masters", url, "--certificate-authority", str(pki.ca_cert),
+                      "--client-certificate", str(cert), "--client-key", str(key)],
+                     cluster.workdir / "minion-n2.log", cwd=cluster.workdir)
+    kubelet = f"https://127.0.0.1:{port}"
+    ca = {"verify": str(pki.ca_cert), "timeout": 10}
+    try:
+        assert poll_until(lambda: _try(lambda: requests.get(kubelet + "/healthz", **ca).text == "ok"), 30,
+                          what="the kubelet port over https")
+        with pytest.raises(requests.exceptions.ConnectionError):  # https only
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert requests.get(kubelet + "/metrics", **ca).status_code == 200  # open: counts, no names
+        r = requests.get(kubelet + "/pods", **ca)
+        assert r.status_code == 401 and "client certificate" in r.text, r.text
+        r = requests.get(kubelet + "/pods", headers=_bearer(pki, "admin"), **ca)  # tokens are for the masters
+        assert r.status_code == 401, r.text
+        r = requests.get(kubelet + "/containerLogs/default/x/c", cert=tuple(map(str, pki.minion("n1"))), **ca)
+        assert r.status_code == 403 and 'user "node:n1" cannot read pods or logs' in r.text, r.text
+        master_cert = tuple(map(str, pki.master("m1")))
+        assert requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200
+        # the minion advertises https; kubecfg logs uses it with the admin's certificate of the pki
+        poll_until(lambda: requests.get(url + "/api/v1beta1/minions/n2", **_as(pki, "admin")).json()
+                   .get("status", {}).get("kubeletTLS"), 30, what="n2 registered with kubeletTLS")
+        body = {**POD, "metadata": {"name": "logged"}}
+        assert requests.post(url + "/api/v1/namespaces/default/pods", json=body, **_as(pki, "admin")).status_code == 201
+        r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": "logged", "host": "n2"},
+                          **_as(pki, "admin"))
+        assert r.status_code < 300 or r.status_code == 409, r.text  # 409: the scheduler was first (n2: the one ready)
+        assert requests.get(url + "/api/v1/namespaces/default/pods/logged", **_as(pki, "admin")).json()["spec"][
+            "nodeName"] == "n2"
+        poll_until(lambda: requests.get(kubelet + "/containerLogs/default/logged/c", cert=tuple(map(str, pki.admin)),
+                                        **ca).status_code == 200, 30, what="the hollow kubelet running the pod")
+        r = subprocess.run([*CLI, "-h", url, "logs", "logged"], cwd=cluster.workdir, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        # without a certificate of the CA (a viewer's token), the kubelet refuses kubecfg
+        r = subprocess.run([*CLI, "-h", url, "--token", pki.token_of("viewer"), "--client-certificate",
+                            str(pki.minion("n1")[0]), "--client-key", str(pki.minion("n1")[1]), "logs", "logged"],
+                           cwd=cluster.workdir, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and re.search(r'minion "n2" answered 403: Forbidden: user "node:n1"', r.stderr), \
+            r.stderr
+    finally:
+        stop_process(proc, signal.SIGTERM, 20, "minion n2")
+        print((cluster.workdir / "minion-n2.log").read_text(errors="replace")[-3000:])
+
+
+def _try(fn):
+    try:
+        return fn()
+    except requests.RequestException:
+        return False
