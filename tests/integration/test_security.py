@@ -208,7 +208,16 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     r = requests.put(minions + "/n2/status", json=_node("n2", "127.0.0.66"), **_as(pki, "n1"))
     assert r.status_code == 403, r.text
     assert r.json()["message"] == 'User "node:n1" cannot update resource "minions/status"'
-    assert requests.get(minions + "/n2", **_as(pki, "n1")).json()["hostIP"] == "127.0.0.1"
+    assert requests.get(minions + "/n2", **_as(pki, "admin")).json()["hostIP"] == "127.0.0.1"  # unchanged
+    # reads: what a kubelet and its proxy need (pods, services, endpoints, its own Node), nothing else
+    assert requests.get(minions + "/n1", **_as(pki, "n1")).status_code == 200
+    for path in ("/api/v1beta1/pods", "/api/v1/services", "/api/v1/endpoints", "/api/v1/watch/pods"):
+        r = requests.get(url + path, **_as(pki, "n1"), stream=True)
+        assert r.status_code == 200, (path, r.text)
+        r.close()
+    for path in ("/api/v1beta1/minions/n2", "/api/v1/nodes", "/api/v1/replicationcontrollers", "/api/v1/events"):
+        r = requests.get(url + path, **_as(pki, "n1"))
+        assert r.status_code == 403 and r.json()["message"].startswith('User "node:n1" cannot '), (path, r.text)
     assert requests.put(minions + "/n2", json=_node("n2", "127.0.0.66"), **_as(pki, "n1")).status_code == 403
     assert requests.delete(v1 + "/nodes/n2", **_as(pki, "n1")).status_code == 403
 

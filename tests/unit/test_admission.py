@@ -134,3 +134,17 @@ def test_the_host_of_a_pod_is_set_only_by_a_binding():
     r = _patch(api, V1 + "/pods/p", {"spec": {"nodeName": "minion-2"}}, "application/merge-patch+json")
     _forbidden(r, 'from "minion-1" to "minion-2"')
     assert api.simulate_get(V1 + "/pods/p").json["spec"]["nodeName"] == "minion-1"
+
+
+def test_a_node_reads_only_what_a_kubelet_and_its_proxy_need():
+    from raftkube.api.auth import allowed
+    node = User("node:n1", ("nodes",))
+    for verb in ("get", "list", "watch"):
+        for kind in ("Pod", "Service", "Endpoints"):
+            assert allowed(node, verb, kind, "", "x")
+        assert not allowed(node, verb, "ReplicationController", "", "x")
+        assert not allowed(node, verb, "Event", "", "x")
+        assert not allowed(node, verb, "Node", "", "n2")
+    assert allowed(node, "get", "Node", "", "n1")
+    assert not allowed(node, "list", "Node", "", "")
+    assert allowed(User("viewer", ("viewer",)), "list", "ReplicationController", "", "")
