@@ -111,8 +111,11 @@ def bridge_gateway(docker_client) -> str:
 
 
 class MinionProcess:
-    def __init__(self, client, settings: MinionSettings, runtime_factory=None):
+    def __init__(self, client, settings: MinionSettings, runtime_factory=None, client_of=None):
+        """``client_of(name)``: the client of one minion (its own credential) for its registration, heartbeat,
+        events and pod status; None: ``client`` for all. The shared pod watch uses ``client``."""
         self.client = client
+        self.client_of = client_of or (lambda name: client)
         self.settings = settings
         self.runtime_factory = runtime_factory
         self.names = ([f"{settings.name_prefix}{i}" for i in range(settings.count)]
@@ -150,7 +153,10 @@ class MinionProcess:
                 ensure_images(rt.client)
         fields = f"spec.nodeName={self.names[0]}" if len(self.names) == 1 else "spec.nodeName!="
         self.source = PodSource(self.client, fields)
-        self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
+        clients = {n: self.client_of(n) for n in self.names}
+        self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2,
+                                   client_for=lambda pod: clients.get((pod.get("spec") or {}).get("nodeName"),
+                                                                      self.client)).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
             self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
@@ -161,11 +167,11 @@ class MinionProcess:
         ) or s.address
         for i, name in enumerate(self.names):
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
-            self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
+            self.kubelets.append(Kubelet(name, clients[name], runtimes[name], self.source, s.address, kset,
                                          pusher=self.pusher, thread_name=thread).start())
             advertised = {k: v for k, v in (("kubeletPort", port), ("kubeletTLS", bool(port and s.tls)),
                                             ("serviceHost", service_host)) if v}
-            self.agents.append(NodeAgent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
+            self.agents.append(NodeAgent(clients[name], name, s.address, host_capacity(), s.labels, s.heartbeat_s,
                                          extra_status=advertised).start())
         self.source.start()
         log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
@@ -189,8 +195,8 @@ class MinionProcess:
         log.info("minion(s) stopped")
 
 
-def run_minion(client, settings: MinionSettings, stop: threading.Event) -> None:
-    proc = MinionProcess(client, settings).start()
+def run_minion(client, settings: MinionSettings, stop: threading.Event, client_of=None) -> None:
+    proc = MinionProcess(client, settings, client_of=client_of).start()
     try:
         stop.wait()
     finally:

@@ -353,3 +353,35 @@ def _try(fn):
         return fn()
     except requests.RequestException:
         return False
+
+
+def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure):
+    cluster, pki, url = secure
+    subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "h-0", "--minion", "h-1"],
+                   cwd=cluster.workdir, check=True, capture_output=True, timeout=60)
+    proc = start_cli(["minion", "--runtime", "hollow", "--count", "2", "--name-prefix", "h-", "--address", "127.0.0.1",
+                      "--port", "-1", "--heartbeat", "1", "--masters", url, "--certificate-authority",
+                      str(pki.ca_cert), "--credentials-dir", str(pki.root / "minions")],
+                     cluster.workdir / "hollow.log", cwd=cluster.workdir)
+    admin = _as(pki, "admin")
+    try:
+        # a node may register only itself: both Nodes exist, so each used its own certificate
+        poll_until(lambda: all(requests.get(f"{url}/api/v1/nodes/h-{i}", **admin).status_code == 200
+                               for i in range(2)), 30, what="h-0 and h-1 registered")
+        pods = url + "/api/v1/namespaces/default/pods"
+        for i in range(2):
+            name = f"hollow-pod-{i}"
+            assert requests.post(pods, json={**POD, "metadata": {"name": name}}, **admin).status_code == 201
+            r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": name, "host": f"h-{i}"},
+                              **admin)
+            assert r.status_code < 300 or r.status_code == 409, r.text
+        # and each pod's status was written by the minion it is bound to (another one's credential: 403)
+        def running():
+            got = [requests.get(f"{pods}/hollow-pod-{i}", **admin).json() for i in range(2)]
+            return all(p["status"].get("phase") == "Running" for p in got) and \
+                sorted(p["spec"]["nodeName"] for p in got) in (["h-0", "h-1"], ["h-0", "h-0"], ["h-1", "h-1"])
+        poll_until(running, 30, what="both hollow pods Running")
+        assert "403" not in (cluster.workdir / "hollow.log").read_text(errors="replace")
+    finally:
+        stop_process(proc, signal.SIGTERM, 20, "hollow minions")
+        print((cluster.workdir / "hollow.log").read_text(errors="replace")[-3000:])
