@@ -360,7 +360,7 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
     subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "h-0", "--minion", "h-1"],
                    cwd=cluster.workdir, check=True, capture_output=True, timeout=60)
     proc = start_cli(["minion", "--runtime", "hollow", "--count", "2", "--name-prefix", "h-", "--address", "127.0.0.1",
-                      "--port", "-1", "--heartbeat", "1", "--masters", url, "--certificate-authority",
+                      "--port", "-1", "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
                       str(pki.ca_cert), "--credentials-dir", str(pki.root / "minions")],
                      cluster.workdir / "hollow.log", cwd=cluster.workdir)
     admin = _as(pki, "admin")
@@ -371,7 +371,8 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
         pods = url + "/api/v1/namespaces/default/pods"
         for i in range(2):
             name = f"hollow-pod-{i}"
-            assert requests.post(pods, json={**POD, "metadata": {"name": name}}, **admin).status_code == 201
+            body = {**POD, "metadata": {"name": name}, "spec": {**POD["spec"], "nodeSelector": {"hollow": "yes"}}}
+            assert requests.post(pods, json=body, **admin).status_code == 201  # not on n2 (stopped, maybe Ready)
             r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": name, "host": f"h-{i}"},
                               **admin)
             assert r.status_code < 300 or r.status_code == 409, r.text
