@@ -4,6 +4,7 @@
     python bench/api_bench.py                 # full run: C in {1, 8, 32}, 5 s per cell, 1 s warm-up
     python bench/api_bench.py --quick         # smoke run (short cells)
     python bench/api_bench.py --duration 10 --concurrency 1,8,32 --procs 2
+    python bench/api_bench.py --tls           # over TLS: raftkube's secure ports vs etcd with client TLS
 
 Operations (both systems, ~1 KB JSON documents, clients round-robin over all 3 endpoints, keep-alive):
   create  raftkube: POST /api/v1beta1/pods (new unique pod)     -> 200
@@ -17,6 +18,11 @@ The load comes from --procs client processes (multiprocessing, spawn) each runni
 client's GIL does not cap the servers. Every cell: warm-up, then a fixed measured window; an op counts if it
 started and finished inside the window. The script also records the CPU time the server processes and the
 client processes consumed per cell (from /proc), and watches the raftkube /raft term/leader for the whole run.
+
+--tls (issue 18): raftkube's secure ports (cheroot, TLS 1.2+; the admin's bearer token on every request) against
+etcd serving clients over https (``--cert-file/--key-file``, no client certificates); both with server
+certificates of one cluster CA (``raftkube init``), which the clients verify. Keep-alive connections, so a
+handshake is paid once per connection. Peer traffic is as without --tls.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -97,17 +104,25 @@ def etcd_range_body(name: str, serializable: bool = False) -> bytes:
 # ----------------------------------------------------------------------------------------------- client side
 
 class Conn:
-    """One keep-alive HTTP/1.1 connection; reconnects after any error."""
+    """One keep-alive HTTP/1.1 connection (https with ``tls``: {"ca": file, "headers": {...}}); reconnects after
+    any error."""
 
-    def __init__(self, hostport: tuple[str, int]):
+    def __init__(self, hostport: tuple[str, int], tls: dict | None = None):
         self.hostport = hostport
         self.c: http.client.HTTPConnection | None = None
+        self.headers = dict((tls or {}).get("headers") or {})
+        self.context = ssl.create_default_context(cafile=tls["ca"]) if tls else None
 
     def request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         if self.c is None:
-            self.c = http.client.HTTPConnection(*self.hostport, timeout=REQ_TIMEOUT_S)
+            if self.context is not None:
+                self.c = http.client.HTTPSConnection(*self.hostport, timeout=REQ_TIMEOUT_S, context=self.context)
+            else:
+                self.c = http.client.HTTPConnection(*self.hostport, timeout=REQ_TIMEOUT_S)
         try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
+            headers = dict(self.headers)
+            if body is not None:
+                headers["Content-Type"] = "application/json"
             self.c.request(method, path, body=body, headers=headers)
             r = self.c.getresponse()
             data = r.read()
@@ -155,7 +170,7 @@ def one_op(system: str, op: str, conn: Conn, name: str, value: bytes | None) -> 
 
 def client_thread(spec: dict, gidx: int, out: dict, lock: threading.Lock) -> None:
     endpoints = spec["endpoints"]
-    conns = [Conn(hp) for hp in endpoints]
+    conns = [Conn(hp, spec.get("tls")) for hp in endpoints]
     rr = gidx % len(conns)
     lats: list[float] = []
     errors = 0
@@ -235,7 +250,7 @@ class ClientPool:
             self.pipes.append(a)
             self.procs.append(p)
 
-    def run(self, system, op, endpoints, conc, warmup, duration, prefix, template, read_names) -> dict:
+    def run(self, system, op, endpoints, conc, warmup, duration, prefix, template, read_names, tls=None) -> dict:
         nproc = min(len(self.procs), conc)
         groups = [list(range(i, conc, nproc)) for i in range(nproc)]
         start = time.monotonic() + 0.2
@@ -244,7 +259,7 @@ class ClientPool:
         for i, g in enumerate(groups):
             self.pipes[i].send({"system": system, "op": op, "endpoints": endpoints, "gidx": g,
                                 "warm_end": warm_end, "end": end, "prefix": prefix,
-                                "template": template, "read_names": read_names})
+                                "template": template, "read_names": read_names, "tls": tls})
         res = {"lats": [], "errors": 0, "err_samples": [], "cpu_s": 0.0, "stuck_threads": 0}
         deadline = end + REQ_TIMEOUT_S + 30
         for i in range(nproc):
@@ -285,9 +300,12 @@ def proc_cpu_s(pids: list[int]) -> float:
 
 
 class EtcdCluster:
-    def __init__(self, workdir: Path, n: int = 3):
+    def __init__(self, workdir: Path, n: int = 3, certs: list[tuple[str, str]] | None = None, ca: str = ""):
+        """``certs``: (certificate, key) per member: its clients then speak https, verified with ``ca``."""
         from raftkube.testing import free_ports
         self.workdir = workdir
+        self.certs, self.ca = certs, ca
+        self.scheme = "https" if certs else "http"
         self.names = [f"e{i + 1}" for i in range(n)]
         ports = free_ports(2 * n)
         self.client_ports = dict(zip(self.names, ports[:n]))
@@ -296,8 +314,8 @@ class EtcdCluster:
 
     def start_all(self, timeout_s: float = 30.0):
         initial = ",".join(f"{n}=http://127.0.0.1:{self.peer_ports[n]}" for n in self.names)
-        for n in self.names:
-            curl = f"http://127.0.0.1:{self.client_ports[n]}"
+        for i, n in enumerate(self.names):
+            curl = f"{self.scheme}://127.0.0.1:{self.client_ports[n]}"
             purl = f"http://127.0.0.1:{self.peer_ports[n]}"
             cmd = ["etcd", "--name", n, "--data-dir", str(self.workdir / f"{n}.etcd"),
                    "--listen-client-urls", curl, "--advertise-client-urls", curl,
@@ -305,6 +323,8 @@ class EtcdCluster:
                    "--initial-cluster", initial, "--initial-cluster-state", "new",
                    "--initial-cluster-token", "raftkube-bench", "--logger", "zap",
                    "--log-outputs", str(self.workdir / f"{n}.log")]
+            if self.certs:
+                cmd += ["--cert-file", self.certs[i][0], "--key-file", self.certs[i][1]]
             log = open(self.workdir / f"{n}.stdout", "ab")
             self.procs[n] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
             log.close()
@@ -315,7 +335,7 @@ class EtcdCluster:
                 if self.procs[n].poll() is not None:
                     raise RuntimeError(f"etcd {n} exited with {self.procs[n].returncode}; see {self.workdir}")
                 try:
-                    c = http.client.HTTPConnection("127.0.0.1", self.client_ports[n], timeout=1)
+                    c = self._connection(n, 1)
                     c.request("GET", "/health")
                     body = c.getresponse().read()
                     c.close()
@@ -331,8 +351,14 @@ class EtcdCluster:
     def endpoints(self):
         return [("127.0.0.1", self.client_ports[n]) for n in self.names]
 
+    def _connection(self, name: str, timeout: float) -> http.client.HTTPConnection:
+        if self.certs:
+            return http.client.HTTPSConnection("127.0.0.1", self.client_ports[name], timeout=timeout,
+                                               context=ssl.create_default_context(cafile=self.ca))
+        return http.client.HTTPConnection("127.0.0.1", self.client_ports[name], timeout=timeout)
+
     def status(self, name: str) -> dict:
-        c = http.client.HTTPConnection("127.0.0.1", self.client_ports[name], timeout=2)
+        c = self._connection(name, 2)
         try:
             c.request("POST", "/v3/maintenance/status", body=b"{}")
             return json.loads(c.getresponse().read())
@@ -402,8 +428,8 @@ def journal_report(before: dict, after: dict, run_s: float) -> str:
         + "; ".join(parts)
 
 
-def prepopulate(system, endpoints, names, template):
-    conns = [Conn(hp) for hp in endpoints]
+def prepopulate(system, endpoints, names, template, tls=None):
+    conns = [Conn(hp, tls) for hp in endpoints]
     try:
         for i, name in enumerate(names):
             value = template.replace(b"@@NAME@@", name.encode())
@@ -434,6 +460,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 s cells, 0.3 s warm-up")
     ap.add_argument("--no-etcd", action="store_true", help="run raftkube only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    ap.add_argument("--tls", action="store_true",
+                    help="over TLS: raftkube's secure ports (admin token) vs etcd with --cert-file/--key-file")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 1.0, 0.3
@@ -460,23 +488,35 @@ def main(argv=None) -> int:
     try:
         t0 = time.monotonic()
         (workdir / "raftkube").mkdir()
-        cluster = MasterCluster(workdir / "raftkube")
+        cluster = MasterCluster(workdir / "raftkube", secure=args.tls)
+        tls = {}  # system -> the clients' TLS settings
+        if args.tls:
+            from raftkube.pki import Pki
+            from raftkube.testing.processes import CLI
+            subprocess.run([*CLI, "init", "--config", cluster.config], cwd=cluster.workdir, check=True,
+                           capture_output=True, timeout=60)
+            pki = Pki(cluster.workdir / "data" / "pki")
+            tls["raftkube"] = {"ca": str(pki.ca_cert),
+                               "headers": {"Authorization": f"Bearer {pki.token_of('admin')}"}}
+            tls["etcd"] = {"ca": str(pki.ca_cert)}
         cluster.start_all()
-        rk_endpoints = [("127.0.0.1", cluster.api_ports[n]) for n in cluster.names]
+        ports = cluster.secure_ports if args.tls else cluster.api_ports
+        rk_endpoints = [("127.0.0.1", ports[n]) for n in cluster.names]
         systems = [("raftkube", rk_endpoints)]
         if have_etcd:
             (workdir / "etcd").mkdir()
-            etcd = EtcdCluster(workdir / "etcd").start_all()
+            certs = [tuple(map(str, pki.master(n))) for n in cluster.names] if args.tls else None
+            etcd = EtcdCluster(workdir / "etcd", certs=certs, ca=tls.get("etcd", {}).get("ca", "")).start_all()
             systems.append(("etcd", etcd.endpoints()))
         print(f"clusters up in {time.monotonic() - t0:.1f}s; workdir {workdir}")
         print(f"document: {len(pod_bytes('x' * 12))} B JSON; cells: ops={ops} C={concs} "
               f"warm-up {args.warmup}s + {args.duration}s; {args.procs} client processes; "
-              f"{os.cpu_count()} CPUs")
+              f"{os.cpu_count()} CPUs" + ("; over TLS (raftkube secure ports, etcd client TLS)" if args.tls else ""))
 
         template = pod_bytes("@@NAME@@")
         read_names = [f"read-{i}" for i in range(READ_KEYS)]
         for sysname, eps in systems:
-            prepopulate(sysname, eps, read_names, template)
+            prepopulate(sysname, eps, read_names, template, tls.get(sysname))
 
         before = {n: cluster.raft(n) for n in cluster.names}
         t_before = time.monotonic()
@@ -495,7 +535,8 @@ def main(argv=None) -> int:
                     s0 = proc_cpu_s(pids)
                     each0 = [proc_cpu_s([pid]) for pid in pids]
                     r = pool.run(sysname, op, eps, conc, args.warmup, args.duration,
-                                 prefix=f"b{cell:02d}", template=template, read_names=read_names)
+                                 prefix=f"b{cell:02d}", template=template, read_names=read_names,
+                                 tls=tls.get(sysname))
                     s1 = proc_cpu_s(pids)
                     wall = args.warmup + args.duration + 0.2
                     each = sorted((proc_cpu_s([pid]) - c0) / wall for pid, c0 in zip(pids, each0))

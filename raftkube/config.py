@@ -137,6 +137,16 @@ class ControllersConfig:
 
 
 @dataclass(frozen=True)
+class AdmissionConfig:
+    #: may an admin create pods (and replication controllers) with ``privileged`` containers? Nobody else ever
+    #: may. Off: a privileged container is root on its minion
+    allow_privileged: bool = False
+    #: may an admin create pods with ``hostDir`` (core/v1 ``hostPath``) volumes? Nobody else ever may. On: the
+    #: 2014 examples mount host folders, and only the admin, who can do anything anyway, gets them
+    allow_host_dirs: bool = True
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     path: Path
     masters: tuple[MasterConfig, ...]
@@ -153,6 +163,7 @@ class ClusterConfig:
     raft: RaftConfig = field(default_factory=RaftConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
+    admission: AdmissionConfig = field(default_factory=AdmissionConfig)
 
     def master(self, name: str) -> MasterConfig:
         for m in self.masters:
@@ -220,7 +231,7 @@ def load(path: str | os.PathLike = "cluster.toml") -> ClusterConfig:
 
 
 def parse(doc: dict, file: Path) -> ClusterConfig:
-    allowed = {"cluster", "masters", "raft", "api", "controllers"}
+    allowed = {"cluster", "masters", "raft", "api", "controllers", "admission"}
     for key in doc:
         if key not in allowed:
             raise ConfigError(f"{file}: unknown key {key} (known: {', '.join(sorted(allowed))})")
@@ -292,8 +303,10 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: controllers.event_ttl_s must be positive, got {controllers.event_ttl_s}")
     if controllers.replica_burst < 1:
         raise ConfigError(f"{file}: controllers.replica_burst must be at least 1, got {controllers.replica_burst}")
+    admission = _section(AdmissionConfig, doc.get("admission", {}), "admission", file)
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
-                         fsync=fsync, quota_bytes=quota_bytes, raft=raft, api=api, controllers=controllers)
+                         fsync=fsync, quota_bytes=quota_bytes, raft=raft, api=api, controllers=controllers,
+                         admission=admission)
 
 
 def read_or_create_secret(path: Path) -> str:

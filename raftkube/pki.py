@@ -6,7 +6,8 @@ run again and again.
 
 ```
 pki/ca.crt ca.key                    the cluster CA (EC P-256, 10 years)
-pki/masters/<name>.crt .key          server certificate of a master: SANs its host, localhost, 127.0.0.1
+pki/masters/<name>.crt .key          server certificate of a master (and client: O masters, for kubelet ports):
+                                     SANs its host, localhost, 127.0.0.1
 pki/minions/<name>.crt .key          a minion's certificate: server (kubelet port) and client (CN node:<name>)
 pki/admin.crt admin.key              the admin's client certificate (CN admin, O admin)
 pki/tokens.csv                       the static token file: token,user,uid,"group1,group2"
@@ -34,6 +35,8 @@ VALID_DAYS = 3650
 ADMIN_GROUP = "admin"
 VIEWER_GROUP = "viewer"
 NODES_GROUP = "nodes"
+#: the masters' certificates (O masters): with the admin's, the only client certificates a kubelet port accepts
+MASTERS_GROUP = "masters"
 
 
 def node_user(name: str) -> str:
@@ -193,7 +196,8 @@ def ensure_pki(root: Path, masters: list[tuple[str, str]], minions: list[tuple[s
     pki.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca = _load_ca(pki)
     for name, host in masters:
-        _issue(ca, pki.master(name), name, hosts=(host, "localhost", "127.0.0.1", name), server=True, client=True)
+        _issue(ca, pki.master(name), name, (MASTERS_GROUP,), hosts=(host, "localhost", "127.0.0.1", name),
+               server=True, client=True)
     for name, host in minions:
         _issue(ca, pki.minion(name), node_user(name), (NODES_GROUP,), hosts=(host, "localhost", "127.0.0.1", name),
                server=True, client=True)

@@ -14,6 +14,7 @@ from typing import Sequence
 import falcon
 
 from raftkube.api import errors
+from raftkube.api.admission import AdmissionPolicy
 from raftkube.api.auth import Authenticator, AuthMiddleware
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.metrics import ApiMetrics, MetricsResource
@@ -21,7 +22,7 @@ from raftkube.api.ui import CrossOriginReads, add_ui
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
 from raftkube.apis import VERSIONS, ApiVersion
-from raftkube.config import ApiConfig
+from raftkube.config import AdmissionConfig, ApiConfig
 from raftkube.model.errors import Unavailable
 from raftkube.state.metrics import StoreCollector
 
@@ -74,7 +75,8 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
 
 def create_app(registry, store, settings: ApiConfig | None = None,
                versions: Sequence[ApiVersion] = VERSIONS, metrics=None,
-               masters: Sequence[tuple[str, str]] = (), authenticator: Authenticator | None = None) -> falcon.App:
+               masters: Sequence[tuple[str, str]] = (), authenticator: Authenticator | None = None,
+               admission: AdmissionConfig | None = None) -> falcon.App:
     """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version).
 
     ``metrics`` is the process's prometheus ``CollectorRegistry`` (a new one if None); with
@@ -82,7 +84,8 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     """
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
-    middleware = [CrossOriginReads(), _ReadyGate(store), AuthMiddleware(authenticator or Authenticator(None))]
+    middleware = [CrossOriginReads(), _ReadyGate(store), AuthMiddleware(authenticator or Authenticator(None)),
+                  AdmissionPolicy(admission or AdmissionConfig())]
     if settings.metrics:
         from prometheus_client import CollectorRegistry
         metrics = CollectorRegistry() if metrics is None else metrics

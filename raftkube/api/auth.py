@@ -7,8 +7,8 @@
 - A minion (``node:<name>``) may create only its own Node (``check_create``, called by the POST handler once the
   body is decoded) and write the status only of pods bound to it (the stored pod's ``spec.nodeName``).
 - Roles come from groups: ``admin`` (everything), ``viewer`` (get, list, watch), ``nodes`` with user
-  ``node:<name>`` (read pods, services, endpoints, nodes, events; write events; create and update its own Node
-  and its status; write the status of pods). Anything else -> 403 Status naming user, verb and resource.
+  ``node:<name>`` (read pods, services, endpoints and its own Node; write events; create and update its own
+  Node and its status; write the status of pods). Anything else -> 403 Status naming user, verb and resource.
 """
 
 from __future__ import annotations
@@ -62,13 +62,20 @@ def request_verb(method: str, params: dict, path: str) -> str:
             "DELETE": "delete"}.get(method, method.lower())
 
 
+#: what a minion reads: the pods it runs (the pod source watches them), services and endpoints (its service
+#: proxy); of the Nodes only its own (get)
+NODE_READS = frozenset({"Pod", "Service", "Endpoints"})
+
+
 def allowed(user: User, verb: str, kind: str, sub: str, name: str) -> bool:
     if ADMIN_GROUP in user.groups:
         return True
-    if verb in READ_VERBS and (VIEWER_GROUP in user.groups or NODES_GROUP in user.groups):
+    if verb in READ_VERBS and VIEWER_GROUP in user.groups:
         return True
     if NODES_GROUP in user.groups and user.name.startswith("node:"):
         me = user.name[len("node:"):]
+        if verb in READ_VERBS and (kind in NODE_READS or (kind == "Node" and verb == "get" and name == me)):
+            return True
         if kind == "Event" and verb in ("create", "update", "patch"):
             return True
         if kind == "Node" and name == me and verb in ("update", "patch"):

@@ -10,6 +10,7 @@ import json
 import falcon
 
 from raftkube import __version__
+from raftkube.api.admission import admit_update
 from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body, write_request
 from raftkube.model.errors import ApiError
 
@@ -134,6 +135,7 @@ class NamespacedItem(ItemResource, _Namespaced):
         obj = self.version.decode(res, wire, namespace=ns, name=name)
         obj["metadata"]["resourceVersion"] = int(((body.get("metadata") or {}).get("resourceVersion"))
                                                  or current["metadata"].get("resourceVersion") or 0)
+        self._call(res, admit_update, req, obj, current)
         _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
                                                    request=write_request(req))))
 

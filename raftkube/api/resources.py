@@ -15,7 +15,7 @@ import time
 import falcon
 
 from raftkube.api import decode
-from raftkube.api.auth import check_create
+from raftkube.api.admission import admit_create, admit_update, needs_old
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
@@ -142,7 +142,7 @@ class CollectionResource(_VersionResource):
     def on_post(self, req, resp, resource):
         res = self._resource(resource, "create", req)
         obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req))
-        check_create(req, obj)
+        self._call(res, admit_create, req, obj)
         _send(resp, self.version.encode(self._call(res, self.registry.create, obj, obj=obj,
                                                    request=write_request(req))))
 
@@ -162,6 +162,8 @@ class ItemResource(_VersionResource):
     def on_put(self, req, resp, resource, name):
         res = self._resource(resource, "update", req)
         obj = self.version.decode(res, read_body(req, self.body_limit), namespace=_namespace(req), name=name)
+        old = self._call(res, self.registry.get, res.kind, _namespace(req), name) if needs_old(obj) else None
+        self._call(res, admit_update, req, obj, old)
         _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
                                                    request=write_request(req))))
 

@@ -17,7 +17,7 @@ from raftkube.cli import printers, rollout
 from raftkube.cli.objects import check_object, emit, parse_port_spec, read_object_file, run_objects
 from raftkube.cli.options import DURATION, output_format, output_options, server_option, wait_options
 from raftkube.cli.targets import (KUBELET_PORT, PODS, api_path, complete_resource, credentials, get_object,
-                                  make_client, parse_target, put_object, rc_name, server_urls)
+                                  kubelet_credentials, make_client, parse_target, put_object, rc_name, server_urls)
 from raftkube.client import Credentials
 from raftkube.model.errors import NotFound
 from raftkube.apis.v1beta1 import RESOURCES
@@ -387,24 +387,32 @@ def logs(pod, container, follow, tail, server):
     host = (wire.get("currentState") or {}).get("host") or (wire.get("desiredState") or {}).get("host") or ""
     if not host:
         raise click.ClickException(f'pod "{pod_name}" is not assigned to a minion yet: no logs')
-    address, port = host, KUBELET_PORT
+    address, port, scheme = host, KUBELET_PORT, "http"
     try:
         minion = get_object(client, RESOURCES["minions"], host)
         address = minion.get("hostIP") or host
         port = ((minion.get("status") or {}).get("kubeletPort")) or KUBELET_PORT
+        scheme = "https" if (minion.get("status") or {}).get("kubeletTLS") else "http"
     except NotFound:
         pass
     namespace = wire.get("namespace") or DEFAULT_NAMESPACE
     quote = lambda s: requests.utils.quote(s, safe="")  # noqa: E731
-    url = (f"http://{_url_host(address)}:{port}/containerLogs/{quote(namespace)}/{quote(pod_name)}/"
+    url = (f"{scheme}://{_url_host(address)}:{port}/containerLogs/{quote(namespace)}/{quote(pod_name)}/"
            f"{quote(container)}")
     params = {}
     if follow:
         params["follow"] = "true"
     if tail is not None:
         params["tail"] = str(tail)
+    tls = {}
+    if scheme == "https":  # the kubelet takes a client certificate of the cluster CA (a master's or the admin's)
+        creds = kubelet_credentials()
+        tls = {**creds.verify, **({"cert": (creds.cert_file, creds.key_file)} if creds.cert_file else {})}
     try:
-        resp = requests.get(url, params=params, stream=True, timeout=(5, None if follow else 30))
+        resp = requests.get(url, params=params, stream=True, timeout=(5, None if follow else 30), **tls)
+    except requests.exceptions.SSLError as exc:
+        raise click.ClickException(f'TLS with the kubelet of minion "{host}" at {url.split("/containerLogs")[0]} '
+                                   f"failed (is --certificate-authority the cluster CA?): {exc}") from None
     except requests.ConnectionError:
         raise click.ClickException(f'cannot reach the kubelet of minion "{host}" at {url.split("/containerLogs")[0]} '
                                    "(is the minion running?)") from None

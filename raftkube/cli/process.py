@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -151,13 +152,17 @@ def _key_values(items: tuple[str, ...], what: str) -> dict[str, str]:
 @click.option("--certificate-authority", "ca_file", default=None, metavar="FILE",
               help="with https masters: the cluster CA (raftkube init: <data_dir>/pki/ca.crt)")
 @click.option("--client-certificate", "cert_file", default=None, metavar="FILE",
-              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>)")
+              help="this minion's certificate (pki/minions/<name>.crt; CN node:<name>); with the CA, the kubelet "
+                   "port serves https with it (without: plain HTTP on loopback only)")
 @click.option("--client-key", "key_file", default=None, metavar="FILE", help="its key (pki/minions/<name>.key)")
 @click.option("--token", default=None, envvar="RAFTKUBE_TOKEN",
               help="or this minion's token (node:<name> in pki/tokens.csv) instead of a certificate")
+@click.option("--credentials-dir", "creds_dir", default=None, metavar="DIR",
+              help="with --count: each hollow minion NAME uses DIR/NAME.crt and DIR/NAME.key (pki/minions/ of "
+                   "`raftkube init --minion NAME ...`), its own node credential")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def minion(masters, name, address, runtime, port, labels, count, name_prefix, heartbeat_s, container_labels,
-           run_proxy, proxy_share_ports, service_host, ca_file, cert_file, key_file, token, verbose):
+           run_proxy, proxy_share_ports, service_host, ca_file, cert_file, key_file, token, creds_dir, verbose):
     """Run a minion: register it, heartbeat, and run the pods bound to it (kubelet on Docker).
 
     \b
@@ -169,6 +174,7 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
     import socket
 
     from raftkube.minion.node import MinionSettings, host_address, run_minion
+    from raftkube.minion.server import KubeletTls
     setup_logging(verbose)
     if masters:
         urls = [u.strip() for u in masters.split(",") if u.strip()]
@@ -183,7 +189,23 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
         name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
         port=port, labels=_key_values(labels, "--label"), count=count,
         name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
-        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host)
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
+        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
+    client_of = None
+    if creds_dir:
+        if not ca_file:
+            raise click.UsageError("--credentials-dir needs --certificate-authority")
+        names = [f"{settings.name_prefix}{i}" for i in range(count)] if count > 1 else [settings.name]
+        missing = [n for n in names if not (Path(creds_dir) / f"{n}.crt").is_file()]
+        if missing:
+            raise click.ClickException(f"--credentials-dir {creds_dir}: no certificate for {', '.join(missing[:5])}"
+                                       f"{' ...' if len(missing) > 5 else ''} (raftkube init --minion NAME ...)")
+        own = {n: HttpClient(urls, retry_for_s=3.0, credentials=Credentials(
+            ca_file=ca_file, cert_file=str(Path(creds_dir) / f"{n}.crt"), key_file=str(Path(creds_dir) / f"{n}.key")))
+            for n in names}
+        client_of = own.__getitem__
+        if not (cert_file or token):  # the shared pod watch: the first minion's credential (nodes read all pods)
+            cert_file, key_file = str(Path(creds_dir) / f"{names[0]}.crt"), str(Path(creds_dir) / f"{names[0]}.key")
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None
@@ -195,7 +217,8 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
                              ProxySettings(share_ports=proxy_share_ports)).start()
         collectors.append(ProxyCollector(proxy.proxier))  # on the kubelet port's /metrics
     try:
-        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop, collectors)
+        run_minion(HttpClient(urls, retry_for_s=3.0, credentials=creds), settings, stop, client_of=client_of,
+                   collectors=collectors)
     except OSError as exc:
         raise click.ClickException(f"minion: {exc}") from None
     finally:

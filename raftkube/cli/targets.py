@@ -115,22 +115,44 @@ def _nearest_config() -> Path | None:
     return None
 
 
+def _given() -> dict:
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get("raftkube.credentials", {})) if ctx is not None else {}
+
+
+def _nearest_pki() -> Pki | None:
+    if (found := _nearest_config()) is None:
+        return None
+    try:
+        return Pki(load(found).pki_dir)
+    except ConfigError:
+        return None
+
+
 def credentials(urls: list[str]) -> Credentials:
     """What the command line (or its environment variables) gave for https masters; for https URLs, what is
     missing comes from the nearest cluster.toml's <data_dir>/pki: its CA, and the admin's token if readable."""
-    ctx = click.get_current_context(silent=True)
-    given = dict(ctx.meta.get("raftkube.credentials", {})) if ctx is not None else {}
-    if any(u.startswith("https://") for u in urls) and (found := _nearest_config()) is not None:
-        try:
-            pki = Pki(load(found).pki_dir)
-        except ConfigError:
-            pki = None
-        if pki is not None:
-            if "ca_file" not in given and pki.ca_cert.exists():
-                given["ca_file"] = str(pki.ca_cert)
-            if not {"token", "cert_file"} & given.keys() and os.access(pki.tokens, os.R_OK):
-                if (token := pki.token_of("admin")) is not None:
-                    given["token"] = token
+    given = _given()
+    if any(u.startswith("https://") for u in urls) and (pki := _nearest_pki()) is not None:
+        if "ca_file" not in given and pki.ca_cert.exists():
+            given["ca_file"] = str(pki.ca_cert)
+        if not {"token", "cert_file"} & given.keys() and os.access(pki.tokens, os.R_OK):
+            if (token := pki.token_of("admin")) is not None:
+                given["token"] = token
+    return Credentials(**given)
+
+
+def kubelet_credentials() -> Credentials:
+    """For a kubelet's https port, which takes client certificates only: the CA and the client certificate the
+    command line gave, else those of the nearest cluster.toml's pki (the admin's certificate, if readable)."""
+    given = {k: v for k, v in _given().items() if k != "token"}
+    pki = _nearest_pki()
+    if pki is not None:
+        if "ca_file" not in given and pki.ca_cert.exists():
+            given["ca_file"] = str(pki.ca_cert)
+        cert, key = pki.admin
+        if "cert_file" not in given and os.access(cert, os.R_OK) and os.access(key, os.R_OK):
+            given["cert_file"], given["key_file"] = str(cert), str(key)
     return Credentials(**given)
 
 

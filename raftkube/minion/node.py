@@ -12,12 +12,16 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from raftkube.minion.agent import NodeAgent
 from raftkube.minion.kubelet import Kubelet, KubeletSettings
 from raftkube.minion.pod_source import PodSource
 from raftkube.minion.status_pusher import StatusPusher
+
+if TYPE_CHECKING:
+    from raftkube.minion.server import KubeletTls
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ class MinionSettings:
     service_host: str = ""
     """Where this minion's containers reach its service proxy (Node ``status.serviceHost``, the HOST of the
     service variables); empty: the Docker bridge gateway (docker runtime) or ``address`` (hollow)."""
+    tls: KubeletTls | None = None
+    """The kubelet port's certificate and the cluster CA (minion/server.py): https and credentials; None: plain
+    HTTP on loopback only."""
 
 
 def host_capacity() -> dict:
@@ -104,9 +111,13 @@ def bridge_gateway(docker_client) -> str:
 
 
 class MinionProcess:
-    def __init__(self, client, settings: MinionSettings, runtime_factory=None, collectors=()):
+    def __init__(self, client, settings: MinionSettings, runtime_factory=None, client_of=None, collectors=()):
+        """``client_of(name)``: the client of one minion (its own credential) for its registration, heartbeat,
+        events and pod status; None: ``client`` for all. The shared pod watch uses ``client``. ``collectors``:
+        more metrics for /metrics (the service proxy's)."""
         self.client = client
-        self.collectors = tuple(collectors)  # more metrics for /metrics (the service proxy's)
+        self.client_of = client_of or (lambda name: client)
+        self.collectors = tuple(collectors)
         self.settings = settings
         self.runtime_factory = runtime_factory
         self.names = ([f"{settings.name_prefix}{i}" for i in range(settings.count)]
@@ -146,20 +157,25 @@ class MinionProcess:
                 ensure_images(rt.client)
         fields = f"spec.nodeName={self.names[0]}" if len(self.names) == 1 else "spec.nodeName!="
         self.source = PodSource(self.client, fields)
-        self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2).start()
+        clients = {n: self.client_of(n) for n in self.names}
+        self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2,
+                                   client_for=lambda pod: clients.get((pod.get("spec") or {}).get("nodeName"),
+                                                                      self.client)).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
-            self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry).start()
+            self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
+                                       tls=s.tls).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
         ) or s.address
         for i, name in enumerate(self.names):
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
-            self.kubelets.append(Kubelet(name, self.client, runtimes[name], self.source, s.address, kset,
+            self.kubelets.append(Kubelet(name, clients[name], runtimes[name], self.source, s.address, kset,
                                          pusher=self.pusher, thread_name=thread, metrics=self.metrics).start())
-            advertised = {k: v for k, v in (("kubeletPort", port), ("serviceHost", service_host)) if v}
-            self.agents.append(NodeAgent(self.client, name, s.address, host_capacity(), s.labels, s.heartbeat_s,
+            advertised = {k: v for k, v in (("kubeletPort", port), ("kubeletTLS", bool(port and s.tls)),
+                                            ("serviceHost", service_host)) if v}
+            self.agents.append(NodeAgent(clients[name], name, s.address, host_capacity(), s.labels, s.heartbeat_s,
                                          extra_status=advertised).start())
         self.source.start()
         log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
@@ -183,8 +199,8 @@ class MinionProcess:
         log.info("minion(s) stopped")
 
 
-def run_minion(client, settings: MinionSettings, stop: threading.Event, collectors=()) -> None:
-    proc = MinionProcess(client, settings, collectors=collectors).start()
+def run_minion(client, settings: MinionSettings, stop: threading.Event, client_of=None, collectors=()) -> None:
+    proc = MinionProcess(client, settings, client_of=client_of, collectors=collectors).start()
     try:
         stop.wait()
     finally:

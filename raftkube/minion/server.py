@@ -8,26 +8,82 @@
   404 ``Pod does not exist``)
 * ``GET /containerLogs/{namespace}/{pod}/{container}[?tail=N][&follow=1]`` -> the container's output,
   chunked; ``follow`` streams until the container exits or the client goes away
+
+With ``tls`` (the minion's certificate from the cluster CA, issue 18) the port serves https only, and
+``/pods``, ``/podInfo`` and ``/containerLogs`` need a client certificate of the cluster CA whose groups (O)
+include ``admin`` or ``masters``: none -> 401, another (a minion's) -> 403. ``/healthz`` and ``/metrics``
+(counts by phase, state and operation: no names) stay open. Without ``tls`` the port listens on loopback only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import ssl
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
+#: the groups (client certificate O) that may read pods and logs: the admin's and the masters'
+READER_GROUPS = frozenset({"admin", "masters"})
+OPEN_PATHS = (["healthz"], ["metrics"])
+HANDSHAKE_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class KubeletTls:
+    """The kubelet port's certificate and key (the minion's own: pki/minions/<name>.*) and the cluster CA that
+    signs its callers' client certificates."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.cert_file, self.key_file)
+        ctx.load_verify_locations(self.ca_file)
+        ctx.verify_mode = ssl.CERT_OPTIONAL  # /healthz is open; the handler asks for a certificate elsewhere
+        return ctx
+
+
+class _TlsHttpServer(ThreadingHTTPServer):
+    """TLS per connection, the handshake in the connection's own thread (a slow client blocks nobody)."""
+
+    context: ssl.SSLContext
+
+    def finish_request(self, request, client_address):
+        request.settimeout(HANDSHAKE_TIMEOUT_S)
+        try:
+            conn = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("kubelet port: TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            conn.settimeout(None)
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
+
 
 class MinionServer:
-    def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250, metrics=None):
+    def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250, metrics=None,
+                 tls: KubeletTls | None = None):
         self._kubelets = kubelets
         self.metrics = metrics  # a prometheus CollectorRegistry, or None: no /metrics
+        self.tls = tls
         handler = type("Handler", (_Handler,), {"server_ref": self})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        if tls is None:
+            host = "127.0.0.1"  # no certificate: nobody else may reach pods and logs
+            self.httpd = ThreadingHTTPServer((host, port), handler)
+        else:
+            self.httpd = _TlsHttpServer((host, port), handler)
+            self.httpd.context = tls.context()
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -36,7 +92,7 @@ class MinionServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="minion-http", daemon=True)
         self._thread.start()
-        log.info("minion HTTP on port %d", self.port)
+        log.info("minion %s on port %d", "https" if self.tls else "HTTP (loopback only: no certificate)", self.port)
         return self
 
     def stop(self) -> None:
@@ -74,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [unquote(p) for p in url.path.split("/") if p]
         try:
+            if parts not in OPEN_PATHS and not self._authorized():
+                return
             if parts == ["healthz"]:
                 self._text(200, "ok")
             elif parts == ["metrics"] and self.server_ref.metrics is not None:
@@ -90,6 +148,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._text(404, "404 page not found\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def _authorized(self) -> bool:
+        """True if the caller may read pods and logs; else answers 401 or 403 and returns False."""
+        if self.server_ref.tls is None:
+            return True
+        cert = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+        if not cert:
+            self._text(401, "Unauthorized: a client certificate of the cluster CA (a master's or an admin's) is "
+                            "required\n")
+            return False
+        subject = [attr for rdn in cert.get("subject", ()) for attr in rdn]
+        user = next((v for k, v in subject if k == "commonName"), "")
+        if not READER_GROUPS & {v for k, v in subject if k == "organizationName"}:
+            self._text(403, f'Forbidden: user "{user}" cannot read pods or logs of this minion (only a master or '
+                            "an admin can)\n")
+            return False
+        return True
 
     def _pod_info(self, q: dict) -> None:
         pod_id, ns = q.get("podID"), q.get("podNamespace") or "default"

@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 class StatusPusher:
     """Coalescing status writes through the client, on a few threads shared by all kubelets here."""
 
-    def __init__(self, client, threads: int = 2, name: str = "kubelet-status"):
+    def __init__(self, client, threads: int = 2, name: str = "kubelet-status", client_for=None):
+        """``client_for(pod)``: the client to write that pod's status with (the credential of the minion it is
+        bound to, for hollow minions with one each); None: ``client``."""
         self.client = client
+        self.client_for = client_for or (lambda pod: client)
         self._pending: dict[tuple[str, str], tuple[dict, Callable[[bool], None]]] = {}
         self._order: list[tuple[str, str]] = []
         self._cond = threading.Condition()
@@ -71,7 +74,7 @@ class StatusPusher:
             key, (pod, done) = item
             ok = False
             try:
-                self.client.update_status(pod)
+                self.client_for(pod).update_status(pod)
                 ok = True
             except NotFound:
                 ok = True  # deleted meanwhile: nothing to report

@@ -67,7 +67,7 @@ Node::
      "status": {"hostIP": str, "capacity": {"cpu": int milli-cpu, "memory": int bytes},
                 "conditions": [{"type": "Ready", "status": "True"|"False"|"Unknown",
                                 "reason", "lastHeartbeatTime", "lastTransitionTime"}],
-                "kubeletPort": int,
+                "kubeletPort": int, "kubeletTLS": bool (the kubelet port serves https, with credentials),
                 "serviceHost": str (where this minion's containers reach its service proxy)}}
 
 Event::

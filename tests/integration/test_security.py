@@ -208,7 +208,16 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     r = requests.put(minions + "/n2/status", json=_node("n2", "127.0.0.66"), **_as(pki, "n1"))
     assert r.status_code == 403, r.text
     assert r.json()["message"] == 'User "node:n1" cannot update resource "minions/status"'
-    assert requests.get(minions + "/n2", **_as(pki, "n1")).json()["hostIP"] == "127.0.0.1"
+    assert requests.get(minions + "/n2", **_as(pki, "admin")).json()["hostIP"] == "127.0.0.1"  # unchanged
+    # reads: what a kubelet and its proxy need (pods, services, endpoints, its own Node), nothing else
+    assert requests.get(minions + "/n1", **_as(pki, "n1")).status_code == 200
+    for path in ("/api/v1beta1/pods", "/api/v1/services", "/api/v1/endpoints", "/api/v1/watch/pods"):
+        r = requests.get(url + path, **_as(pki, "n1"), stream=True)
+        assert r.status_code == 200, (path, r.text)
+        r.close()
+    for path in ("/api/v1beta1/minions/n2", "/api/v1/nodes", "/api/v1/replicationcontrollers", "/api/v1/events"):
+        r = requests.get(url + path, **_as(pki, "n1"))
+        assert r.status_code == 403 and r.json()["message"].startswith('User "node:n1" cannot '), (path, r.text)
     assert requests.put(minions + "/n2", json=_node("n2", "127.0.0.66"), **_as(pki, "n1")).status_code == 403
     assert requests.delete(v1 + "/nodes/n2", **_as(pki, "n1")).status_code == 403
 
@@ -244,3 +253,136 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     r = requests.post(v1 + "/namespaces/default/events", json=event, headers=_bearer(pki, "node:n1"),
                       verify=str(pki.ca_cert), timeout=10)
     assert r.status_code == 201, r.text
+
+
+# ---- admission: privileged containers, hostDir volumes, a pod's host ------------------------------------------
+
+def test_admission_with_real_masters(secure):
+    _, pki, url = secure
+    admin = _as(pki, "admin")
+    pods, old = url + "/api/v1/namespaces/default/pods", url + "/api/v1beta1/pods"
+    privileged = {**POD, "metadata": {"name": "root"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": True}}]}}
+    r = requests.post(pods, json=privileged, **admin)
+    assert r.status_code == 403 and r.json()["kind"] == "Status", r.text
+    assert r.json()["message"] == ('pods "root" is forbidden: container "c" is privileged: privileged containers are '
+                                   'not allowed in this cluster ([admission] allow_privileged = false)')
+    wire = {"id": "root", "desiredState": {"manifest": {"version": "v1beta1", "containers": [
+        {"name": "c", "image": "busybox", "privileged": True}]}}}
+    r = requests.post(old, json=wire, **admin)
+    assert r.status_code == 403 and r.json()["message"].startswith('pod "root" is forbidden: container "c"'), r.text
+    # hostDir: the admin's by default; a node credential may create no pod at all
+    host_dir = {**POD, "metadata": {"name": "hd"}, "spec": {
+        "volumes": [{"name": "etc", "hostPath": {"path": "/etc"}}],
+        "containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "etc", "mountPath": "/h"}]}]}}
+    assert requests.post(pods, json=host_dir, **_as(pki, "n1")).status_code == 403
+    assert requests.post(pods, json=host_dir, **admin).status_code == 201
+    # the host: only a binding sets it
+    r = requests.post(pods, json={**POD, "metadata": {"name": "placed"}, "spec": {**POD["spec"], "nodeName": "n1"}},
+                      **admin)
+    assert r.status_code == 403 and "set only by a binding" in r.json()["message"], r.text
+    got = requests.get(pods + "/hd", **admin).json()
+    got["spec"]["nodeName"] = "n2"
+    r = requests.put(pods + "/hd", json=got, **admin)
+    assert r.status_code == 403 and 'not by an update (to "n2")' in r.json()["message"], r.text
+    assert requests.get(pods + "/hd", **admin).json()["spec"].get("nodeName", "") == ""
+    assert requests.get(pods + "/root", **admin).status_code == 404
+    assert requests.delete(pods + "/hd", **admin).status_code == 200
+
+
+# ---- the kubelet port: https with the minion's certificate; pods and logs for masters and admins --------------
+
+import re
+import signal
+
+from raftkube.testing import poll_until, start_cli, stop_process
+
+
+def test_kubelet_port_serves_https_and_wants_a_master_or_admin_certificate(secure):
+    cluster, pki, url = secure
+    port = free_ports(1)[0]
+    cert, key = pki.minion("n2")
+    proc = start_cli(["minion", "--runtime", "hollow", "--name", "n2", "--address", "127.0.0.1", "--port", str(port),
+                      "--heartbeat", "1", "--masters", url, "--certificate-authority", str(pki.ca_cert),
+                      "--client-certificate", str(cert), "--client-key", str(key)],
+                     cluster.workdir / "minion-n2.log", cwd=cluster.workdir)
+    kubelet = f"https://127.0.0.1:{port}"
+    ca = {"verify": str(pki.ca_cert), "timeout": 10}
+    try:
+        assert poll_until(lambda: _try(lambda: requests.get(kubelet + "/healthz", **ca).text == "ok"), 30,
+                          what="the kubelet port over https")
+        with pytest.raises(requests.exceptions.ConnectionError):  # https only
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert requests.get(kubelet + "/metrics", **ca).status_code == 200  # open: counts, no names
+        r = requests.get(kubelet + "/pods", **ca)
+        assert r.status_code == 401 and "client certificate" in r.text, r.text
+        r = requests.get(kubelet + "/pods", headers=_bearer(pki, "admin"), **ca)  # tokens are for the masters
+        assert r.status_code == 401, r.text
+        r = requests.get(kubelet + "/containerLogs/default/x/c", cert=tuple(map(str, pki.minion("n1"))), **ca)
+        assert r.status_code == 403 and 'user "node:n1" cannot read pods or logs' in r.text, r.text
+        master_cert = tuple(map(str, pki.master("m1")))
+        assert requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200
+        # the minion advertises https; kubecfg logs uses it with the admin's certificate of the pki
+        poll_until(lambda: requests.get(url + "/api/v1beta1/minions/n2", **_as(pki, "admin")).json()
+                   .get("status", {}).get("kubeletTLS"), 30, what="n2 registered with kubeletTLS")
+        body = {**POD, "metadata": {"name": "logged"}}
+        assert requests.post(url + "/api/v1/namespaces/default/pods", json=body, **_as(pki, "admin")).status_code == 201
+        r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": "logged", "host": "n2"},
+                          **_as(pki, "admin"))
+        assert r.status_code < 300 or r.status_code == 409, r.text  # 409: the scheduler was first (n2: the one ready)
+        assert requests.get(url + "/api/v1/namespaces/default/pods/logged", **_as(pki, "admin")).json()["spec"][
+            "nodeName"] == "n2"
+        poll_until(lambda: requests.get(kubelet + "/containerLogs/default/logged/c", cert=tuple(map(str, pki.admin)),
+                                        **ca).status_code == 200, 30, what="the hollow kubelet running the pod")
+        r = subprocess.run([*CLI, "-h", url, "logs", "logged"], cwd=cluster.workdir, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        # without a certificate of the CA (a viewer's token), the kubelet refuses kubecfg
+        r = subprocess.run([*CLI, "-h", url, "--token", pki.token_of("viewer"), "--client-certificate",
+                            str(pki.minion("n1")[0]), "--client-key", str(pki.minion("n1")[1]), "logs", "logged"],
+                           cwd=cluster.workdir, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1 and re.search(r'minion "n2" answered 403: Forbidden: user "node:n1"', r.stderr), \
+            r.stderr
+    finally:
+        stop_process(proc, signal.SIGTERM, 20, "minion n2")
+        print((cluster.workdir / "minion-n2.log").read_text(errors="replace")[-3000:])
+
+
+def _try(fn):
+    try:
+        return fn()
+    except requests.RequestException:
+        return False
+
+
+def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure):
+    cluster, pki, url = secure
+    subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "h-0", "--minion", "h-1"],
+                   cwd=cluster.workdir, check=True, capture_output=True, timeout=60)
+    proc = start_cli(["minion", "--runtime", "hollow", "--count", "2", "--name-prefix", "h-", "--address", "127.0.0.1",
+                      "--port", "-1", "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
+                      str(pki.ca_cert), "--credentials-dir", str(pki.root / "minions")],
+                     cluster.workdir / "hollow.log", cwd=cluster.workdir)
+    admin = _as(pki, "admin")
+    try:
+        # a node may register only itself: both Nodes exist, so each used its own certificate
+        poll_until(lambda: all(requests.get(f"{url}/api/v1/nodes/h-{i}", **admin).status_code == 200
+                               for i in range(2)), 30, what="h-0 and h-1 registered")
+        pods = url + "/api/v1/namespaces/default/pods"
+        for i in range(2):
+            name = f"hollow-pod-{i}"
+            body = {**POD, "metadata": {"name": name}, "spec": {**POD["spec"], "nodeSelector": {"hollow": "yes"}}}
+            assert requests.post(pods, json=body, **admin).status_code == 201  # not on n2 (stopped, maybe Ready)
+            r = requests.post(url + "/api/v1beta1/bindings", json={"kind": "Binding", "podID": name, "host": f"h-{i}"},
+                              **admin)
+            assert r.status_code < 300 or r.status_code == 409, r.text
+        # and each pod's status was written by the minion it is bound to (another one's credential: 403)
+        def running():
+            got = [requests.get(f"{pods}/hollow-pod-{i}", **admin).json() for i in range(2)]
+            return all(p["status"].get("phase") == "Running" for p in got) and \
+                sorted(p["spec"]["nodeName"] for p in got) in (["h-0", "h-1"], ["h-0", "h-0"], ["h-1", "h-1"])
+        poll_until(running, 30, what="both hollow pods Running")
+        assert "403" not in (cluster.workdir / "hollow.log").read_text(errors="replace")
+    finally:
+        stop_process(proc, signal.SIGTERM, 20, "hollow minions")
+        print((cluster.workdir / "hollow.log").read_text(errors="replace")[-3000:])

@@ -117,7 +117,7 @@ def full_node() -> dict:
                        "conditions": [{"type": "Ready", "status": "True", "reason": "kubelet healthy",
                                        "lastHeartbeatTime": "2014-10-14T09:00:05Z",
                                        "lastTransitionTime": "2014-10-14T09:00:00Z"}],
-                       "kubeletPort": 10250}}
+                       "kubeletPort": 10250, "kubeletTLS": True}}
 
 
 def full_event() -> dict:

@@ -1,7 +1,7 @@
 """v1beta1 minions <-> internal nodes.
 
 ``hostIP`` and ``resources.capacity`` are the node's status; ``status: {conditions: [...], kubeletPort,
-serviceHost}`` carries the rest of it; ``unschedulable: true`` is emitted when set. Nodes have no namespace.
+kubeletTLS, serviceHost}`` carries the rest of it; ``unschedulable: true`` is emitted when set. Nodes have no namespace.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ def node_from_wire(r: Reader, body: dict) -> dict:
                                     "memory": r.int_(cap, "memory", "resources.capacity")},
                        "conditions": conditions,
                        "kubeletPort": r.int_(st, "kubeletPort", "status")}}
+    if r.bool_(st, "kubeletTLS", "status"):  # only when set, as serviceHost
+        node["status"]["kubeletTLS"] = True
     if r.str_(st, "serviceHost", "status"):  # only when set: from_wire(to_wire(obj)) == obj
         node["status"]["serviceHost"] = r.str_(st, "serviceHost", "status")
     return node
@@ -46,6 +48,8 @@ def node_to_wire(obj: dict) -> dict:
         for c in status.get("conditions") or ()]}
     if status.get("kubeletPort"):
         st["kubeletPort"] = status["kubeletPort"]
+    if status.get("kubeletTLS"):
+        st["kubeletTLS"] = True
     if status.get("serviceHost"):
         st["serviceHost"] = status["serviceHost"]
     w["status"] = st
