@@ -21,7 +21,7 @@ from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
 from raftkube.registry.watchfeed import WatchFeed, WatchFilter
 from raftkube.state.codec import decode_object, encode_object
-from raftkube.state.machine import ADDED, DELETED, MODIFIED, Replayed, check_result
+from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
 
 log = logging.getLogger(__name__)
 
