@@ -90,7 +90,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
         from prometheus_client import CollectorRegistry
         metrics = CollectorRegistry() if metrics is None else metrics
         metrics.register(StoreCollector(store))
-        middleware.insert(0, ApiMetrics(metrics))
+        middleware.insert(0, ApiMetrics(metrics, watch_pump))
     app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = True

@@ -232,6 +232,7 @@ class WatchResource(_VersionResource):
             line, key = (self._line, self.version.name) if encode is None else (event_line(encode), None)
             watcher = Watcher(feed, line, key, self._gone_line, self.version.watch_filler, client)
             resp.stream = self._hand_over(watcher, hand_over)
+            req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
             return
         disconnected = req.env.get("waitress.client_disconnected") or (lambda: False)
         events = self.registry.watch(res.kind, _namespace(req, for_list=True), labels, fields, rv,
