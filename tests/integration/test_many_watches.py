@@ -145,8 +145,8 @@ def test_a_watcher_that_does_not_read_is_dropped(master):
     try:
         raw.sendall(f"GET /api/v1/namespaces/default/pods?watch=true&resourceVersion={rv} HTTP/1.1\r\n"
                     "Host: x\r\n\r\n".encode())
-        big = {**POD, "metadata": {"name": "", "annotations": {"pad": "x" * 20000}}}
-        for i in range(20):  # ~400 KB of events, past the 64 KiB cap plus the kernel's buffers
+        big = {**POD, "metadata": {"name": "", "annotations": {"pad": "x" * 60000}}}
+        for i in range(40):  # ~2.4 MB of events, past the 64 KiB cap plus the kernel's buffers
             big["metadata"]["name"] = f"big{i}"
             assert s.post(f"{url}/api/v1/namespaces/default/pods", json=big, timeout=10).status_code == 201
         raw.settimeout(30)
