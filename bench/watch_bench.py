@@ -6,13 +6,15 @@
 
 Each cell starts a fresh 3-master cluster with TLS (``raftkube init``), opens N watches of
 ``/api/v1/namespaces/bench/pods`` from ``resourceVersion`` = the list's (as an informer does) round-robin over
-the masters' secure ports, from one asyncio process (so that the client needs no thread per watch), then a
+the masters' secure ports, from ``--clients`` asyncio processes (no thread per watch), then a
 second process creates pods at ``--rate``/s and GETs one pod in a loop (2 threads, keep-alive, TLS) for
 ``--duration`` s. Reported:
 
 - delivery: for every (watcher, created pod), the time from the create's acknowledgement (201: committed)
-  to the event at that watcher, p50/p99/max; an event seen before the acknowledgement counts 0. Events
-  missed (a watch dropped or not yet delivered at the end) are counted.
+  to the event at that watcher, p50/p99/max; an event seen before the acknowledgement counts 0 (it often
+  is: a follower's watchers get it as soon as that master applies it); ``from_send``: the same from the
+  moment the POST was sent (commit included). Events missed (a watch dropped or not yet delivered at the
+  end) are counted.
 - memory per watch: the masters' RSS (sum) after the watches opened minus before, divided by N.
 - API latency meanwhile: creates and GETs p50/p99.
 """
@@ -67,7 +69,7 @@ class Watchers:
         self.closed = 0
         self.failed = 0
 
-    async def _one(self, i: int, opened: asyncio.Semaphore, ready: asyncio.Event):
+    async def _one(self, i: int, opened: asyncio.Semaphore, ready: asyncio.Event):  # noqa: C901
         host, port = self.urls[i % len(self.urls)]
         try:
             async with opened:
@@ -78,7 +80,7 @@ class Watchers:
                 if not head.startswith(b"HTTP/1.1 200"):
                     raise RuntimeError(head.split(b"\r\n")[0].decode())
             self.open += 1
-            if self.open == self.n:
+            if self.open + self.failed == self.n:
                 ready.set()
             seen, tail = self.seen[i], b""
             while True:
@@ -101,15 +103,24 @@ class Watchers:
             if self.open + self.failed == self.n:
                 ready.set()
 
-    async def run(self, ready_cb, stop: asyncio.Event):
-        opened = asyncio.Semaphore(100)
+    async def run(self, opened_q, stop_evt):
+        sem = asyncio.Semaphore(50)
         ready = asyncio.Event()
-        tasks = [asyncio.create_task(self._one(i, opened, ready)) for i in range(self.n)]
+        tasks = [asyncio.create_task(self._one(i, sem, ready)) for i in range(self.n)]
         await ready.wait()
-        await asyncio.get_running_loop().run_in_executor(None, ready_cb)
-        await stop.wait()
+        opened_q.put((self.open, self.failed))
+        await asyncio.get_running_loop().run_in_executor(None, stop_evt.wait)
         for t in tasks:
             t.cancel()
+
+
+def _client(urls, ca, token, n, rv, max_events, opened_q, stop_evt, out_q):
+    """One client process: ``n`` watches from one asyncio loop; their arrival times at the end."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    w = Watchers(urls, ca, token, n, rv, max_events)
+    asyncio.run(w.run(opened_q, stop_evt))
+    out_q.put({"arrivals": w.arrivals, "open": w.open, "closed": w.closed, "failed": w.failed})
 
 
 # ------------------------------------------------------------------------------------------------ the load
@@ -139,10 +150,10 @@ def _load(url: str, ca: str, token: str, rate: float, duration: float, out):
     while time.monotonic() < stop:
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"wb-{k}"},
                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-        t = time.perf_counter()
+        t, sent = time.perf_counter(), time.time()
         r = s.post(f"{url}/api/v1/namespaces/{NAMESPACE}/pods", json=body, timeout=10)
         create_lat.append(time.perf_counter() - t)
-        acks[k] = time.time()
+        acks[k] = (sent, time.time())
         assert r.status_code == 201, r.text
         k += 1
         time.sleep(max(0.0, start + k / rate - time.monotonic()))
@@ -153,7 +164,7 @@ def _load(url: str, ca: str, token: str, rate: float, duration: float, out):
 
 # ------------------------------------------------------------------------------------------------ one cell
 
-def cell(n: int, rate: float, duration: float) -> dict:
+def cell(n: int, rate: float, duration: float, clients: int) -> dict:
     import requests
 
     from raftkube.pki import Pki
@@ -181,43 +192,46 @@ def cell(n: int, rate: float, duration: float) -> dict:
         pids = [cluster.procs[m].pid for m in cluster.names]
         rss_before = sum(_rss_kib(p) for p in pids)
         max_events = int(rate * duration) + 10
-        watchers = Watchers(urls, ca, token, n, rv, max_events)
-        result: dict = {}
+        mpc = mp.get_context("spawn")
+        opened_q, out_q, stop_evt = mpc.Queue(), mpc.Queue(), mpc.Event()
+        shares = [n // clients + (1 if i < n % clients else 0) for i in range(clients)]
         t_open = time.monotonic()
-
-        def when_open():
-            result["open_s"] = time.monotonic() - t_open
-            time.sleep(2)  # the masters settle
-            result["rss_delta_kib"] = sum(_rss_kib(p) for p in pids) - rss_before
-            q = mp.get_context("spawn").Queue()
-            p = mp.get_context("spawn").Process(target=_load, args=(base, ca, token, rate, duration, q))
+        procs = [mpc.Process(target=_client, args=(urls[i % 3:] + urls[:i % 3], ca, token, k, rv, max_events,
+                                                   opened_q, stop_evt, out_q)) for i, k in enumerate(shares)]
+        for p in procs:
             p.start()
-            result["load"] = q.get(timeout=duration + 120)
-            p.join()
-            time.sleep(2)  # the last events arrive
-
-        async def main():
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-
-            def cb():
-                try:
-                    when_open()
-                finally:
-                    loop.call_soon_threadsafe(stop.set)
-            await watchers.run(cb, stop)
-        asyncio.run(main())
+        for _ in procs:
+            opened_q.get(timeout=900)
+        result = {"open_s": time.monotonic() - t_open}
+        time.sleep(2)  # the masters settle
+        result["rss_delta_kib"] = sum(_rss_kib(p) for p in pids) - rss_before
+        q = mpc.Queue()
+        p = mpc.Process(target=_load, args=(base, ca, token, rate, duration, q))
+        p.start()
+        result["load"] = q.get(timeout=duration + 120)
+        p.join()
+        time.sleep(3)  # the last events arrive
+        stop_evt.set()
+        outs = [out_q.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
+        arrivals = [sum((o["arrivals"][k] for o in outs), []) for k in range(max_events)]
+        n_open = sum(o["open"] for o in outs)
         load = result["load"]
-        delays, missed = [], 0
-        for k, ack in load["acks"].items():
-            arr = watchers.arrivals[k] if k < max_events else []
+        delays, from_send, missed = [], [], 0
+        for k, (sent, ack) in load["acks"].items():
+            arr = arrivals[k] if k < max_events else []
             delays += [max(0.0, a - ack) for a in arr]
-            missed += watchers.open - len(arr)
-        return {"watches": n, "opened": watchers.open, "failed": watchers.failed, "dropped": watchers.closed,
+            from_send += [a - sent for a in arr]
+            missed += n_open - len(arr)
+        return {"watches": n, "clients": clients, "opened": n_open, "failed": sum(o["failed"] for o in outs),
+                "dropped": sum(o["closed"] for o in outs),
                 "open_s": round(result["open_s"], 1), "events": len(load["acks"]),
                 "delivery_p50_ms": round(_pct(delays, 0.5) * 1000, 1),
                 "delivery_p99_ms": round(_pct(delays, 0.99) * 1000, 1),
                 "delivery_max_ms": round(max(delays) * 1000, 1) if delays else None, "missed": missed,
+                "from_send_p50_ms": round(_pct(from_send, 0.5) * 1000, 1),
+                "from_send_p99_ms": round(_pct(from_send, 0.99) * 1000, 1),
                 "rss_per_watch_kib": round(result["rss_delta_kib"] / n, 1),
                 "create_p50_ms": round(_pct(load["create"], 0.5) * 1000, 1),
                 "create_p99_ms": round(_pct(load["create"], 0.99) * 1000, 1),
@@ -233,11 +247,12 @@ def main():
     ap.add_argument("--watches", default="1000,5000,10000")
     ap.add_argument("--rate", type=float, default=5.0, help="pod creates per second")
     ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, default=4, help="watch client processes (one asyncio loop each)")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     for n in (int(x) for x in args.watches.split(",")):
-        print(json.dumps(cell(n, args.rate, args.duration)), flush=True)
+        print(json.dumps(cell(n, args.rate, args.duration, args.clients)), flush=True)
 
 
 if __name__ == "__main__":
