@@ -58,7 +58,6 @@ class SocketSink:
     """A non-blocking socket (a TLS connection cheroot let go of) watched by the pump's selector."""
 
     wake = staticmethod(_nothing)
-    end_timeout_s = 0.2  # how long ``end`` may block the pump to flush the last bytes
 
     def __init__(self, sock: socket.socket, chunked: bool):
         self.sock = sock
@@ -144,15 +143,10 @@ class SocketSink:
             self._selector.modify(self._fd, events, self._data)
 
     def end(self) -> None:
-        self.unwatch()
+        """The last chunk if the socket takes it now, then close: the pump never waits for a client (one that
+        has not read what came before gets a cut stream, and watches again like a dropped watcher)."""
         if self.chunked:
             self.send(b"")
-        if self._out and not self._dead:
-            try:
-                self.sock.settimeout(self.end_timeout_s)
-                self.sock.sendall(b"".join(self._out))
-            except OSError:
-                pass
         self.abort()
 
     def abort(self) -> None:

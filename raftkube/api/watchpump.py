@@ -64,6 +64,7 @@ class WatchPump:
         self._sel: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
         self.dropped_slow = 0  # watchers dropped for a full buffer
+        self.busy_s = 0.0  # time the pump thread spent serving (not waiting), for its utilisation
         registry.on_watch_events(self._on_events)
 
     @property
@@ -158,6 +159,7 @@ class WatchPump:
                     stopped = self._stopped
                 if stopped:
                     break
+                t0 = time.perf_counter()
                 memo: dict = {}
                 wakes: set = set()
                 for w in pending:
@@ -171,6 +173,7 @@ class WatchPump:
                     next_sweep = time.monotonic() + 1.0
                 for wake in wakes:
                     wake()
+                self.busy_s += time.perf_counter() - t0
         except Exception:  # a bug here would freeze every watch: end them, clients watch again
             log.exception("watch pump failed")
         finally:
