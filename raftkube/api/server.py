@@ -72,6 +72,19 @@ class _Channel(HTTPChannel):
             return True
         return super().received(data)
 
+    def handle_write(self):
+        # waitress flushes without the output lock when no request is running; a pumped stream has none
+        # running, but the pump appends under that lock from its own thread: flush under it too
+        if not self.streaming:
+            return super().handle_write()
+        with self.outbuf_lock:
+            self._flush_exception(self._flush_some)
+            if self.close_when_flushed and not self.total_outbufs_len:
+                self.close_when_flushed = False
+                self.will_close = True
+        if self.will_close:
+            self.handle_close()
+
     def service(self):
         _serving.channel = self
         try:
