@@ -97,12 +97,21 @@ class RaftConfig:
 
 @dataclass(frozen=True)
 class ApiConfig:
-    #: waitress worker threads per master; every open watch holds one
+    #: waitress (plain port) and cheroot (TLS port) worker threads per master; an open watch holds one only
+    #: while its head and initial events are sent, then the watch pump serves it (api/watchpump.py)
     threads: int = 64
     #: request bodies over this size are refused with 413
     max_body_bytes: int = 3 * 1024 * 1024
-    #: waitress connection limit
+    #: waitress connection limit (the plain port; open watches on it count)
     connection_limit: int = 1000
+    #: open watches per master (both ports); more -> 429 with Retry-After
+    max_watches: int = 20_000
+    #: open watches per client (user and remote address); more -> 429 with Retry-After
+    watches_per_client: int = 1000
+    #: unsent bytes a watch may have queued; a watcher past it is dropped (its stream closes, it watches again)
+    watch_buffer_bytes: int = 1024 * 1024
+    #: an idle watch stream gets filler this often (clients and proxies see it is alive)
+    watch_keepalive_s: float = 15.0
     #: count and time API requests and serve Prometheus metrics on /metrics
     metrics: bool = True
 
@@ -298,6 +307,11 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     api = _section(ApiConfig, doc.get("api", {}), "api", file)
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
+    for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
+        if getattr(api, key) < 1:
+            raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")
+    if not api.watch_keepalive_s > 0:
+        raise ConfigError(f"{file}: api.watch_keepalive_s must be positive, got {api.watch_keepalive_s}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
     if controllers.event_ttl_s <= 0:
         raise ConfigError(f"{file}: controllers.event_ttl_s must be positive, got {controllers.event_ttl_s}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import resource
 import sys
 import threading
 
@@ -14,6 +15,7 @@ from raftkube.api.app import create_app
 from raftkube.api.auth import Authenticator
 from raftkube.api.server import ApiServer
 from raftkube.api.tls import SecureServer
+from raftkube.api.watchpump import PumpLimits, WatchPump
 from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
 from raftkube.pki import Pki
@@ -61,6 +63,16 @@ def pin_process(cpu: int) -> None:
             pass
 
 
+def raise_fd_limit() -> None:
+    """The soft limit of open files up to the hard one (often 1 024 of 524 288): watches are connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            log.warning("cannot raise the open files limit from %d to %d", soft, hard)
+
+
 class StartError(Exception):
     """This master cannot start (a damaged data directory, an unsupported library): the message says why."""
 
@@ -73,6 +85,7 @@ class Master:
         self.server: ApiServer | None = None
         self.secure_server: SecureServer | None = None
         self.controllers: ControllerManager | None = None
+        self.watch_pump: WatchPump | None = None
 
     def start(self) -> "Master":
         cfg, me = self.config, self.me
@@ -110,9 +123,13 @@ class Master:
             self.store.unsafe_stale_reads = True
             log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
+        raise_fd_limit()  # every open watch is a connection
+        self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
+                                                         cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s))
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
-                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens), admission=cfg.admission)
+                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens),
+                         admission=cfg.admission, watch_pump=self.watch_pump)
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
@@ -132,7 +149,9 @@ class Master:
         if self.controllers is not None:
             self.controllers.stop()
         if self.store is not None:
-            self.store.close_watches()  # ends open watch streams, freeing their API threads
+            self.store.close_watches()  # ends open watch streams
+        if self.watch_pump is not None:
+            self.watch_pump.close()
         if self.server is not None:
             self.server.close()
         if self.secure_server is not None:

@@ -59,14 +59,14 @@ class _Plain:
                                                             if not isinstance(body, str) else body.encode())
 
 
-def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int) -> None:
+def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int, pump=None) -> None:
     """The routes of one API version, from its resource table."""
     prefix = version.prefix
     if version.serves_bindings:
         app.add_route(prefix + "/bindings", BindingResource(version, registry, body_limit))
-    app.add_route(prefix + "/watch/{resource}", WatchResource(version, registry))
+    app.add_route(prefix + "/watch/{resource}", WatchResource(version, registry, pump=pump))
     if getattr(version, "namespaced_paths", False):
-        add_namespaced(app, version, registry, body_limit)
+        add_namespaced(app, version, registry, body_limit, pump)
     else:
         app.add_route(prefix + "/{resource}", CollectionResource(version, registry, body_limit))
         app.add_route(prefix + "/{resource}/{name}", ItemResource(version, registry, body_limit))
@@ -76,11 +76,13 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int)
 def create_app(registry, store, settings: ApiConfig | None = None,
                versions: Sequence[ApiVersion] = VERSIONS, metrics=None,
                masters: Sequence[tuple[str, str]] = (), authenticator: Authenticator | None = None,
-               admission: AdmissionConfig | None = None) -> falcon.App:
+               admission: AdmissionConfig | None = None, watch_pump=None) -> falcon.App:
     """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version).
 
     ``metrics`` is the process's prometheus ``CollectorRegistry`` (a new one if None); with
-    ``settings.metrics`` false, requests are not counted and ``/metrics`` is not served.
+    ``settings.metrics`` false, requests are not counted and ``/metrics`` is not served. ``watch_pump``
+    (api/watchpump.py) serves watch streams without holding a worker thread each; without one, each open
+    watch holds a thread.
     """
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
@@ -90,7 +92,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
         from prometheus_client import CollectorRegistry
         metrics = CollectorRegistry() if metrics is None else metrics
         metrics.register(StoreCollector(store))
-        middleware.insert(0, ApiMetrics(metrics))
+        middleware.insert(0, ApiMetrics(metrics, watch_pump))
     app = falcon.App(middleware=middleware)
     app.req_options.keep_blank_qs_values = True
     app.req_options.strip_url_path_trailing_slash = True
@@ -114,7 +116,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
         app.add_route("/metrics", MetricsResource(metrics))
     add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None))
     for version in served:
-        add_version(app, version, registry, settings.max_body_bytes)
+        add_version(app, version, registry, settings.max_body_bytes, watch_pump)
     return app
 
 

@@ -220,9 +220,9 @@ class ScaleResource(ItemResource):
         self._write(req, resp, namespace, name, merge_patch(current, patch))
 
 
-def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
+def add_namespaced(app: falcon.App, version, registry, body_limit: int, pump=None) -> None:
     prefix = version.prefix
-    watch = TableWatch(version, registry)
+    watch = TableWatch(version, registry, pump=pump)
     coll = NamespacedCollection(version, registry, body_limit, watch)
     item = NamespacedItem(version, registry, body_limit)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}", coll)

@@ -21,7 +21,7 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class ApiMetrics:
     """The middleware (``process_request``/``process_resource``/``process_response``) and its metrics."""
 
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, watch_pump=None):
         self.registry = registry
         self.requests = Counter("raftkube_api_requests", "API requests answered, by verb, resource, version "
                                 "and HTTP code", ["verb", "resource", "version", "code"], registry=registry)
@@ -31,6 +31,13 @@ class ApiMetrics:
         self.inflight = Gauge("raftkube_api_requests_in_flight", "API requests being handled now (watch "
                               "streams not included)", registry=registry)
         self.watches = Gauge("raftkube_api_watches", "Watch streams open now", registry=registry)
+        self._threaded = 0  # watch streams served by a worker thread (not the pump)
+        if watch_pump is not None:
+            self.watches.set_function(lambda: self._threaded + watch_pump.open_watches)
+            Gauge("raftkube_watch_pump_busy_seconds", "Time the watch pump thread spent serving watches (its "
+                  "utilisation is the rate of this)", registry=registry).set_function(lambda: watch_pump.busy_s)
+            Gauge("raftkube_watch_dropped", "Watchers dropped because they did not read (watch_buffer_bytes)",
+                  registry=registry).set_function(lambda: watch_pump.dropped_slow)
         self._children: dict[tuple, tuple] = {}
 
     # ---- middleware ---------------------------------------------------------------------------
@@ -54,14 +61,16 @@ class ApiMetrics:
                                               self.latency.labels(verb, res, version))
         children[0].inc()
         children[1].observe(time.perf_counter() - t0)
-        if resp.stream is not None and verb == "WATCH":
+        if resp.stream is not None and verb == "WATCH" and not req.context.get("watch_pumped"):
             resp.stream = self._counted(resp.stream)
 
     def _counted(self, stream):
+        self._threaded += 1
         self.watches.inc()
         try:
             yield from stream
         finally:
+            self._threaded -= 1
             self.watches.dec()
             close = getattr(stream, "close", None)
             if close is not None:
@@ -102,7 +111,7 @@ class MetricsResource:
 
     needs_ready = False
 
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, watch_pump=None):
         self.registry = registry
 
     def on_get(self, req, resp):

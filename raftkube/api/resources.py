@@ -16,6 +16,7 @@ import falcon
 
 from raftkube.api import decode
 from raftkube.api.admission import admit_create, admit_update, needs_old
+from raftkube.api.watchpump import Watcher, event_line
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
@@ -200,19 +201,64 @@ class BindingResource(_VersionResource):
 
 
 class WatchResource(_VersionResource):
-    """Newline-delimited JSON events: {"type": ADDED|MODIFIED|DELETED|ERROR, "object": {...}}."""
+    """Newline-delimited JSON events: {"type": ADDED|MODIFIED|DELETED|ERROR, "object": {...}}.
+
+    With a watch pump and a server that can hand a connection over (``raftkube.stream_sink`` in the WSGI
+    environ: api/server.py, api/tls.py), this thread sends the head and the initial events, then the pump
+    serves the stream (api/watchpump.py); otherwise (Falcon's test client) this thread streams it.
+    """
 
     needs_ready = True
+
+    def __init__(self, version: ApiVersion, registry, body_limit: int = 0, pump=None):
+        super().__init__(version, registry, body_limit)
+        self.pump = pump
+        self._line = event_line(version.encode)
 
     def on_get(self, req, resp, resource):
         res = self._resource(resource, "watch", req)
         labels, fields = self._selectors(req, res)
         rv = _int_param(req, "resourceVersion")
+        encode = self.event_encoder(req, res)
+        resp.content_type = "application/json"
+        hand_over = req.env.get("raftkube.stream_sink")
+        if self.pump is not None and hand_over is not None:
+            client = (getattr(getattr(req.context, "user", None), "name", None), req.remote_addr)
+            self.pump.admit(client)  # 429 over a limit
+            try:
+                feed = self._call(res, self.registry.watch_feed, res.kind, _namespace(req, for_list=True), labels,
+                                  fields, rv)
+            except BaseException:
+                self.pump.release(client)
+                raise
+            line, key = (self._line, self.version.name) if encode is None else (event_line(encode), None)
+            watcher = Watcher(feed, line, key, self._gone_line, self.version.watch_filler, client)
+            resp.stream = self._hand_over(watcher, hand_over)
+            req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
+            return
         disconnected = req.env.get("waitress.client_disconnected") or (lambda: False)
         events = self.registry.watch(res.kind, _namespace(req, for_list=True), labels, fields, rv,
                                      stop=disconnected)
-        resp.content_type = "application/json"
-        resp.stream = _stream(events, self.version, encode=self.event_encoder(req, res))
+        resp.stream = _stream(events, self.version, encode=encode)
+
+    def _gone_line(self, message: str) -> bytes:
+        return json.dumps({"type": "ERROR", "object": self.version.status_body(410, "Gone", message)}).encode() + b"\n"
+
+    def _hand_over(self, watcher: Watcher, hand_over):
+        """The WSGI body: the head leaves with the filler, then the initial events (this thread, blocking, in
+        batches), then the pump owns the connection; the server writes nothing more."""
+        attached = False
+        try:
+            yield self.version.watch_filler
+            initial, watcher.feed.initial = watcher.feed.initial, []
+            for i in range(0, len(initial), 500):
+                yield b"".join(watcher.line(ev) for ev in initial[i:i + 500])
+            watcher.sink = hand_over()
+            attached = True
+            self.pump.add(watcher)
+        finally:
+            if not attached:
+                self.pump.release(watcher.client)
 
     def event_encoder(self, req, res: Resource):
         """How one event's internal object goes on the wire (None: the version's ``encode``)."""

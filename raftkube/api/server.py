@@ -8,6 +8,12 @@ Two small changes to how waitress answers, both for the CPU a request costs unde
   request by pulling its trigger (a byte down a pipe) so that the loop thread flushes what the worker could
   not send; when nothing is left and the connection needs nothing else, that wake-up only costs a pass
   over every connection (``_Channel``, ``_pull_trigger``).
+
+A watch stream leaves the worker thread: the task puts ``raftkube.stream_sink`` in the WSGI environ, a
+function the watch's body calls once its head and first events are written; from then on the watch pump
+(api/watchpump.py) writes to the channel (``write_soon`` takes writes from any thread, the loop thread sends
+them), the task ends without the terminating chunk and without closing, and the channel ignores further
+input. The pump ends the stream (last chunk, close when flushed) or drops it (close).
 """
 
 from __future__ import annotations
@@ -19,12 +25,33 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
+from raftkube.api.sinks import ChannelSink
+
 log = logging.getLogger(__name__)
 
 _serving = threading.local()  # .channel: the connection this worker thread is serving a request of
 
 
 class _OneSendTask(WSGITask):
+    handed_off = False
+
+    def get_environment(self):
+        env = super().get_environment()
+        env["raftkube.stream_sink"] = self._hand_off
+        return env
+
+    def _hand_off(self) -> ChannelSink:
+        """The connection, for the watch pump: this task writes nothing more to it."""
+        self.handed_off = True
+        self.channel.streaming = True
+        return ChannelSink(self.channel, self.chunked_response, self.channel.server.trigger.pull_trigger)
+
+    def finish(self):
+        if self.handed_off:  # the pump writes the last chunk and closes
+            self.close_on_finish = False
+            return
+        super().finish()
+
     def write(self, data):
         if (not self.wrote_header and self.complete and self.has_body and not self.chunked_response
                 and data and self.content_length == len(data)):
@@ -38,6 +65,25 @@ class _OneSendTask(WSGITask):
 
 class _Channel(HTTPChannel):
     task_class = _OneSendTask
+    streaming = False  # a watch pump owns the response: nothing the client sends is a request
+
+    def received(self, data):
+        if self.streaming:
+            return True
+        return super().received(data)
+
+    def handle_write(self):
+        # waitress flushes without the output lock when no request is running; a pumped stream has none
+        # running, but the pump appends under that lock from its own thread: flush under it too
+        if not self.streaming:
+            return super().handle_write()
+        with self.outbuf_lock:
+            self._flush_exception(self._flush_some)
+            if self.close_when_flushed and not self.total_outbufs_len:
+                self.close_when_flushed = False
+                self.will_close = True
+        if self.will_close:
+            self.handle_close()
 
     def service(self):
         _serving.channel = self

@@ -5,6 +5,11 @@ is well kept, pure Python, and serves TLS itself, so the secure port needs no pr
 client certificate (optional) signed by the cluster CA; the verified certificate goes to the app in the WSGI
 environ as ``raftkube.peer_cert`` (``ssl.getpeercert()``), and ``raftkube.secure`` marks every request of this
 port, so that the authentication middleware (api/auth.py) requires a credential on it.
+
+A watch stream leaves cheroot's thread: ``raftkube.stream_sink`` in the environ takes the TLS socket from
+cheroot once the head and first events are written (no terminating chunk, the connection lingers: cheroot
+neither closes it nor reads from it again) and gives it to the watch pump (api/watchpump.py) as a
+non-blocking ``SocketSink``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import threading
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from raftkube.api.sinks import SocketSink
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +38,20 @@ class _Adapter(BuiltinSSLAdapter):
         env = super().get_environ(sock)
         env["raftkube.peer_cert"] = sock.getpeercert() or None
         return env
+
+
+class _Gateway(wsgi.Gateway_10):
+    def get_environ(self):
+        env = super().get_environ()
+        env["raftkube.stream_sink"] = self._hand_off
+        return env
+
+    def _hand_off(self) -> SocketSink:
+        req = self.req
+        chunked, req.chunked_write = req.chunked_write, False  # cheroot must not end the body
+        req.close_connection = True  # cheroot's thread lets go of the connection after this request
+        req.conn.linger = True  # ... without closing the socket: it is the pump's now
+        return SocketSink(req.conn.socket, chunked)
 
 
 def _marked(app):
@@ -50,6 +71,7 @@ class SecureServer:
         # cheroot keeps at most 10 idle keep-alive connections by default and closes the others after their
         # response: past 10 clients, every request then paid a new TLS handshake (a quarter of the CPU at 32)
         self._server.keep_alive_conn_limit = connection_limit
+        self._server.gateway = _Gateway
         self._server.ssl_adapter = _Adapter(cert, key, ca)
         self._server.prepare()
         self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)

@@ -137,10 +137,18 @@ class NotLeader(Unavailable):
     reason = "NotLeader"
 
 
+class TooManyRequests(Unavailable):
+    """This client has too many of something open (watches): retry after ``retry_after_s``."""
+
+    code = 429
+    reason = "TooManyRequests"
+
+
 ERRORS_BY_REASON: dict[str, type[ApiError]] = {
     cls.reason: cls
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, AlreadyExists, Conflict, Gone, RequestTooLarge,
-                UnsupportedMediaType, Invalid, StoreFull, Unavailable, Timeout, NotLeader)
+                UnsupportedMediaType, Invalid, StoreFull, Unavailable, Timeout, NotLeader,
+                TooManyRequests)
 }
 
 
@@ -150,7 +158,7 @@ def error_from_status(status: dict, http_code: int) -> ApiError:
     cls = ERRORS_BY_REASON.get(reason)
     if cls is None:
         cls = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed, 409: Conflict, 410: Gone,
-               413: RequestTooLarge, 415: UnsupportedMediaType, 422: Invalid, 503: Unavailable,
+               413: RequestTooLarge, 415: UnsupportedMediaType, 422: Invalid, 429: TooManyRequests, 503: Unavailable,
                504: Unavailable, 507: StoreFull}.get(http_code, ApiError)
     details = status.get("details") or {}
     causes = [Cause(c.get("reason", ""), c.get("field", ""), c.get("message", ""))

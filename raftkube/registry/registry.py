@@ -19,8 +19,9 @@ from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
+from raftkube.registry.watchfeed import WatchFeed, WatchFilter
 from raftkube.state.codec import decode_object, encode_object
-from raftkube.state.machine import ADDED, DELETED, MODIFIED, Replayed, check_result
+from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +370,24 @@ class Registry:
         return kind, ns, name
 
     # ---- watch ------------------------------------------------------------------------------
+    def watch_feed(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
+                   fields: FieldSelector | None = None, resource_version: int = 0) -> WatchFeed:
+        """A watch that never waits (``WatchFeed.pull``): for the API's watch pump. Resource version 0: the
+        feed's ``initial`` events are ADDED for every current object."""
+        if not RESOURCES_BY_KIND[kind].namespaced:
+            namespace = None
+        flt = WatchFilter(namespace, labels, fields, self._decorate)
+        initial: list[WatchEvent] = []
+        cursor = resource_version
+        if not resource_version:
+            items, cursor = self.list(kind, namespace, labels, fields, consistent=False)
+            initial = [WatchEvent(ADDED, obj, rv_of(obj)) for obj in items]
+        return WatchFeed(self.store, kind, cursor, flt, initial)
+
+    def on_watch_events(self, fn: Callable) -> None:
+        """``fn(kinds)`` after the store publishes events (``None``: every kind); it must return at once."""
+        self.store.on_watch_events(fn)
+
     def watch(self, kind: str, namespace: str | None = None, labels: LabelSelector | None = None,
               fields: FieldSelector | None = None, resource_version: int = 0,
               stop: Callable[[], bool] = lambda: False, poll_s: float = 1.0) -> Iterator[WatchEvent | None]:
@@ -377,62 +396,19 @@ class Registry:
         Yields ``None`` every ``poll_s`` without events (so a stream can notice a closed client).
         Filtered watches turn transitions into ADDED/DELETED. Raises Gone when the revision is too old.
         """
-        if not RESOURCES_BY_KIND[kind].namespaced:
-            namespace = None
-
-        def matches(obj: dict | None) -> bool:
-            if obj is None:
-                return False
-            if namespace is not None and namespace_of(obj) != namespace:
-                return False
-            if labels is not None and not labels.matches(labels_of(obj)):
-                return False
-            return fields is None or fields.matches(obj)
-
-        def in_scope(ev_key, data: bytes | None, rv: int) -> tuple[bool, dict | None]:
-            """Whether a stored version is in this watch, decoding it only when needed: the namespace is in
-            the key, so an unfiltered watch never decodes the previous version of a MODIFIED object."""
-            if data is None or (namespace is not None and ev_key[1] != namespace):
-                return False, None
-            if labels is None and fields is None:
-                return True, None
-            obj = decode_object(data, rv)
-            return matches(obj), obj
-
-        cursor = resource_version
-        if not resource_version:
-            items, cursor = self.list(kind, namespace, labels, fields, consistent=False)
-            for obj in items:
-                yield WatchEvent(ADDED, obj, rv_of(obj))
+        feed = self.watch_feed(kind, namespace, labels, fields, resource_version)
+        yield from feed.initial
         # a revision this master has not applied yet (another master is ahead) simply waits for it
         while not stop():
-            got = self.store.watch(kind, cursor, poll_s)
+            got = self.store.watch(kind, feed.cursor, poll_s)
             if got is None:  # the store stopped serving watches
                 return
             events, seen = got
+            feed.cursor = max(feed.cursor, seen)  # events of other kinds after the last one of ours
             if not events:
-                cursor = seen
                 yield None
                 continue
-            for ev in events:
-                cursor = ev.rev
-                now_in, new = in_scope(ev.key, ev.data, ev.rev)
-                was_in, old = in_scope(ev.key, ev.prev, ev.prev_rv)
-                if ev.type == DELETED:
-                    if was_in:
-                        old = old or decode_object(ev.prev, ev.prev_rv)
-                        old["metadata"]["resourceVersion"] = ev.rev
-                        yield WatchEvent(DELETED, old, ev.rev)
-                    continue
-                if now_in or was_in:
-                    new = new or decode_object(ev.data, ev.rev)
-                if now_in and was_in:
-                    yield WatchEvent(MODIFIED, self._decorate(new), ev.rev)
-                elif now_in:
-                    yield WatchEvent(ADDED, self._decorate(new), ev.rev)
-                elif was_in:
-                    yield WatchEvent(DELETED, new, ev.rev)
-            cursor = max(cursor, seen)  # events of other kinds after the last one of ours
+            yield from feed.filter.translate(events)
 
 
 __all__ = ["Registry", "WriteRequest", "rfc3339"]

@@ -206,6 +206,9 @@ class RaftStore:
         events, seen = self._hub.kind_events_after(kind, cursor, wait_s)
         return None if self._hub.closed else (events, seen)
 
+    def on_watch_events(self, fn) -> None:
+        self._hub.add_listener(fn)
+
     def close_watches(self) -> None:
         self._hub.close()
 

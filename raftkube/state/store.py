@@ -44,6 +44,10 @@ class Store(Protocol):
         revision now seen (the next cursor); ``Gone`` when they already left the ring; None once the store
         stops serving watches."""
 
+    def on_watch_events(self, fn) -> None:
+        """Call ``fn(kinds)`` (the kinds that changed; ``None``: every kind, or the store stopped serving
+        watches) after events are published; ``fn`` must return at once (it runs on the apply thread)."""
+
     def close_watches(self) -> None:
         """End every watch (their streams finish) before the store itself closes."""
 

@@ -3,7 +3,9 @@
 The Raft tick thread only appends to the ring and notifies (never blocks on a watcher). A watcher holds a
 cursor (the last revision it has seen) and pulls everything after it; one that falls behind the ring's
 oldest event gets ``Gone`` and must relist, as in Kubernetes. A watcher of one kind is woken only by events
-of that kind: on the leader, every pod write would otherwise wake every informer thread.
+of that kind: on the leader, every pod write would otherwise wake every informer thread. Listeners
+(``add_listener``: the API's watch pump) are told which kinds changed, after the lock is released; they must
+return at once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ class WatchHub:
         self._kind_conds: dict[str, threading.Condition] = {}  # the watchers of each kind, one lock
         self._kind_rev: dict[str, int] = {}  # revision of the newest event of each kind
         self._closed = False
+        self._listeners: list = []  # fn(kinds: set[str] | None): None means every kind (reset, close)
+
+    def add_listener(self, fn) -> None:
+        """Call ``fn(kinds)`` after every publish (the kinds that changed), reset and close (``None``)."""
+        self._listeners.append(fn)
+
+    def _tell(self, kinds) -> None:
+        for fn in self._listeners:
+            fn(kinds)
 
     # ---- producer side (tick thread) --------------------------------------------------------
     def publish(self, events: list[Event]) -> None:
@@ -43,16 +54,19 @@ class WatchHub:
                 self._count += 1
                 self._last_rev = ev.rev
                 self._kind_rev[ev.key[0]] = ev.rev
-            for kind in {ev.key[0] for ev in events}:
+            kinds = {ev.key[0] for ev in events}
+            for kind in kinds:
                 cond = self._kind_conds.get(kind)
                 if cond is not None:
                     cond.notify_all()
+        self._tell(kinds)
 
     def reset(self, revision: int) -> None:
         """The state was replaced wholesale (snapshot install): history before ``revision`` is gone."""
         with self._lock:
             self._reset_locked(revision)
             self._notify_everyone()
+        self._tell(None)
 
     def _reset_locked(self, revision: int) -> None:
         self._ring = [None] * self.capacity
@@ -71,6 +85,7 @@ class WatchHub:
         with self._lock:
             self._closed = True
             self._notify_everyone()
+        self._tell(None)
 
     # ---- consumer side (API threads) --------------------------------------------------------
     @property

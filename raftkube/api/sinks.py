@@ -1,0 +1,160 @@
+"""Where the watch pump (api/watchpump.py) writes a stream: a waitress channel, or a TLS socket taken from cheroot.
+
+Both queue bytes without blocking and say how many are unsent (``backlog``), so that the pump can drop a
+watcher that does not read. ``end`` finishes the HTTP body (the terminating chunk when chunked) and closes
+the connection once flushed; ``abort`` closes it at once. Only the pump thread calls them once the worker
+thread has handed the connection over.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import ssl
+from collections import deque
+
+_LAST_CHUNK = b"0\r\n\r\n"
+_NOT_NOW = (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError, InterruptedError)
+
+
+def frame(data: bytes, chunked: bool) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
+
+
+class ChannelSink:
+    """A waitress channel: ``write_soon`` from any thread, the loop thread sends (``wake`` pulls its trigger)."""
+
+    def __init__(self, channel, chunked: bool, wake):
+        self.channel = channel
+        self.chunked = chunked
+        self.wake = wake  # the server's trigger: the pump pulls it once per pass
+
+    def alive(self) -> bool:
+        return self.channel.connected and not self.channel.will_close
+
+    def backlog(self) -> int:
+        return self.channel.total_outbufs_len
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.channel.write_soon(frame(data, self.chunked))
+        except Exception:  # noqa: BLE001 - ClientDisconnected: the sweep drops it
+            self.channel.will_close = True
+
+    def end(self) -> None:
+        if self.chunked:
+            self.send(b"")  # frame(b"") is the last chunk
+        self.channel.close_when_flushed = True
+
+    def abort(self) -> None:
+        self.channel.will_close = True
+
+
+def _nothing() -> None:
+    pass
+
+
+class SocketSink:
+    """A non-blocking socket (a TLS connection cheroot let go of) watched by the pump's selector."""
+
+    wake = staticmethod(_nothing)
+
+    def __init__(self, sock: socket.socket, chunked: bool):
+        self.sock = sock
+        self.chunked = chunked
+        self._fd = sock.fileno()
+        self._out: deque[bytes] = deque()
+        self._len = 0
+        self._head_tried = False  # an SSL write that wanted to wait must be retried with the same bytes
+        self._dead = False
+        self._selector: selectors.BaseSelector | None = None
+        self._data = None
+        self._writing = False
+        sock.setblocking(False)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def watch(self, selector: selectors.BaseSelector, data) -> None:
+        self._selector, self._data = selector, data
+        selector.register(self._fd, selectors.EVENT_READ, data)
+        self._interest()
+
+    def unwatch(self) -> None:
+        if self._selector is not None:
+            try:
+                self._selector.unregister(self._fd)
+            except (KeyError, ValueError, OSError):
+                pass
+            self._selector = None
+
+    def alive(self) -> bool:
+        return not self._dead
+
+    def backlog(self) -> int:
+        return self._len
+
+    def send(self, data: bytes) -> None:
+        if self._dead:
+            return
+        data = frame(data, self.chunked)
+        self._out.append(data)
+        self._len += len(data)
+        self._flush()
+
+    def on_ready(self, mask: int) -> None:
+        if mask & selectors.EVENT_READ:  # a watch client sends nothing: this is EOF, or bytes to ignore
+            try:
+                if not self.sock.recv(4096):
+                    self._dead = True
+            except _NOT_NOW:
+                pass
+            except OSError:
+                self._dead = True
+        if mask & selectors.EVENT_WRITE and not self._dead:
+            self._flush()
+
+    def _flush(self) -> None:
+        while self._out and not self._dead:
+            if not self._head_tried and len(self._out) > 1:
+                self._out = deque([b"".join(self._out)])  # one TLS write for everything queued
+            self._head_tried = True
+            head = self._out[0]
+            try:
+                n = self.sock.send(head)
+            except _NOT_NOW:
+                break
+            except OSError:
+                self._dead = True
+                break
+            self._len -= n
+            self._head_tried = False
+            if n < len(head):
+                self._out[0] = head[n:]
+            else:
+                self._out.popleft()
+        self._interest()
+
+    def _interest(self) -> None:
+        writing = bool(self._out) and not self._dead
+        if self._selector is not None and writing != self._writing:
+            self._writing = writing
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0)
+            self._selector.modify(self._fd, events, self._data)
+
+    def end(self) -> None:
+        """The last chunk if the socket takes it now, then close: the pump never waits for a client (one that
+        has not read what came before gets a cut stream, and watches again like a dropped watcher)."""
+        if self.chunked:
+            self.send(b"")
+        self.abort()
+
+    def abort(self) -> None:
+        self.unwatch()
+        self._dead = True
+        self._out.clear()
+        self._len = 0
+        try:
+            self.sock.close()
+        except OSError:
+            pass

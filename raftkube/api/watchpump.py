@@ -1,0 +1,287 @@
+"""The watch pump: one thread serves every open watch stream of a master, so that a watch holds no API thread.
+
+An API worker thread validates a watch (auth, selectors, resourceVersion), sends the response head, the
+initial ADDED events and hands the connection over as a ``Sink`` (api/sinks.py); the worker is then free.
+The pump wakes when the store publishes events of a kind (``Registry.on_watch_events``), pulls each watcher's
+events from its cursor without waiting (``WatchFeed.pull``: watchers at the same cursor share one fetch and
+one decode), encodes each (encoder, revision, type) once, and queues the bytes on the sink without blocking.
+A watcher whose unsent bytes would pass ``max_buffer`` is dropped: its connection closes and the client
+watches again from its last resourceVersion (or relists on 410), as with a Kubernetes watch cache that
+overflows. Idle streams get ``keepalive_s`` filler, which is also how waitress' channel timeout and
+TCP notice a client that went away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import selectors
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from raftkube.model.errors import Gone, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PumpLimits:
+    max_watches: int = 20_000  # open watches per master
+    watches_per_client: int = 1000  # per (user, remote address)
+    max_buffer: int = 1024 * 1024  # unsent bytes per watch before it is dropped
+    keepalive_s: float = 15.0
+
+
+@dataclass(eq=False)
+class Watcher:
+    feed: object  # registry.watchfeed.WatchFeed
+    line: Callable  # WatchEvent -> bytes (one JSON line)
+    line_key: object  # None: lines of this watcher cannot be shared with others
+    gone_line: Callable  # message -> bytes (an ERROR line with a 410 Status)
+    filler: bytes
+    client: object
+    sink: object = None
+    last_write: float = field(default_factory=time.monotonic)
+
+
+class WatchPump:
+    def __init__(self, registry, limits: PumpLimits = PumpLimits()):
+        self.registry = registry
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._pending: list[Watcher] = []
+        self._dirty: set | None = set()  # kinds with new events; None: every kind
+        self._by_kind: dict[str, set[Watcher]] = defaultdict(set)
+        self._per_client: dict[object, int] = defaultdict(int)
+        self._count = 0
+        self._stopped = False
+        self._woken = False
+        self._thread: threading.Thread | None = None
+        self._sel: selectors.BaseSelector | None = None
+        self._wake_r = self._wake_w = -1
+        self.dropped_slow = 0  # watchers dropped for a full buffer
+        self.busy_s = 0.0  # time the pump thread spent serving (not waiting), for its utilisation
+        registry.on_watch_events(self._on_events)
+
+    @property
+    def open_watches(self) -> int:
+        return self._count
+
+    # ---- any thread ---------------------------------------------------------------------------
+    def admit(self, client) -> None:
+        """Count one more watch for ``client``; 429 (TooManyRequests, Retry-After) over a limit."""
+        with self._lock:
+            if self._count >= self.limits.max_watches:
+                raise TooManyRequests(f"this master serves its maximum of {self.limits.max_watches} watches "
+                                      "(api.max_watches)", retry_after_s=5.0)
+            if self._per_client[client] >= self.limits.watches_per_client:
+                raise TooManyRequests(f"too many watches open by this client: {self.limits.watches_per_client} "
+                                      "(api.watches_per_client)", retry_after_s=5.0)
+            self._per_client[client] += 1
+            self._count += 1
+
+    def release(self, client) -> None:
+        with self._lock:
+            self._release_locked(client)
+
+    def _release_locked(self, client) -> None:
+        self._count -= 1
+        self._per_client[client] -= 1
+        if not self._per_client[client]:
+            del self._per_client[client]
+
+    def add(self, watcher: Watcher) -> None:
+        """Serve ``watcher`` (admitted, its sink attached) from now on."""
+        with self._lock:
+            if self._stopped:
+                self._release_locked(watcher.client)
+                watcher.sink.abort()
+                return
+            if self._thread is None:
+                self._start_locked()
+            self._pending.append(watcher)
+        self._wake()
+
+    def _on_events(self, kinds) -> None:  # the store's apply thread: never blocks
+        with self._lock:
+            if kinds is None:
+                self._dirty = None
+            elif self._dirty is not None:
+                self._dirty |= kinds
+        self._wake()
+
+    def _wake(self) -> None:
+        if not self._woken and self._wake_w >= 0:
+            self._woken = True
+            try:
+                os.write(self._wake_w, b"x")
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        """End every stream and the pump thread."""
+        with self._lock:
+            self._stopped = True
+            thread = self._thread
+        self._wake()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    # ---- the pump thread ----------------------------------------------------------------------
+    def _start_locked(self) -> None:
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._wake_r, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._run, name="watch-pump", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_sweep = time.monotonic() + 1.0
+        try:
+            while True:
+                for key, mask in self._sel.select(max(0.0, next_sweep - time.monotonic())):
+                    if key.data is None:
+                        self._drain_wake()
+                    else:
+                        key.data.sink.on_ready(mask)
+                        if not key.data.sink.alive():
+                            self._drop(key.data, end=False)
+                with self._lock:
+                    self._woken = False
+                    pending, self._pending = self._pending, []
+                    dirty, self._dirty = self._dirty, set()
+                    stopped = self._stopped
+                if stopped:
+                    break
+                t0 = time.perf_counter()
+                memo: dict = {}
+                wakes: set = set()
+                for w in pending:
+                    self._register(w)
+                    self._pull(w, memo, wakes)
+                for kind in (list(self._by_kind) if dirty is None else dirty):
+                    for w in list(self._by_kind.get(kind, ())):
+                        self._pull(w, memo, wakes)
+                if time.monotonic() >= next_sweep:
+                    self._sweep(wakes)
+                    next_sweep = time.monotonic() + 1.0
+                for wake in wakes:
+                    wake()
+                self.busy_s += time.perf_counter() - t0
+        except Exception:  # a bug here would freeze every watch: end them, clients watch again
+            log.exception("watch pump failed")
+        finally:
+            self._end_all()
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _register(self, w: Watcher) -> None:
+        self._by_kind[w.feed.kind].add(w)
+        if hasattr(w.sink, "watch"):  # a socket of its own: the selector tells of EOF and room to write
+            w.sink.watch(self._sel, w)
+
+    def _drop(self, w: Watcher, *, end: bool) -> None:
+        """Stop serving ``w``: ``end`` finishes its stream in order, else its connection closes at once."""
+        kind_set = self._by_kind.get(w.feed.kind)
+        if kind_set is None or w not in kind_set:
+            return
+        kind_set.discard(w)
+        if not kind_set:
+            del self._by_kind[w.feed.kind]
+        try:
+            w.sink.end() if end else w.sink.abort()
+        except OSError:
+            pass
+        with self._lock:
+            self._release_locked(w.client)
+
+    def _pull(self, w: Watcher, memo: dict, wakes: set) -> None:
+        sink = w.sink
+        if not sink.alive():
+            self._drop(w, end=False)
+            return
+        try:
+            got = w.feed.pull(memo)
+        except Gone as exc:
+            self._send(w, w.gone_line(exc.message), wakes)
+            self._drop(w, end=True)
+            return
+        if got is None:  # the store stopped serving watches (master stopping)
+            self._drop(w, end=True)
+            wakes.add(sink.wake)
+            return
+        events, more = got
+        if events:
+            lines = []
+            for ev in events:
+                if w.line_key is None:
+                    lines.append(w.line(ev))
+                    continue
+                key = ("line", w.line_key, ev.revision, ev.type)
+                line = memo.get(key)
+                if line is None:
+                    line = memo[key] = w.line(ev)
+                lines.append(line)
+            self._send(w, b"".join(lines), wakes)
+        if more:
+            with self._lock:
+                if self._dirty is not None:
+                    self._dirty.add(w.feed.kind)
+            self._wake()
+
+    def _send(self, w: Watcher, data: bytes, wakes: set) -> None:
+        sink = w.sink
+        if sink.backlog() + len(data) > self.limits.max_buffer:
+            log.info("watch of %s dropped: its client is not reading (%d bytes unsent)", w.feed.kind,
+                     sink.backlog())
+            self.dropped_slow += 1
+            self._drop(w, end=False)
+            wakes.add(sink.wake)
+            return
+        sink.send(data)
+        w.last_write = time.monotonic()
+        wakes.add(sink.wake)
+
+    def _sweep(self, wakes: set) -> None:
+        """Once a second: drop watchers whose client went away, send filler to idle ones."""
+        idle_before = time.monotonic() - self.limits.keepalive_s
+        for kind_set in list(self._by_kind.values()):
+            for w in list(kind_set):
+                if not w.sink.alive():
+                    self._drop(w, end=False)
+                elif w.last_write <= idle_before:
+                    self._send(w, w.filler, wakes)
+
+    def _end_all(self) -> None:
+        wakes = set()
+        for kind_set in list(self._by_kind.values()):
+            for w in list(kind_set):
+                wakes.add(w.sink.wake)
+                self._drop(w, end=True)
+        for wake in wakes:
+            wake()
+        with self._lock:
+            for w in self._pending:
+                w.sink.abort()
+                self._release_locked(w.client)
+            self._pending = []
+        self._sel.close()
+        wake_w, self._wake_w = self._wake_w, -1
+        os.close(self._wake_r)
+        os.close(wake_w)
+
+
+def event_line(encode) -> Callable:
+    """WatchEvent -> one JSON line ``{"type": ..., "object": encode(obj)}``."""
+    return lambda ev: json.dumps({"type": ev.type, "object": encode(ev.object)}, separators=(",", ":")).encode() + b"\n"

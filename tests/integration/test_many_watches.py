@@ -1,0 +1,159 @@
+"""2 000 open watches on one master (the API has 64 worker threads): it still answers, every watcher gets the
+events, the watch limit answers 429 with Retry-After, and a watcher that does not read is dropped."""
+
+import asyncio
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+import requests
+
+from raftkube.pki import Pki
+from raftkube.testing.cluster import MasterCluster
+from raftkube.testing.processes import CLI
+from raftkube.testing.waiting import poll_until
+
+WATCHES = 2000
+PLAIN = 500  # of them on the plain port (waitress), the rest over TLS (cheroot hands them to the pump)
+POD = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+
+@pytest.fixture(scope="module")
+def master(tmp_path_factory):
+    work = tmp_path_factory.mktemp("watches")
+    cluster = MasterCluster(work, n=1, secure=True, extra_toml=f"\n[api]\nmax_watches = {WATCHES}\n"
+                                                                f"watches_per_client = {WATCHES}\n"
+                                                                "watch_buffer_bytes = 65536\n")
+    subprocess.run([*CLI, "init", "--config", cluster.config], cwd=work, check=True, capture_output=True, timeout=60)
+    try:
+        cluster.start_all()
+        pki = Pki(work / "data" / "pki")
+        yield cluster, pki, f"https://127.0.0.1:{cluster.secure_ports['m1']}"
+    finally:
+        try:
+            cluster.close()
+        finally:
+            print(cluster.logs())
+
+
+def _session(pki):
+    s = requests.Session()
+    s.trust_env = False
+    s.verify = str(pki.ca_cert)
+    s.headers["Authorization"] = f"Bearer {pki.token_of('admin')}"
+    return s
+
+
+class Watches:
+    """N watch connections from one asyncio loop in a thread: what each has received so far."""
+
+    def __init__(self, targets, token, path):
+        self.targets, self.token, self.path = targets, token, path
+        self.received = [bytearray() for _ in targets]
+        self.heads: list[bytes | None] = [None] * len(targets)
+        self.ended = [False] * len(targets)
+
+    async def _one(self, i, sem):
+        host, port, ctx = self.targets[i]
+        async with sem:
+            reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+            writer.write(f"GET {self.path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {self.token}"
+                         f"\r\n\r\n".encode())
+            self.heads[i] = await reader.readuntil(b"\r\n\r\n")
+        try:
+            while data := await reader.read(65536):
+                self.received[i] += data
+        finally:
+            self.ended[i] = True
+            writer.close()
+
+    def start(self):
+        import threading
+        self.loop = asyncio.new_event_loop()
+
+        async def main():
+            sem = asyncio.Semaphore(50)
+            self.tasks = [asyncio.ensure_future(self._one(i, sem)) for i in range(len(self.targets))]
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),), daemon=True)
+        self.thread.start()
+        return self
+
+    def close(self):
+        for t in self.tasks:
+            self.loop.call_soon_threadsafe(t.cancel)
+        self.thread.join(timeout=30)
+
+
+def test_two_thousand_watches_and_the_master_still_answers(master):
+    cluster, pki, url = master
+    s = _session(pki)
+    assert s.post(f"{url}/api/v1/namespaces/default/pods", json={**POD, "metadata": {"name": "first"}},
+                  timeout=10).status_code == 201
+    rv = s.get(f"{url}/api/v1/namespaces/default/pods", timeout=10).json()["metadata"]["resourceVersion"]
+    tls = ssl.create_default_context(cafile=str(pki.ca_cert))
+    targets = [("127.0.0.1", cluster.api_ports["m1"], None)] * PLAIN + \
+              [("127.0.0.1", cluster.secure_ports["m1"], tls)] * (WATCHES - PLAIN)
+    watches = Watches(targets, pki.token_of("admin"),
+                      f"/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}").start()
+    try:
+        poll_until(lambda: all(h is not None for h in watches.heads), 180, interval_s=0.5,
+                   what=f"{WATCHES} watches open")
+        assert all(h.startswith(b"HTTP/1.1 200") for h in watches.heads)
+        # one more is over api.max_watches: 429 with Retry-After, a Status naming the limit
+        r = s.get(f"{url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}", timeout=10)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1, r.text
+        assert r.json()["reason"] == "TooManyRequests" and "api.max_watches" in r.json()["message"]
+        # GETs and creates answer while every watch is open (each held a worker thread before the pump)
+        took = []
+        for i in range(30):
+            t = time.monotonic()
+            assert s.get(f"{url}/api/v1/namespaces/default/pods/first", timeout=10).status_code == 200
+            took.append(time.monotonic() - t)
+            t = time.monotonic()
+            assert s.post(f"{url}/api/v1/namespaces/default/pods", json={**POD, "metadata": {"name": f"p{i}"}},
+                          timeout=10).status_code == 201
+            took.append(time.monotonic() - t)
+        took.sort()
+        assert took[len(took) // 2] < 0.5 and took[-1] < 5, took
+        # every watcher gets every event, in order
+        names = [f'"name":"p{i}"'.encode() for i in range(30)]
+
+        def all_delivered():
+            return all(all(n in bytes(r) for n in names) for r in watches.received)
+        poll_until(all_delivered, 120, interval_s=0.5, what="30 events on every watcher")
+        for r in watches.received[:: 97]:
+            body = bytes(r)
+            assert [body.index(n) for n in names] == sorted(body.index(n) for n in names)
+        assert not any(watches.ended)
+    finally:
+        watches.close()
+    # the closed watches are released: a new one is admitted again
+    poll_until(lambda: s.get(f"{url}/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}",
+                             timeout=10, stream=True).status_code == 200, 60, interval_s=0.5,
+               what="a watch admitted after the others closed")
+
+
+def test_a_watcher_that_does_not_read_is_dropped(master):
+    cluster, pki, url = master
+    s = _session(pki)
+    rv = s.get(f"{url}/api/v1/namespaces/default/pods", timeout=10).json()["metadata"]["resourceVersion"]
+    raw = socket.create_connection(("127.0.0.1", cluster.api_ports["m1"]))
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        raw.sendall(f"GET /api/v1/namespaces/default/pods?watch=true&resourceVersion={rv} HTTP/1.1\r\n"
+                    "Host: x\r\n\r\n".encode())
+        big = {**POD, "metadata": {"name": "", "annotations": {"pad": "x" * 60000}}}
+        for i in range(40):  # ~2.4 MB of events, past the 64 KiB cap plus the kernel's buffers
+            big["metadata"]["name"] = f"big{i}"
+            assert s.post(f"{url}/api/v1/namespaces/default/pods", json=big, timeout=10).status_code == 201
+        raw.settimeout(30)
+
+        def closed():
+            return raw.recv(1 << 20) == b""
+        poll_until(closed, 60, interval_s=0.01, what="the stuck watch's connection closed")
+        assert s.get(f"{url}/api/v1/namespaces/default/pods/big0", timeout=10).status_code == 200
+    finally:
+        raw.close()

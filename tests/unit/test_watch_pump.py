@@ -1,0 +1,191 @@
+"""The watch pump (api/watchpump.py): one thread serving many watches, in order, resuming, 410, dropping the slow."""
+
+import json
+import socket
+import threading
+
+import pytest
+
+from raftkube.api.sinks import SocketSink
+from raftkube.api.watchpump import PumpLimits, Watcher, WatchPump, event_line
+from raftkube.model.errors import TooManyRequests
+from raftkube.registry import Registry
+from raftkube.state.local import LocalStore
+from raftkube.testing.objects import pod
+from raftkube.testing.waiting import poll_until
+
+
+class ListSink:
+    """Keeps what it is sent; ``stuck``: nothing it is sent ever leaves (a client that stopped reading)."""
+
+    wake = staticmethod(lambda: None)
+
+    def __init__(self, stuck: bool = False):
+        self.stuck = stuck
+        self.data = bytearray()
+        self.unsent = 0
+        self.ended = self.aborted = False
+        self.lock = threading.Lock()
+
+    def alive(self):
+        return not (self.ended or self.aborted)
+
+    def backlog(self):
+        return self.unsent
+
+    def send(self, data):
+        with self.lock:
+            self.data += data
+            if self.stuck:
+                self.unsent += len(data)
+
+    def end(self):
+        self.ended = True
+
+    def abort(self):
+        self.aborted = True
+
+    def lines(self):
+        with self.lock:
+            return [json.loads(x) for x in bytes(self.data).split(b"\n") if x.strip()]
+
+
+def _encode(obj):
+    return {"name": obj["metadata"]["name"], "rv": obj["metadata"]["resourceVersion"]}
+
+
+def _watch(pump, registry, sink, rv=0, client="c"):
+    pump.admit(client)
+    feed = registry.watch_feed("Pod", None, None, None, rv)
+    w = Watcher(feed, event_line(_encode), "test", lambda m: json.dumps({"type": "ERROR", "message": m}).encode()
+                + b"\n", b" ", client, sink=sink)
+    for ev in feed.initial:
+        sink.send(w.line(ev))
+    feed.initial = []
+    pump.add(w)
+    return w
+
+
+@pytest.fixture
+def setup():
+    registry = Registry(LocalStore(watch_ring=64))
+    pump = WatchPump(registry, PumpLimits(max_watches=100, watches_per_client=50, max_buffer=4096))
+    yield registry, pump
+    pump.close()
+
+
+def _create(registry, names):
+    return [registry.create(pod(n)) for n in names]
+
+
+def test_many_watchers_get_every_event_in_order(setup):
+    registry, pump = setup
+    sinks = [ListSink() for _ in range(20)]
+    for s in sinks:
+        _watch(pump, registry, s)
+    names = [f"p{i}" for i in range(30)]
+    _create(registry, names)
+    for s in sinks:
+        poll_until(lambda s=s: len(s.lines()) == 30, 10, what="30 events on every watcher")
+        assert [(e["type"], e["object"]["name"]) for e in s.lines()] == [("ADDED", n) for n in names]
+        rvs = [e["object"]["rv"] for e in s.lines()]
+        assert rvs == sorted(rvs)
+    assert pump.open_watches == 20
+
+
+def test_resume_from_a_resource_version_sends_only_later_events(setup):
+    registry, pump = setup
+    created = _create(registry, [f"p{i}" for i in range(10)])
+    sink = ListSink()
+    _watch(pump, registry, sink, rv=created[4]["metadata"]["resourceVersion"])
+    _create(registry, ["late"])
+    poll_until(lambda: len(sink.lines()) == 6, 10, what="events after the 5th create")
+    assert [e["object"]["name"] for e in sink.lines()] == ["p5", "p6", "p7", "p8", "p9", "late"]
+
+
+def test_a_resource_version_that_left_the_ring_gets_410_and_the_stream_ends(setup):
+    registry, pump = setup
+    _create(registry, [f"p{i}" for i in range(100)])  # the ring holds 64
+    sink = ListSink()
+    _watch(pump, registry, sink, rv=1)
+    poll_until(lambda: sink.ended, 10, what="the stream ends")
+    [error] = sink.lines()
+    assert error["type"] == "ERROR" and "too old resource version" in error["message"]
+    poll_until(lambda: pump.open_watches == 0, 5, what="the watch released")
+
+
+def test_a_watcher_that_does_not_read_is_dropped_and_the_others_keep_up(setup):
+    registry, pump = setup
+    stuck, fine = ListSink(stuck=True), ListSink()
+    _watch(pump, registry, stuck)
+    _watch(pump, registry, fine)
+    names = [f"pod-with-a-long-name-{i}" for i in range(60)]  # ~60 lines of ~70 bytes: past the 4 KiB cap
+    _create(registry, names)
+    poll_until(lambda: stuck.aborted, 10, what="the stuck watcher dropped")
+    poll_until(lambda: len(fine.lines()) == 60, 10, what="every event on the other watcher")
+    assert stuck.unsent <= 4096 and pump.dropped_slow == 1
+    poll_until(lambda: pump.open_watches == 1, 5, what="the dropped watch released")
+
+
+def test_watches_over_a_client_limit_are_429_until_one_ends(setup):
+    registry, pump = setup
+    for _ in range(50):
+        pump.admit("greedy")
+    with pytest.raises(TooManyRequests) as exc:
+        pump.admit("greedy")
+    assert exc.value.code == 429 and exc.value.retry_after_s > 0 and "watches_per_client" in exc.value.message
+    pump.admit("another")  # other clients are not limited by this one
+    pump.release("greedy")
+    pump.admit("greedy")
+
+
+def test_closing_the_pump_ends_every_stream(setup):
+    registry, pump = setup
+    sinks = [ListSink() for _ in range(5)]
+    for s in sinks:
+        _watch(pump, registry, s)
+    _create(registry, ["p"])
+    poll_until(lambda: all(s.lines() for s in sinks), 10, what="the event on every watcher")
+    pump.close()
+    assert all(s.ended for s in sinks) and pump.open_watches == 0
+
+
+def _tcp_pair(buf: int = 4096):
+    """(client end, server end) of a loopback TCP connection with small kernel buffers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buf)
+        client.connect(listener.getsockname())
+        server, _ = listener.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buf)
+    return client, server
+
+
+def test_socket_sink_streams_chunks_and_a_client_that_stops_reading_is_dropped():
+    registry = Registry(LocalStore(watch_ring=10_000))
+    pump = WatchPump(registry, PumpLimits(max_buffer=4096))
+    reader_end, server_end = _tcp_pair()
+    slow_end, slow_server = _tcp_pair()
+    try:
+        _watch(pump, registry, SocketSink(server_end, chunked=True))
+        slow = SocketSink(slow_server, chunked=True)
+        _watch(pump, registry, slow)
+        _create(registry, ["p0"])
+        reader_end.settimeout(10)
+        got = b""
+        while b"\r\n" not in got or not got.endswith(b"\r\n") or b"p0" not in got:
+            got += reader_end.recv(4096)
+        size, _, rest = got.partition(b"\r\n")
+        assert json.loads(rest[:int(size, 16)])["object"]["name"] == "p0"
+        # neither end reads now: the kernel buffers fill, then the pump's own queue passes 4 KiB
+        assert slow.alive()
+        _create(registry, [f"pod-with-a-long-name-{i}" for i in range(1000)])  # ~90 KB
+        poll_until(lambda: not slow.alive(), 10, what="the client that does not read dropped")
+        poll_until(lambda: pump.dropped_slow == 2 and pump.open_watches == 0, 10, what="both dropped")
+        slow_end.settimeout(10)
+        while slow_end.recv(65536):  # its connection was closed: EOF after what the kernel held
+            pass
+    finally:
+        pump.close()
+        for s in (reader_end, server_end, slow_end, slow_server):
+            s.close()
