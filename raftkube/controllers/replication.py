@@ -24,8 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
-from raftkube.model.errors import ApiError, NotFound, NotLeader, StoreFull, Timeout
-from raftkube.model.objects import ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of
+from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader, StoreFull, Timeout
+from raftkube.model.objects import (ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of,
+                                    uid_of)
 from raftkube.model.selectors import selector_from_map
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,8 @@ class ReplicationManager(Controller):
             if self.stop_event.is_set():
                 result = "skipped"
                 return
-            self.client.delete("Pod", name_of(pod), namespace_of(pod))
+            # the uid precondition: never a newer pod that took the name meanwhile
+            self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))
             result = "deleted"
             self.pod_informer.store_local(pod, deleted=True)
         except NotLeader:
@@ -242,6 +244,10 @@ class ReplicationManager(Controller):
         except NotFound:
             result = "gone"
             self.pod_informer.store_local(pod, deleted=True)
+        except Conflict:  # the pod it meant is gone; the one of that name now is another (the watch brings it)
+            result = "gone"
+            with self.lock:
+                self.expectations.setdefault(key, Expectations()).deleting.pop(name_of(pod), None)
         except ApiError as exc:
             log.warning("rc %s/%s: deleting pod %s failed: %s", key[0], key[1], name_of(pod), exc)
             with self.lock:

@@ -248,15 +248,29 @@ class Registry:
         return self._decorate(obj)
 
     def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
-               request: WriteRequest | None = None) -> dict:
+               uid: str = "", request: WriteRequest | None = None) -> dict:
+        """Delete an object; ``rv``/``uid`` (DeleteOptions.preconditions) are checked by the state machine, as
+        the delete applies: 409 when the object there is not that version or not that object."""
         key = self._key(kind, namespace, name)
         first = self._first_outcome(request)
         if first is not None:
-            return self._gone(key, check_result(first))
+            return self._gone(key, self._named(key, check_result, first))
         old = self._local(key)
         op = {"op": "delete", "key": list(key), "rv": rv}
-        revs = self._submit([op], epoch, request)
+        if uid:
+            op["uid"] = uid
+        revs = self._named(key, self._submit, [op], epoch, request)
         return self._gone(key, revs) if isinstance(revs, Replayed) else old
+
+    @staticmethod
+    def _named(key, fn, *args):
+        """``fn(*args)``, its Conflict naming the object (an API version words it in its own terms)."""
+        try:
+            return fn(*args)
+        except Conflict as exc:
+            if not exc.name:
+                exc.kind, exc.name = key[0], key[2]
+            raise
 
     def bind(self, namespace: str, pod_name: str, node: str, *, service_env: list | None = None,
              epoch: int | None = None, request: WriteRequest | None = None) -> dict:

@@ -1,8 +1,9 @@
 """Object lifecycle (issue 19) on three real masters with minions in this process (heartbeat-only NodeAgents
 and hollow minions): terminated pods beyond the threshold, pods of a deleted minion, a minion that comes
-back after its pods were evicted."""
+back after its pods were evicted; deletes with preconditions."""
 
 import pytest
+import requests
 
 from raftkube.client import HttpClient
 from raftkube.controllers.nodes import parse_time, rfc3339
@@ -11,7 +12,7 @@ from raftkube.minion.hollow import HollowRuntime
 from raftkube.minion.kubelet import KubeletSettings
 from raftkube.minion.node import MinionProcess, MinionSettings
 from raftkube.minion.runtime import LABEL_POD_NAME
-from raftkube.model.errors import Conflict
+from raftkube.model.errors import Conflict, NotFound
 from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
 from raftkube.testing import objects, poll_until, running_cluster
 
@@ -139,3 +140,27 @@ def test_a_minion_back_after_eviction_stops_its_ghost_pod(gc):
     finally:
         for m in minions:
             m.stop()
+
+
+def test_a_delete_with_preconditions_never_removes_a_newer_object_of_the_name(gc):
+    """Created on one master, deleted and created again on another, and a delete of the first object sent to a
+    third: the state machine refuses it (409), on whichever master it lands, and the newer object stays."""
+    cluster, _client, _agents = gc
+    a, b, c = (HttpClient([url], timeout_s=5.0, retry_for_s=10.0) for url in cluster.urls)
+    for i in range(10):
+        name = f"pre-{i}"
+        first = a.create(objects.pod(name, {"app": "pre"}, node_selector={"nowhere": "x"}))
+        b.delete("Pod", name)
+        again = b.create(objects.pod(name, {"app": "pre"}, node_selector={"nowhere": "x"}))
+        with pytest.raises(Conflict, match="Precondition failed: UID in precondition"):
+            c.delete("Pod", name, uid=first["metadata"]["uid"])
+        assert c.get("Pod", name)["metadata"]["uid"] == again["metadata"]["uid"]
+        r = requests.delete(cluster.urls[i % 3] + f"/api/v1/namespaces/default/pods/{name}", timeout=10,
+                            json={"kind": "DeleteOptions", "apiVersion": "v1",
+                                  "preconditions": {"resourceVersion": str(first["metadata"]["resourceVersion"])}})
+        assert r.status_code == 409 and r.json()["message"].startswith(
+            f'Operation cannot be fulfilled on pods "{name}": Precondition failed: ResourceVersion in precondition')
+        now = c.get("Pod", name)  # the scheduler may have written its reason since
+        c.delete("Pod", name, uid=again["metadata"]["uid"], resource_version=now["metadata"]["resourceVersion"])
+        with pytest.raises(NotFound):
+            a.get("Pod", name)
