@@ -225,6 +225,8 @@ class Registry:
                                kind=key[0], name=key[2])
             merged = strategy.prepare_status_update(obj, old)
             validation.validate(merged)
+            if key[0] == "Pod":  # checked against the version the write is conditional on: atomic
+                validation.validate_pod_status_update(old, merged)
             try:  # no quota: a full store still takes the kubelet's pod status and the minions' heartbeats
                 return self._write("update", key, merged, rv_of(old), epoch, None, request)
             except Conflict:

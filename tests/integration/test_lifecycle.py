@@ -1,6 +1,9 @@
 """Object lifecycle (issue 19) on three real masters with minions in this process (heartbeat-only NodeAgents
 and hollow minions): terminated pods beyond the threshold, pods of a deleted minion, a minion that comes
-back after its pods were evicted; deletes with preconditions."""
+back after its pods were evicted; deletes with preconditions, writes replayed after a lost answer."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -164,3 +167,59 @@ def test_a_delete_with_preconditions_never_removes_a_newer_object_of_the_name(gc
         c.delete("Pod", name, uid=again["metadata"]["uid"], resource_version=now["metadata"]["resourceVersion"])
         with pytest.raises(NotFound):
             a.get("Pod", name)
+
+
+class _LosingFront(BaseHTTPRequestHandler):
+    """Forwards each request to one master, and for a write drops the connection instead of the answer: the
+    write committed, the client does not know (after ``then``, a write of someone else, if set)."""
+
+    master = ""
+    then = None
+
+    def _forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        keep = ("Content-Type", "Raftkube-Request-Id", "Raftkube-Attempt")
+        resp = requests.request(self.command, self.master + self.path, data=body or None, timeout=10,
+                                headers={k: self.headers[k] for k in keep if self.headers.get(k)})
+        if self.command == "GET":
+            self.send_response(resp.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(resp.content)))
+            self.end_headers()
+            self.wfile.write(resp.content)
+            return
+        if type(self).then is not None:
+            type(self).then()
+        self.close_connection = True  # no answer: the outcome is unknown to the client
+
+    do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_write_whose_answer_was_lost_is_replayed_on_another_master_and_applies_once(gc):
+    """The HTTP client's retry after a lost answer goes to the next master with the same request id: a named
+    create answers the object (not 409), a create without a name makes one pod, a delete does not remove the
+    object of that name created again meanwhile."""
+    cluster, client, _agents = gc
+    _LosingFront.master = cluster.urls[0]
+    front = ThreadingHTTPServer(("127.0.0.1", 0), _LosingFront)
+    threading.Thread(target=front.serve_forever, daemon=True).start()
+    try:
+        def lossy():  # the front first, then another master
+            return HttpClient([f"http://127.0.0.1:{front.server_port}", cluster.urls[1]], timeout_s=5.0,
+                              retry_for_s=10.0)
+        made = lossy().create(objects.pod("lost-answer", {"app": "lost"}, node_selector={"nowhere": "x"}))
+        assert made["metadata"]["name"] == "lost-answer"
+        lossy().create(objects.pod("", {"app": "lost-unnamed"}, node_selector={"nowhere": "x"}))
+        assert len(client.list("Pod", labels="app=lost-unnamed")[0]) == 1
+        _LosingFront.then = lambda: client.create(objects.pod("lost-answer", {"app": "lost"},
+                                                              node_selector={"nowhere": "x"}))
+        lossy().delete("Pod", "lost-answer")  # deleted, created again by someone else, then the answer is lost
+        again = client.get("Pod", "lost-answer")
+        assert again["metadata"]["uid"] != made["metadata"]["uid"]  # the replay did not delete the new one
+    finally:
+        _LosingFront.then = None
+        front.shutdown()
+        front.server_close()
