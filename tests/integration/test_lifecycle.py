@@ -1,8 +1,9 @@
 """Object lifecycle (issue 19) on three real masters with minions in this process (heartbeat-only NodeAgents
 and hollow minions): terminated pods beyond the threshold, pods of a deleted minion, a minion that comes
-back after its pods were evicted; deletes with preconditions, writes replayed after a lost answer."""
+back after its pods were evicted; deletes with preconditions, writes replayed after a lost answer, an outage of every master."""
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -17,7 +18,7 @@ from raftkube.minion.node import MinionProcess, MinionSettings
 from raftkube.minion.runtime import LABEL_POD_NAME
 from raftkube.model.errors import Conflict, NotFound
 from raftkube.model.objects import ACTIVE_PHASES, name_of, pod_node, pod_phase
-from raftkube.testing import objects, poll_until, running_cluster
+from raftkube.testing import holds_for, objects, poll_until, running_cluster
 
 THRESHOLD = 3
 GC_TOML = f"""
@@ -223,3 +224,36 @@ def test_a_write_whose_answer_was_lost_is_replayed_on_another_master_and_applies
         _LosingFront.then = None
         front.shutdown()
         front.server_close()
+
+
+def test_a_master_outage_longer_than_the_grace_period_evicts_nothing(tmp_path):
+    """Every master down for longer than node grace + eviction delay, then back: the minions kept running, so the
+    new leader gives them a full grace period from its takeover (and most NotReady at once holds evictions):
+    no pod is failed, no controller doubles its pods."""
+    with running_cluster(tmp_path, extra_toml=GC_TOML) as cluster:
+        client = HttpClient(cluster.urls, timeout_s=5.0, retry_for_s=20.0)
+        agents = [NodeAgent(HttpClient(cluster.urls, timeout_s=1.0, retry_for_s=0.5), f"out-{i}",
+                            f"10.0.1.{i + 1}", heartbeat_s=0.3).start() for i in range(2)]
+        try:
+            client.create(objects.rc("steady", 4, {"app": "steady"}, [objects.container()]))
+
+            def bound():
+                pods = client.list("Pod", labels="app=steady")[0]
+                return pods if len(pods) == 4 and all(pod_node(p) for p in pods) else None
+            before = {name_of(p) for p in poll_until(bound, 15.0, what="4 bound pods")}
+            for name in cluster.names:
+                cluster.stop(name)
+            time.sleep(5.0)  # the outage itself: longer than grace (2 s) + eviction delay (1 s)
+            for name in cluster.names:
+                cluster.start(name)
+            cluster.wait_ready(timeout_s=30.0)
+
+            def unchanged():
+                pods = client.list("Pod", labels="app=steady")[0]
+                return {name_of(p) for p in pods} == before and all(pod_phase(p) in ACTIVE_PHASES for p in pods)
+            holds_for(unchanged, 6.0, interval_s=0.3, what="no pod failed or added after the outage")
+            poll_until(lambda: all(client.get("Node", a.name, "")["status"]["conditions"][0]["status"] == "True"
+                                   for a in agents), 10.0, what="both minions Ready")
+        finally:
+            for a in agents:
+                a.stop()
