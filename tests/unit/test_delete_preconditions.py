@@ -16,7 +16,7 @@ from raftkube.model.errors import Conflict
 from raftkube.registry import Registry
 from raftkube.state.codec import encode_object, pack
 from raftkube.state.local import LocalStore
-from raftkube.state.machine import StateMachine
+from raftkube.state.machine import StateMachine, check_result
 from raftkube.testing import pod_body
 from tests.unit.fakes import RecordingClient, pod, put, service
 
@@ -148,3 +148,36 @@ def test_endpoints_of_a_deleted_service_are_deleted_only_at_the_version_judged()
     assert client.get("Endpoints", "web")["subsets"] == []
     with pytest.raises(Conflict):
         client.delete("Endpoints", "web", resource_version=judged["metadata"]["resourceVersion"])
+
+
+class FollowerBehind:
+    """A master whose applied state lags the log: local reads see ``follower``, linearizable ones ``live``."""
+
+    write_timeout_s = 5.0
+
+    def __init__(self):
+        self.live, self.follower, self.paused = StateMachine(), StateMachine(), False
+
+    def submit(self, txn, timeout_s=None):
+        entry = pack([txn])
+        [result] = self.live.apply(entry)
+        if not self.paused:
+            self.follower.apply(entry)
+        return check_result(result)
+
+    def read(self, consistent=True, timeout_s=None):
+        return self.live if consistent else self.follower
+
+
+def test_a_delete_answers_the_version_it_deleted_even_on_a_master_that_is_behind():
+    store = FollowerBehind()
+    registry = Registry(store)
+    created = registry.create(pod("x"))
+    store.paused = True  # this master applies nothing more for a while
+    changed = registry.get("Pod", "default", "x")
+    changed["metadata"]["labels"] = {"app": "web", "v": "2"}
+    changed = registry.update(changed)
+    answer = registry.delete("Pod", "default", "x")
+    assert answer["metadata"]["resourceVersion"] == changed["metadata"]["resourceVersion"]  # not the stale copy
+    assert answer["metadata"]["labels"]["v"] == "2" and answer["metadata"]["uid"] == created["metadata"]["uid"]
+    assert store.live.get(("Pod", "default", "x")) is None
