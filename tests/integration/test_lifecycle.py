@@ -159,9 +159,12 @@ def test_a_delete_with_preconditions_never_removes_a_newer_object_of_the_name(gc
         with pytest.raises(Conflict, match="Precondition failed: UID in precondition"):
             c.delete("Pod", name, uid=first["metadata"]["uid"])
         assert c.get("Pod", name)["metadata"]["uid"] == again["metadata"]["uid"]
-        r = requests.delete(cluster.urls[i % 3] + f"/api/v1/namespaces/default/pods/{name}", timeout=10,
-                            json={"kind": "DeleteOptions", "apiVersion": "v1",
-                                  "preconditions": {"resourceVersion": str(first["metadata"]["resourceVersion"])}})
+        stale = {"kind": "DeleteOptions", "apiVersion": "v1",
+                 "preconditions": {"resourceVersion": str(first["metadata"]["resourceVersion"])}}
+        url = cluster.urls[i % 3] + f"/api/v1/namespaces/default/pods/{name}"
+        # a 503 (no quorum for a moment, under load) is tried again; [r], as a Response that is a 409 is falsy
+        [r] = poll_until(lambda: (lambda r: [r] if r.status_code != 503 else None)(
+            requests.delete(url, json=stale, timeout=10)), 15.0, what="an answer to the v1 delete")
         assert r.status_code == 409 and r.json()["message"].startswith(
             f'Operation cannot be fulfilled on pods "{name}": Precondition failed: ResourceVersion in precondition')
         c.delete("Pod", name, uid=again["metadata"]["uid"])  # (its resourceVersion moves: the scheduler's reasons)
