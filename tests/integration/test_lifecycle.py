@@ -1,6 +1,7 @@
 """Object lifecycle (issue 19) on three real masters with minions in this process (heartbeat-only NodeAgents
 and hollow minions): terminated pods beyond the threshold, pods of a deleted minion, a minion that comes
-back after its pods were evicted; deletes with preconditions, writes replayed after a lost answer, an outage of every master."""
+back after its pods were evicted; deletes with preconditions, writes replayed after a lost answer, an outage
+of every master."""
 
 import threading
 import time
