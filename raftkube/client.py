@@ -45,7 +45,10 @@ class Client(Protocol):
 
     def update_status(self, obj: dict) -> dict: ...
 
-    def delete(self, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE) -> None: ...
+    def delete(self, kind: str, name: str, namespace: str = DEFAULT_NAMESPACE, *, uid: str = "",
+               resource_version: int = 0) -> None:
+        """Delete the object ``name``; with ``uid`` / ``resource_version``, only if it is still that object /
+        that version of it (otherwise Conflict), so a newer object of the same name is never deleted."""
 
     def bind(self, namespace: str, pod: str, node: str) -> None: ...
 
@@ -199,8 +202,9 @@ class HttpClient:
                             v1beta1.to_wire(obj))
         return v1beta1.from_wire(kind, resp.json(), namespace=ns)
 
-    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE):
-        self.request("DELETE", self._path(kind, name), self._ns_params(kind, namespace))
+    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE, *, uid="", resource_version=0):
+        self.request("DELETE", self._path(kind, name), self._ns_params(kind, namespace),
+                     v1beta1.delete_options(uid, resource_version) if uid or resource_version else None)
 
     def bind(self, namespace, pod, node):
         self.request("POST", "/api/v1beta1/bindings", None,

@@ -11,6 +11,7 @@ import falcon
 
 from raftkube import __version__
 from raftkube.api.admission import admit_update
+from raftkube.api.delete_options import delete_preconditions
 from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body, write_request
 from raftkube.model.errors import ApiError
 
@@ -143,7 +144,8 @@ class NamespacedItem(ItemResource, _Namespaced):
         if namespace is not None:
             self._ns(req, namespace)
         res = self._resource(resource, "delete", req)
-        old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name,
+        rv, uid = delete_preconditions(read_body(req, self.body_limit, required=False))
+        old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name, rv=rv, uid=uid,
                          request=write_request(req))
         _send(resp, self.version.encode(old))
 

@@ -16,6 +16,7 @@ import falcon
 
 from raftkube.api import decode
 from raftkube.api.admission import admit_create, admit_update, needs_old
+from raftkube.api.delete_options import delete_preconditions
 from raftkube.api.watchpump import Watcher, event_line
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
@@ -28,8 +29,9 @@ from raftkube.state.machine import REQUEST_ID_MAX_LEN
 log = logging.getLogger(__name__)
 
 
-def read_body(req: falcon.Request, limit: int) -> dict:
-    """The JSON (or YAML) object in the request body; 400/413 with a clear message otherwise."""
+def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict | None:
+    """The JSON (or YAML) object in the request body; 400/413 with a clear message otherwise (an empty body:
+    None unless ``required``)."""
     length = req.content_length
     if length is not None and length > limit:
         raise RequestTooLarge(f"request body of {length} bytes is larger than the limit of {limit} bytes")
@@ -37,6 +39,8 @@ def read_body(req: falcon.Request, limit: int) -> dict:
     if len(raw) > limit:
         raise RequestTooLarge(f"request body is larger than the limit of {limit} bytes")
     if not raw.strip():
+        if not required:
+            return None
         raise BadRequest("the request needs a JSON body")
     if "yaml" in (req.content_type or ""):
         try:
@@ -170,7 +174,9 @@ class ItemResource(_VersionResource):
 
     def on_delete(self, req, resp, resource, name):
         res = self._resource(resource, "delete", req)
-        self._call(res, self.registry.delete, res.kind, _namespace(req), name, request=write_request(req))
+        rv, uid = delete_preconditions(read_body(req, self.body_limit, required=False))
+        self._call(res, self.registry.delete, res.kind, _namespace(req), name, rv=rv, uid=uid,
+                   request=write_request(req))
         _send(resp, self.version.success_body())
 
 

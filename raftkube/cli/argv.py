@@ -20,7 +20,7 @@ from raftkube.model.errors import ApiError, Invalid
 
 #: kubecfg flags that take a value (single-letter ones keep one dash; long ones get two)
 VALUE_FLAGS = frozenset({"c", "h", "l", "p", "s", "u", "image", "fields", "timeout", "server", "file",
-                         "tail", "certificate-authority", "token", "client-certificate", "client-key"})
+                         "tail", "uid", "resource-version", "certificate-authority", "token", "client-certificate", "client-key"})
 #: kubecfg flags that are booleans: ``-json``, ``-json=true``, ``-json=false``
 BOOL_FLAGS = frozenset({"json", "yaml", "wait", "follow"})
 #: the commands whose flags follow kubecfg's rules (``master`` and others keep plain click parsing)

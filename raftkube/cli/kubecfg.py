@@ -20,7 +20,7 @@ from raftkube.cli.targets import (KUBELET_PORT, PODS, api_path, complete_resourc
                                   kubelet_credentials, make_client, parse_target, put_object, rc_name, server_urls)
 from raftkube.client import Credentials
 from raftkube.model.errors import NotFound
-from raftkube.apis.v1beta1 import RESOURCES
+from raftkube.apis.v1beta1 import RESOURCES, delete_options
 from raftkube.model.objects import DEFAULT_NAMESPACE
 
 
@@ -139,20 +139,27 @@ def update(resource, name, source, server, as_json, as_yaml):
 @click.command()
 @click.argument("resource", shell_complete=complete_resource)
 @click.argument("name", required=False)
+@click.option("--uid", default="", metavar="UID", help="delete only if the object has this uid (else 409)")
+@click.option("--resource-version", "resource_version", type=click.IntRange(min=1), default=None, metavar="N",
+              help="delete only if the object is at this resourceVersion (else 409)")
 @server_option
 @output_options
-def delete(resource, name, server, as_json, as_yaml):
+def delete(resource, name, uid, resource_version, server, as_json, as_yaml):
     """Delete RESOURCE/ID and print the resulting Status.
 
-    Deleting a replication controller does not delete its pods: use stop, then rm.
+    Deleting a replication controller does not delete its pods: use stop, then rm. With --uid or
+    --resource-version (DeleteOptions preconditions) the delete is refused (409) if the object of that
+    name is another one or has changed since.
 
     \b
     Example:
       kubecfg delete pods/redis
+      kubecfg delete pods/redis --uid 5c0e1b9e-...
     """
     fmt = output_format(as_json, as_yaml)
     res, name = parse_target(resource, name, need_name=True, command="delete")
-    emit(make_client(server).request("DELETE", api_path(res, name)).json(), fmt)
+    body = delete_options(uid, resource_version or 0) if uid or resource_version else None
+    emit(make_client(server).request("DELETE", api_path(res, name), body=body).json(), fmt)
 
 
 # ---- replication controllers: resize, stop, rm, run, rollingupdate ------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from raftkube.apis.v1beta1 import delete_options
 from raftkube.cli.targets import PODS, RC, api_path, get_object, put_object
 from raftkube.client import HttpClient
 from raftkube.model.errors import Conflict, NotFound
@@ -65,11 +66,20 @@ def wait_replicas(client: HttpClient, name: str, replicas: int, timeout_s: float
 
 
 def remove_controller(client: HttpClient, name: str) -> dict:
-    """DELETE the controller and return the Status; refused (RolloutError) while it wants replicas."""
-    replicas = (get_object(client, RC, name).get("desiredState") or {}).get("replicas") or 0
+    """DELETE the controller and return the Status; refused (RolloutError) while it wants replicas.
+
+    The delete is of the version read (its uid and resourceVersion as preconditions): a controller resized up
+    or created again under that name since the check is not deleted (409 Conflict)."""
+    rc = get_object(client, RC, name)
+    replicas = (rc.get("desiredState") or {}).get("replicas") or 0
     if replicas != 0:
         raise RolloutError(f"controller has non-zero replicas ({replicas}), please stop it first")
-    return client.request("DELETE", api_path(RC, name)).json()
+    return client.request("DELETE", api_path(RC, name), body=_this_one(rc)).json()
+
+
+def _this_one(obj: dict) -> dict:
+    """A DELETE body that deletes only this version of this object (v1beta1 ``uid``, ``resourceVersion``)."""
+    return delete_options(obj.get("uid") or "", int(obj.get("resourceVersion") or 0))
 
 
 def matching_pods(client: HttpClient, selector: dict) -> list[dict]:
@@ -114,10 +124,10 @@ def rolling_update(client: HttpClient, name: str, *, image: str | None, period_s
         return 0
     for i, pod in enumerate(pods, 1):
         pod_name = pod.get("id") or ""
-        try:
-            client.request("DELETE", api_path(PODS, pod_name))
-        except NotFound:
-            pass
+        try:  # this pod only (its uid): never a newer one of the same name
+            client.request("DELETE", api_path(PODS, pod_name), body=delete_options(pod.get("uid") or ""))
+        except (NotFound, Conflict):
+            pass  # gone already, or replaced by another pod of that name
         progress(f"[{i}/{total}] deleted pod {pod_name}; waiting for its replacement")
         deadline = clock() + timeout_s
         while True:

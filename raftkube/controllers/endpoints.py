@@ -9,7 +9,7 @@ import logging
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.model.endpoints import endpoint_pairs, subsets_from_pairs
 from raftkube.model.errors import AlreadyExists, ApiError, Conflict, NotFound, NotLeader
-from raftkube.model.objects import RUNNING, labels_of, name_of, namespace_of, pod_phase
+from raftkube.model.objects import RUNNING, labels_of, name_of, namespace_of, pod_phase, rv_of
 from raftkube.model.selectors import selector_from_map
 
 log = logging.getLogger(__name__)
@@ -131,12 +131,18 @@ class EndpointsController(Controller):
 
     def _delete(self, ep: dict) -> None:
         try:
-            self.client.delete("Endpoints", name_of(ep), namespace_of(ep))
+            # only the version it judged: endpoints written meanwhile (a service of that name again) stay
+            self.client.delete("Endpoints", name_of(ep), namespace_of(ep), resource_version=rv_of(ep))
             log.info("endpoints %s/%s removed: its service is gone", namespace_of(ep), name_of(ep))
         except NotLeader:
             raise
         except NotFound:
             pass
+        except Conflict as exc:
+            log.info("endpoints %s/%s changed underneath (%s); relisting", namespace_of(ep), name_of(ep), exc)
+            self.endpoints_informer.relist()
+            self.wake()
+            return
         except ApiError as exc:
             log.warning("endpoints %s/%s: delete failed: %s", namespace_of(ep), name_of(ep), exc)
             return

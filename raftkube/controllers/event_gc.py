@@ -10,7 +10,7 @@ import time
 from raftkube.controllers.base import Controller, obj_key
 from raftkube.controllers.nodes import parse_time
 from raftkube.model.errors import ApiError, NotFound, NotLeader
-from raftkube.model.objects import name_of, namespace_of
+from raftkube.model.objects import name_of, namespace_of, uid_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class EventGarbageCollector(Controller):
             if self.stop_event.is_set():
                 return
             try:
-                self.client.delete("Event", name_of(ev), namespace_of(ev))
+                self.client.delete("Event", name_of(ev), namespace_of(ev), uid=uid_of(ev))
             except NotLeader:
                 raise
             except NotFound:

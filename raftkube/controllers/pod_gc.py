@@ -23,7 +23,8 @@ from raftkube.controllers.base import Controller, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NODE_LOST, parse_time
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
-from raftkube.model.objects import ACTIVE_PHASES, FAILED, PENDING, name_of, namespace_of, pod_node, pod_phase
+from raftkube.model.objects import (ACTIVE_PHASES, FAILED, PENDING, name_of, namespace_of, pod_node, pod_phase,
+                                    uid_of)
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,14 @@ class PodGarbageCollector(Controller):
         if self.stop_event.is_set():
             return False
         try:
-            self.client.delete("Pod", name_of(pod), namespace_of(pod))
+            self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))  # never a newer pod
         except NotFound:
             pass
         except NotLeader:
             raise
+        except Conflict:
+            log.info("pod %s/%s: not deleted, the name now belongs to another pod", namespace_of(pod), name_of(pod))
+            return False
         except ApiError as exc:
             log.warning("pod %s/%s: delete failed: %s", namespace_of(pod), name_of(pod), exc)
             return False

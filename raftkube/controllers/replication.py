@@ -12,6 +12,8 @@
   refuses them (StoreFull, logged once per run of failures, retried with backoff), instead of queueing them
   all at once.
 - Deleting an RC leaves its pods (2014 behaviour).
+- Its pods always restart: a template stored with restartPolicy Never or OnFailure (before those were refused)
+  makes pods with Always, and the controller gets one event saying so.
 """
 
 from __future__ import annotations
@@ -24,11 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
-from raftkube.model.errors import ApiError, NotFound, NotLeader, StoreFull, Timeout
-from raftkube.model.objects import ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of
+from raftkube.controllers.events import EventRecorder
+from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader, StoreFull, Timeout
+from raftkube.model.objects import (ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of,
+                                    uid_of)
 from raftkube.model.selectors import selector_from_map
 
 log = logging.getLogger(__name__)
+
+ALWAYS = "Always"
+#: the event a controller gets when its template's restartPolicy is not honoured
+RESTART_POLICY_OVERRIDDEN = "RestartPolicyOverridden"
 
 
 def _deletion_rank(pod: dict) -> tuple:
@@ -77,13 +85,25 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
 
 
 def pod_from_template(rc: dict) -> dict:
-    """A new pod for ``rc``: the template's spec and a copy of its labels; the server assigns the name."""
+    """A new pod for ``rc``: the template's spec and a copy of its labels; the server assigns the name.
+
+    Its restartPolicy is Always whatever the template says: a controller's pods always restart. A template
+    that says Never or OnFailure is refused since the 422 rule, but a controller stored before it may still
+    have one; its pods would run to completion and be replaced over and over (``unsupported_restart_policy``)."""
     template = (rc.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
+    spec = copy.deepcopy(template.get("spec") or {})
+    spec["restartPolicy"] = ALWAYS
     return {"kind": "Pod",
             "metadata": {"name": "", "namespace": namespace_of(rc), "labels": dict(tmeta.get("labels") or {}),
                          "annotations": dict(tmeta.get("annotations") or {})},
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": spec}
+
+
+def unsupported_restart_policy(rc: dict) -> str:
+    """The template's restartPolicy if it is one a controller does not honour (Never, OnFailure), else ""."""
+    policy = ((((rc.get("spec") or {}).get("template") or {}).get("spec") or {}).get("restartPolicy")) or ALWAYS
+    return "" if policy == ALWAYS else str(policy)
 
 
 @dataclass
@@ -112,9 +132,12 @@ class Expectations:
 class ReplicationManager(Controller):
     name = "replication"
 
-    def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, burst: int = 500, **kw):
+    def __init__(self, client, *, workers: int = 16, expectation_ttl_s: float = 30.0, burst: int = 500,
+                 events: EventRecorder | None = None, **kw):
         super().__init__(client, **kw)
         self.burst = burst
+        self.events = events if events is not None else EventRecorder(client, "replication-manager", threads=0)
+        self._told: set[tuple[str, str, str]] = set()  # (namespace, name, uid) of controllers told about that
         self.pods = LabelIndex()
         self.pod_informer = self.informer("Pod", self._on_pod)
         self.rc_informer = self.informer("ReplicationController", self._on_rc)
@@ -166,6 +189,8 @@ class ReplicationManager(Controller):
             exp.inflight += to_create
             for pod in to_delete:
                 exp.deleting[name_of(pod)] = now + self.expectation_ttl_s
+        if to_create:
+            self._tell_restart_policy(rc, key)
         if to_create or to_delete:
             log.info("rc %s/%s: %d active, want %s: creating %d, deleting %d", key[0], key[1],
                      len(visible), (rc.get("spec") or {}).get("replicas"), to_create, len(to_delete))
@@ -173,6 +198,19 @@ class ReplicationManager(Controller):
             self._run(self._create, rc, key)
         for pod in to_delete:
             self._run(self._delete, pod, key)
+
+    def _tell_restart_policy(self, rc: dict, key: tuple[str, str]) -> None:
+        """Once per controller (per leadership term): its template's restartPolicy is not honoured."""
+        policy = unsupported_restart_policy(rc)
+        told = (key[0], key[1], (rc.get("metadata") or {}).get("uid") or "")
+        if not policy or told in self._told:
+            return
+        self._told.add(told)
+        message = (f"template restartPolicy {policy} is not supported for a replication controller (stored before "
+                   f"it was refused): its pods are created with restartPolicy Always; update the template to say "
+                   f"Always")
+        log.warning("rc %s/%s: %s", key[0], key[1], message)
+        self.events.record(rc, RESTART_POLICY_OVERRIDDEN, message)
 
     def _run(self, fn, *args) -> None:
         if self._pool is None:
@@ -234,7 +272,8 @@ class ReplicationManager(Controller):
             if self.stop_event.is_set():
                 result = "skipped"
                 return
-            self.client.delete("Pod", name_of(pod), namespace_of(pod))
+            # the uid precondition: never a newer pod that took the name meanwhile
+            self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))
             result = "deleted"
             self.pod_informer.store_local(pod, deleted=True)
         except NotLeader:
@@ -242,6 +281,10 @@ class ReplicationManager(Controller):
         except NotFound:
             result = "gone"
             self.pod_informer.store_local(pod, deleted=True)
+        except Conflict:  # the pod it meant is gone; the one of that name now is another (the watch brings it)
+            result = "gone"
+            with self.lock:
+                self.expectations.setdefault(key, Expectations()).deleting.pop(name_of(pod), None)
         except ApiError as exc:
             log.warning("rc %s/%s: deleting pod %s failed: %s", key[0], key[1], name_of(pod), exc)
             with self.lock:

@@ -21,6 +21,10 @@ class Cause:
         return {"reason": self.reason, "field": self.field, "message": self.message}
 
 
+#: how a Conflict of a delete precondition starts its reason (Kubernetes' wording)
+PRECONDITION = "Precondition failed:"
+
+
 class ApiError(Exception):
     """Base of every error with an HTTP meaning."""
 

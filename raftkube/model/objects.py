@@ -131,6 +131,10 @@ def labels_of(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
+def uid_of(obj: dict) -> str:
+    return (obj.get("metadata") or {}).get("uid") or ""
+
+
 def rv_of(obj: dict) -> int:
     return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
 

@@ -16,7 +16,7 @@ import re
 from typing import Callable, Iterable, Mapping
 
 from raftkube.model.errors import Cause, FieldErrors, Invalid
-from raftkube.model.objects import RESOURCES_BY_KIND
+from raftkube.model.objects import FAILED, RESOURCES_BY_KIND, SUCCEEDED
 
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
@@ -450,6 +450,26 @@ def pod_update_causes(old: dict, new: dict) -> list[Cause]:
 def validate_pod_update(old: dict, new: dict) -> None:
     """Raise ``Invalid`` if a user update of a bound pod changes more than images and labels."""
     causes = pod_update_causes(old, new)
+    if causes:
+        raise invalid_error("Pod", _meta(new).get("name") or _meta(old).get("name") or "", causes)
+
+
+TERMINAL_PHASES = (SUCCEEDED, FAILED)
+
+
+def pod_status_update_causes(old: dict, new: dict) -> list[Cause]:
+    """A terminated pod stays terminated: once its phase is Succeeded or Failed, a status write (a kubelet's late
+    report, say, computed before the master failed the pod) may not change the phase."""
+    was, now = (old.get("status") or {}).get("phase"), (new.get("status") or {}).get("phase")
+    if was not in TERMINAL_PHASES or now == was:
+        return []
+    errs = FieldErrors()
+    errs.forbidden("status.phase", "a terminated pod stays terminated")
+    return errs.causes
+
+
+def validate_pod_status_update(old: dict, new: dict) -> None:
+    causes = pod_status_update_causes(old, new)
     if causes:
         raise invalid_error("Pod", _meta(new).get("name") or _meta(old).get("name") or "", causes)
 

@@ -36,8 +36,8 @@ class LocalClient:
     def update_status(self, obj):
         return self.registry.update_status(obj, epoch=self.epoch)
 
-    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE):
-        self.registry.delete(kind, namespace, name, epoch=self.epoch)
+    def delete(self, kind, name, namespace=DEFAULT_NAMESPACE, *, uid="", resource_version=0):
+        self.registry.delete(kind, namespace, name, epoch=self.epoch, rv=resource_version, uid=uid)
 
     def bind(self, namespace, pod, node):
         self.registry.bind(namespace, pod, node, epoch=self.epoch)

@@ -25,6 +25,8 @@ from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
 
 log = logging.getLogger(__name__)
 
+#: tries of a delete without the client's resourceVersion that other writes keep overtaking
+DELETE_ATTEMPTS = 5
 #: renderings get_rendered keeps (least recently read dropped first)
 RENDERED_CACHE_SIZE = 4096
 
@@ -226,6 +228,8 @@ class Registry:
                                kind=key[0], name=key[2])
             merged = strategy.prepare_status_update(obj, old)
             validation.validate(merged)
+            if key[0] == "Pod":  # checked against the version the write is conditional on: atomic
+                validation.validate_pod_status_update(old, merged)
             try:  # no quota: a full store still takes the kubelet's pod status and the minions' heartbeats
                 return self._write("update", key, merged, rv_of(old), epoch, None, request)
             except Conflict:
@@ -249,15 +253,48 @@ class Registry:
         return self._decorate(obj)
 
     def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
-               request: WriteRequest | None = None) -> dict:
+               uid: str = "", request: WriteRequest | None = None) -> dict:
+        """Delete an object and answer with the version deleted; ``rv``/``uid`` (DeleteOptions.preconditions)
+        are checked by the state machine as the delete applies: 409 when the object there is not that version
+        or not that object.
+
+        Without the client's ``rv`` the delete carries the resourceVersion of the copy it answers with, and a
+        lost race (a write in between, or this master's copy behind) is tried again on a fresh read, so the
+        answer is never an older version, nor another object of the same name."""
         key = self._key(kind, namespace, name)
         first = self._first_outcome(request)
         if first is not None:
-            return self._gone(key, check_result(first))
+            return self._gone(key, self._named(key, check_result, first))
         old = self._local(key)
-        op = {"op": "delete", "key": list(key), "rv": rv}
-        revs = self._submit([op], epoch, request)
-        return self._gone(key, revs) if isinstance(revs, Replayed) else old
+        for attempt in range(DELETE_ATTEMPTS):
+            op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
+            if uid:
+                op["uid"] = uid
+            try:
+                revs = self._named(key, self._submit, [op], epoch, request)
+            except Conflict:
+                if rv:
+                    raise  # the client's own precondition
+                old = self._fresh(key)  # a refused delete is not remembered: the same request id may go again
+                if uid and old["metadata"].get("uid") != uid:
+                    raise
+                if attempt == DELETE_ATTEMPTS - 1:
+                    raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{name}" cannot be deleted: it changed '
+                                   f"{DELETE_ATTEMPTS} times while being deleted; try again", kind=kind,
+                                   name=name) from None
+                continue
+            return self._gone(key, revs) if isinstance(revs, Replayed) else old
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _named(key, fn, *args):
+        """``fn(*args)``, its Conflict naming the object (an API version words it in its own terms)."""
+        try:
+            return fn(*args)
+        except Conflict as exc:
+            if not exc.name:
+                exc.kind, exc.name = key[0], key[2]
+            raise
 
     def bind(self, namespace: str, pod_name: str, node: str, *, service_env: list | None = None,
              epoch: int | None = None, request: WriteRequest | None = None) -> dict:

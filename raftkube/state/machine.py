@@ -13,7 +13,7 @@ Ops (dicts)::
 
     {"op": "create", "key": [kind, ns, name], "data": bytes, "quota": int (optional)}
     {"op": "update", "key": ..., "data": bytes, "rv": expected rv (0 = unconditional), "quota": ...}
-    {"op": "delete", "key": ..., "rv": expected rv (0 = unconditional)}
+    {"op": "delete", "key": ..., "rv": expected rv (0 = none), "uid": expected metadata.uid ("" = none)}
     {"op": "bind",   "key": ..., "node": str, "patch": {spec fields}}   # pod nodeName "" -> node
     {"op": "claim",  "holder": str, "term": int}                        # leader epoch += 1
 Transaction: {"ops": [op...], "epoch": int (optional: rejected unless it equals the current epoch),
@@ -32,6 +32,10 @@ Quota: an op that stores bytes may carry ``quota`` (the proposer's ``[cluster] q
 replica's config, so every replica decides the same even if the masters' configs differ. Deletes and ops
 without a quota (status updates, binds) always apply: a full store can still be emptied and keep running.
 
+Delete preconditions (Kubernetes' DeleteOptions.preconditions): a delete may name the resourceVersion and the uid
+it expects; either one that does not match the stored object refuses the transaction (``Conflict``, "Precondition
+failed: ..."), so a delete meant for one object never removes a newer one of the same name.
+
 Claims are fenced by Raft term: a claim carries the term in which its holder was leader when it decided to
 claim, and one from a term older than the current epoch's is refused (``NotLeader``). A deposed leader's claim
 that commits after its successor's (pysyncobj forwards a follower's proposals to the leader) cannot take the
@@ -46,7 +50,8 @@ import threading
 from collections import OrderedDict
 from typing import Callable, Iterable
 
-from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, StoreFull
+from raftkube.model.errors import (PRECONDITION, AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader,
+                                   StoreFull)
 from raftkube.model.objects import RESOURCES_BY_KIND
 from raftkube.state.codec import pack, unpack
 
@@ -62,6 +67,20 @@ REQUEST_IDS_MAX = 100_000
 REQUEST_ID_MAX_LEN = 64
 #: the fifth element of the result of a transaction not applied again because its request id was seen
 REPLAYED = "replayed"
+
+
+def _check_delete_preconditions(key, cur: tuple[int, bytes], rv: int, uid: str) -> None:
+    """Refuse a delete whose preconditions do not match the stored object (Kubernetes' wording)."""
+    if uid:
+        if not isinstance(uid, str):
+            raise TxnFailed("BadRequest", f"delete precondition uid must be a string, got {uid!r}")
+        stored = (unpack(cur[1]).get("metadata") or {}).get("uid") or ""
+        if uid != stored:
+            raise TxnFailed("Conflict", f"{_describe(key)} cannot be deleted: {PRECONDITION} "
+                                        f"UID in precondition: {uid}, UID in object meta: {stored}")
+    if rv and rv != cur[0]:
+        raise TxnFailed("Conflict", f"{_describe(key)} cannot be deleted: {PRECONDITION} "
+                                    f"ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {cur[0]}")
 
 
 def _describe(key) -> str:
@@ -227,7 +246,9 @@ class StateMachine:
             return self._put(table, key, op["data"], None, ADDED, undo, events, _quota(op))
         if cur is None:
             raise TxnFailed("NotFound", f"{_describe(key)} not found")
-        if expect and expect != cur[0]:
+        if kind == "delete":
+            _check_delete_preconditions(key, cur, expect, op.get("uid") or "")
+        elif expect and expect != cur[0]:
             raise TxnFailed("Conflict", f"{_describe(key)} cannot be updated: resourceVersion {expect} "
                                         f"does not match the current {cur[0]}")
         if kind == "update":

@@ -208,6 +208,20 @@ def test_delete_prints_the_status_table(kc):
     assert fails(run(kc, "delete", "pods/del-1")) == 'Error: pod "del-1" not found\n'
 
 
+def test_delete_with_preconditions_deletes_only_that_object(kc):
+    first = api(kc, "POST", "/pods", pod_body("del-pre")).json()
+    assert api(kc, "DELETE", "/pods/del-pre").status_code == 200
+    again = api(kc, "POST", "/pods", pod_body("del-pre")).json()  # the same name, another object
+    assert fails(run(kc, "delete", "pods/del-pre", "-uid", first["uid"])) == (
+        f'Error: pod "del-pre" cannot be deleted: Precondition failed: UID in precondition: {first["uid"]}, '
+        f'UID in object meta: {again["uid"]}\n')
+    assert "ResourceVersion in precondition: 1," in fails(run(kc, "delete", "pods/del-pre", "--resource-version", 1))
+    assert api(kc, "GET", "/pods/del-pre").json()["uid"] == again["uid"]
+    assert ok(run(kc, "delete", "pods/del-pre", "--uid", again["uid"], "--resource-version",
+                  again["resourceVersion"])) == STATUS_TABLE
+    assert api(kc, "GET", "/pods/del-pre").status_code == 404
+
+
 def test_resize_stop_rm(kc):
     assert api(kc, "POST", "/replicationControllers", rc_body("rs-1", replicas=1)).status_code == 200
     doc = yaml.safe_load(ok(run(kc, "resize", "rs-1", "3")))  # kubecfg printed the controller as YAML

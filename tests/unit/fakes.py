@@ -69,9 +69,9 @@ class RecordingClient:
         self._record("update_status", obj["kind"], obj["metadata"]["name"])
         return self.inner.update_status(obj)
 
-    def delete(self, kind, name, namespace="default"):
+    def delete(self, kind, name, namespace="default", *, uid="", resource_version=0):
         self._record("delete", kind, name)
-        return self.inner.delete(kind, name, namespace)
+        return self.inner.delete(kind, name, namespace, uid=uid, resource_version=resource_version)
 
     def bind(self, namespace, pod, node):
         self._record("bind", "Pod", pod)

@@ -1,6 +1,15 @@
-"""Issue 19, object lifecycle: what counts as a replica, which pods are endpoints."""
+"""Issue 19, object lifecycle: what counts as a replica, which pods are endpoints, terminated stays terminated."""
 
+import pytest
+from falcon import testing
+
+from raftkube.api.app import create_app
+from raftkube.config import ApiConfig
 from raftkube.controllers.endpoints import plan_endpoints
+from raftkube.model.errors import Invalid
+from raftkube.registry import Registry
+from raftkube.state.local import LocalStore
+from raftkube.testing import pod_body
 from tests.unit.fakes import RecordingClient, pod, put, rc, service
 
 
@@ -104,3 +113,40 @@ def test_endpoints_leave_out_a_running_pod_whose_container_is_not_ready():
     pods[2]["status"]["containerStatuses"] = [cs("a", False, up)]  # running, liveness probe failing
     subsets = plan_endpoints(service(container_port=80), pods)
     assert [a["ip"] for s in subsets for a in s["addresses"]] == ["10.0.0.1", "10.0.0.4"]
+
+
+def test_a_late_kubelet_status_never_brings_a_terminated_pod_back():
+    """The master fails a pod (NodeLost); the kubelet's Running status, computed before it saw that, arrives
+    after it: refused (422), the pod stays Failed. The same for any terminal phase to another phase."""
+    client = RecordingClient()
+    put(client, pod("p", node_name="n1", phase="Running"))
+    late = client.get("Pod", "p")
+    late["metadata"]["resourceVersion"] = 0  # the kubelet's status writes are unconditional
+    failed = client.get("Pod", "p")
+    failed["status"] = {**failed["status"], "phase": "Failed", "reason": "NodeLost"}
+    client.inner.update_status(failed)
+    with pytest.raises(Invalid) as err:
+        client.inner.update_status(late)
+    assert err.value.message == 'pod "p" is invalid: status.phase: forbidden (a terminated pod stays terminated)'
+    stored = client.get("Pod", "p")
+    assert stored["status"]["phase"] == "Failed" and stored["status"]["reason"] == "NodeLost"
+    late["status"] = {"phase": "Succeeded"}
+    with pytest.raises(Invalid):
+        client.inner.update_status(late)
+    late["status"] = {**stored["status"], "message": "more detail"}  # the same terminal phase: a status like any
+    assert client.inner.update_status(late)["status"]["message"] == "more detail"
+
+
+def test_the_api_answers_422_to_a_status_that_revives_a_terminated_pod():
+    store = LocalStore()
+    api = testing.TestClient(create_app(Registry(store), store, ApiConfig()))
+    api.simulate_post("/api/v1beta1/pods", json=pod_body("p"))
+    body = api.simulate_get("/api/v1beta1/pods/p").json
+    body["currentState"] = {"status": "Terminated"}
+    assert api.simulate_put("/api/v1beta1/pods/p/status", json=body).status_code == 200
+    body["currentState"] = {"status": "Running"}
+    body.pop("resourceVersion")
+    r = api.simulate_put("/api/v1beta1/pods/p/status", json=body)
+    assert r.status_code == 422 and r.json["reason"] == "Invalid", r.text
+    assert r.json["message"] == 'pod "p" is invalid: currentState.status: forbidden (a terminated pod stays terminated)'
+    assert api.simulate_get("/api/v1beta1/pods/p").json["currentState"]["status"] == "Terminated"

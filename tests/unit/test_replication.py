@@ -3,6 +3,7 @@
 from raftkube.controllers.replication import ReplicationManager, plan_replicas, pod_from_template
 from raftkube.model.errors import NotLeader
 from raftkube.model.objects import name_of
+from raftkube.state.codec import encode_object
 from tests.unit.fakes import FakeClock, RecordingClient, pod, put, rc
 
 
@@ -267,3 +268,28 @@ def test_creates_racing_past_a_full_store_warn_once(caplog):
             t.join(5)
     assert len(client.list("Pod")[0]) == 2
     assert [r.getMessage() for r in caplog.records].count("rc default/web: creates refused, retrying with backoff: full") == 1
+
+
+def test_a_controller_stored_with_restart_policy_never_makes_pods_that_always_restart():
+    """Stored before Never/OnFailure templates were refused (422): its pods would run to completion and be
+    replaced over and over. They are created with restartPolicy Always, and the controller gets one event."""
+    client = RecordingClient()
+    old = rc(replicas=2)
+    old["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    old["metadata"]["uid"] = "old-rc"
+    client.registry.store.submit({"ops": [{"op": "create", "key": ["ReplicationController", "default", "web"],
+                                           "data": encode_object(old)}]})  # as an earlier release stored it
+    m = manager(client)
+    m.sync_once()
+    pods, _ = client.list("Pod")
+    assert len(pods) == 2 and {p["spec"]["restartPolicy"] for p in pods} == {"Always"}
+    [event] = client.list("Event")[0]
+    assert event["reason"] == "RestartPolicyOverridden" and event["involvedObject"]["name"] == "web"
+    assert event["message"].startswith("template restartPolicy Never is not supported for a replication controller")
+    old = client.registry.get("ReplicationController", "default", "web")
+    old["spec"]["replicas"] = 3
+    client.registry.store.submit({"ops": [{"op": "update", "key": ["ReplicationController", "default", "web"],
+                                           "data": encode_object(old)}]})
+    m.sync_once()
+    assert len(client.list("Pod")[0]) == 3 and len(client.list("Event")[0]) == 1  # told once
+    assert pod_from_template(rc())["spec"]["restartPolicy"] == "Always"

@@ -50,7 +50,7 @@ class FakeCluster:
         self.time = time
         if containers is None:
             containers = [{"name": "web", "image": "nginx:1"}]
-        self.rc = {"kind": "ReplicationController", "id": "web", "resourceVersion": 7,
+        self.rc = {"kind": "ReplicationController", "id": "web", "uid": "rc-uid", "resourceVersion": 7,
                    "desiredState": {"replicas": len(pods) if replicas is None else replicas,
                                     "replicaSelector": {"name": "web"},
                                     "podTemplate": {"labels": {"name": "web"}, "desiredState": {
@@ -65,6 +65,7 @@ class FakeCluster:
         self.current_at = time.now
         self.conflicts = conflicts
         self.calls: list[tuple[str, str]] = []
+        self.delete_bodies: list[dict | None] = []
         self.replaced = 0
 
     def _live_pods(self) -> list[str]:
@@ -81,6 +82,8 @@ class FakeCluster:
 
     def request(self, method, path, params=None, body=None):
         self.calls.append((method, path))
+        if method == "DELETE":
+            self.delete_bodies.append(body)
         if path == RC_PATH and method == "GET":
             return _Resp({**self.rc, "currentState": {"replicas": self._current_replicas()}})
         if path == RC_PATH and method == "PUT":
@@ -95,7 +98,7 @@ class FakeCluster:
             return _Resp({"kind": "Status", "status": "Success"})
         if path == PODS_PATH and method == "GET":
             assert params == {"labels": "name=web"}
-            items = [{"id": n, "currentState": {"status": "Running" if self.running_at.get(n, 0) <= self.time.now
+            items = [{"id": n, "uid": f"uid-{n}", "currentState": {"status": "Running" if self.running_at.get(n, 0) <= self.time.now
                                                 else "Waiting"}} for n in sorted(self._live_pods())]
             items += [{"id": n, "currentState": {"status": "Terminated"}} for n in self.terminated]
             return _Resp({"kind": "PodList", "items": items})
@@ -185,6 +188,9 @@ def test_remove_controller_deletes_a_stopped_controller(fake_time):
     cluster = FakeCluster(fake_time, replicas=0)
     assert rollout.remove_controller(cluster, "web") == {"kind": "Status", "status": "Success"}
     assert cluster.calls == [("GET", RC_PATH), ("DELETE", RC_PATH)]
+    # only the controller it checked: resized up or created again since, it is not deleted (409)
+    assert cluster.delete_bodies == [{"kind": "DeleteOptions", "apiVersion": "v1beta1",
+                                      "preconditions": {"uid": "rc-uid", "resourceVersion": 7}}]
 
 
 # ---- rolling_update ---------------------------------------------------------------------------------
@@ -198,6 +204,8 @@ def test_rolling_update_sets_the_image_then_replaces_pods_in_name_order(fake_tim
     assert cluster.rc["desiredState"]["podTemplate"]["desiredState"]["manifest"]["containers"][0]["image"] == "nginx:2"
     assert cluster.calls[:2] == [("GET", RC_PATH), ("PUT", RC_PATH)]
     assert cluster.deleted_pods() == ["web-a", "web-b", "web-c"]
+    assert [b["preconditions"] for b in cluster.delete_bodies] == [{"uid": "uid-web-a"}, {"uid": "uid-web-b"},
+                                                                  {"uid": "uid-web-c"}]
     assert lines == [
         'replicationController "web": template image is now nginx:2',
         "[1/3] deleted pod web-a; waiting for its replacement", "[1/3] 3/3 pods running", "waiting 10s before the next pod",

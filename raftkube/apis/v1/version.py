@@ -11,7 +11,7 @@ import copy
 from raftkube.apis.v1 import convert, tables
 from raftkube.apis.v1.resources import API_VERSION, RESOURCES, RESOURCES_BY_KIND, discovery
 from raftkube.apis.version import ApiVersion, Binding, Resource
-from raftkube.model.errors import ApiError, BadRequest, Conflict
+from raftkube.model.errors import PRECONDITION, ApiError, BadRequest, Conflict
 from raftkube.model.objects import RESOURCES_BY_KIND as KINDS
 from raftkube.model.selectors import FieldSelector, parse_field_selector
 
@@ -66,6 +66,9 @@ class V1(ApiVersion):
         if isinstance(exc, Conflict) and "resourceVersion" in exc.message and exc.name:
             exc.message = (f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{exc.name}": the '
                            "object has been modified; please apply your changes to the latest version and try again")
+        elif isinstance(exc, Conflict) and PRECONDITION in exc.message and exc.name:
+            exc.message = (f'Operation cannot be fulfilled on {RESOURCES_BY_KIND[kind].plural} "{exc.name}": '
+                           + exc.message[exc.message.index(PRECONDITION):])
         if kind in RESOURCES_BY_KIND:
             internal = KINDS[kind].singular
             if exc.message.startswith(f'{internal} "'):

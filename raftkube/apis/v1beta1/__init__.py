@@ -11,12 +11,12 @@ selectors), ``errors`` (Status bodies, error translation), ``version`` (all of i
 from raftkube.apis.v1beta1.convert import from_wire, list_from_wire, list_to_wire, to_wire
 from raftkube.apis.v1beta1.fields import parse_field_selector, selector_to_wire
 from raftkube.apis.v1beta1.manifest import RESTART_TO_WIRE
-from raftkube.apis.v1beta1.meta import check_type_meta
+from raftkube.apis.v1beta1.meta import check_type_meta, delete_options
 from raftkube.apis.v1beta1.pod import phase_from_wire, phase_to_wire, pod_status_from_wire
 from raftkube.apis.v1beta1.resources import API_PREFIX, API_VERSION, RESOURCES, RESOURCES_BY_KIND
 from raftkube.apis.v1beta1.version import VERSION
 from raftkube.apis.version import Resource
 
 __all__ = ["API_PREFIX", "API_VERSION", "RESOURCES", "RESOURCES_BY_KIND", "RESTART_TO_WIRE", "Resource", "VERSION",
-           "check_type_meta", "from_wire", "list_from_wire", "list_to_wire", "parse_field_selector", "phase_from_wire",
+           "check_type_meta", "delete_options", "from_wire", "list_from_wire", "list_to_wire", "parse_field_selector", "phase_from_wire",
            "phase_to_wire", "pod_status_from_wire", "selector_to_wire", "to_wire"]

@@ -79,3 +79,13 @@ def check_type_meta(res: Resource, body: dict) -> None:
     version = body.get("apiVersion")
     if version not in (None, "") and version != API_VERSION:
         raise BadRequest(f"unsupported apiVersion '{version}': this server speaks {API_VERSION}")
+
+
+def delete_options(uid: str = "", resource_version: int = 0) -> dict:
+    """The body of a DELETE that only deletes the object with this uid / at this resourceVersion."""
+    pre: dict = {}
+    if uid:
+        pre["uid"] = uid
+    if resource_version:
+        pre["resourceVersion"] = resource_version
+    return {"kind": "DeleteOptions", "apiVersion": API_VERSION, "preconditions": pre}

@@ -53,6 +53,7 @@ RULES: dict[str, list[Rule]] = {
         ("spec.nodeName", "desiredState.host"),
         ("spec.serviceEnv", "desiredState.serviceEnv"),
         ("spec", _pod_spec(POD_MANIFEST)),
+        ("status.phase", "currentState.status"),
         ("status", "currentState"),
     ],
     "ReplicationController": _META + [
