@@ -20,7 +20,6 @@ from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
 from raftkube.model.objects import DEFAULT_NAMESPACE
-from raftkube.model.selectors import parse_label_selector
 from raftkube.registry import WriteRequest
 from raftkube.state.machine import REQUEST_ID_MAX_LEN
 
@@ -119,7 +118,7 @@ class _VersionResource:
     def _selectors(self, req: falcon.Request, res: Resource):
         labels = req.get_param("labels") or req.get_param("labelSelector")
         fields = req.get_param("fields") or req.get_param("fieldSelector")
-        return (parse_label_selector(labels) if labels else None,
+        return (self.version.label_selector(labels) if labels else None,
                 self.version.field_selector(res, fields) if fields else None)
 
     def _call(self, res: Resource | None, fn, *args, obj: dict | None = None, **kw):

@@ -221,3 +221,21 @@ def test_get_raw_metrics_is_the_prometheus_exposition(kc, cache):
     roles = {s.labels["role"]: s.value for f in text_string_to_metric_families(after) for s in f.samples
              if s.name == "raftkube_raft_role"}
     assert sorted(roles.values()) == [0.0, 0.0, 1.0]
+
+
+def test_set_based_label_selectors(kc, cache):
+    for name, app in (("sel-a", "sa"), ("sel-b", "sb"), ("sel-c", "sc")):
+        requests.post(kc.urls[0] + "/api/v1beta1/pods", json=pod_body(name, labels={"app": app})).raise_for_status()
+    try:
+        def names(selector):
+            return sorted(r[0] for r in rows(kubectl(kc, cache, "get", "pods", "-l", selector, "-o", "name").stdout))
+        assert names("app in (sa,sb)") == ["pod/sel-a", "pod/sel-b"]
+        assert names("app notin (sa,sb),app") == ["pod/sel-c"]
+        assert names("app in (sa,sb,sc),!tier") == ["pod/sel-a", "pod/sel-b", "pod/sel-c"]
+        r = kubectl(kc, cache, "get", "pods", "-l", "app in (sa", check=False)
+        assert r.returncode == 1 and "unable to parse requirement" in r.stderr and "BadRequest" in r.stderr
+        r = requests.get(kc.urls[1] + "/api/v1/namespaces/default/pods", params={"labelSelector": "app in ()"})
+        assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
+    finally:
+        for name in ("sel-a", "sel-b", "sel-c"):
+            requests.delete(kc.urls[0] + f"/api/v1beta1/pods/{name}")

@@ -134,3 +134,18 @@ def test_other_kinds_and_version_pass_the_strict_models(kc):
     cfg = client.Configuration()
     cfg.host = kc.urls[0]
     assert client.VersionApi(client.ApiClient(cfg)).get_code().git_version.startswith("v1.20.0")
+
+
+def test_set_based_label_selector(kc):
+    v1 = core(kc)
+    for name, app in (("pys1", "pys-a"), ("pys2", "pys-b"), ("pys3", "pys-c")):
+        v1.create_namespaced_pod(NS, pod(name, app))
+    try:
+        got = v1.list_namespaced_pod(NS, label_selector="app in (pys-a, pys-c)").items
+        assert sorted(p.metadata.name for p in got) == ["pys1", "pys3"]
+        with pytest.raises(ApiException) as e:
+            v1.list_namespaced_pod(NS, label_selector="app notin pys-a")
+        assert e.value.status == 400 and "BadRequest" in e.value.body
+    finally:
+        for name in ("pys1", "pys2", "pys3"):
+            v1.delete_namespaced_pod(name, NS)

@@ -13,7 +13,7 @@ from raftkube.apis.v1.resources import API_VERSION, RESOURCES, RESOURCES_BY_KIND
 from raftkube.apis.version import ApiVersion, Binding, Resource
 from raftkube.model.errors import ApiError, BadRequest, Conflict
 from raftkube.model.objects import RESOURCES_BY_KIND as KINDS
-from raftkube.model.selectors import FieldSelector, parse_field_selector
+from raftkube.model.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_set_selector
 
 
 class V1(ApiVersion):
@@ -57,6 +57,9 @@ class V1(ApiVersion):
 
     def encode_list(self, res: Resource, items: list[dict], revision: int, self_link: str) -> dict:
         return convert.list_to_wire(res.kind, items, revision)
+
+    def label_selector(self, selector: str) -> LabelSelector:
+        return parse_set_selector(selector)
 
     def field_selector(self, res: Resource, selector: str) -> FieldSelector:
         return parse_field_selector(res.kind, selector)
