@@ -77,12 +77,17 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
 
 
 def pod_from_template(rc: dict) -> dict:
-    """A new pod for ``rc``: the template's spec and a copy of its labels; the server assigns the name."""
+    """A new pod for ``rc``: the template's spec and a copy of its labels, owned by the RC; the server names it
+    ``<rc>-<5 characters>`` (``generateName``)."""
     template = (rc.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
+    md = rc.get("metadata") or {}
+    owner = {"kind": "ReplicationController", "name": md.get("name") or "", "uid": md.get("uid") or "",
+             "controller": True, "blockOwnerDeletion": True}
     return {"kind": "Pod",
-            "metadata": {"name": "", "namespace": namespace_of(rc), "labels": dict(tmeta.get("labels") or {}),
-                         "annotations": dict(tmeta.get("annotations") or {})},
+            "metadata": {"name": "", "generateName": f"{md.get('name') or 'pod'}-", "namespace": namespace_of(rc),
+                         "labels": dict(tmeta.get("labels") or {}),
+                         "annotations": dict(tmeta.get("annotations") or {}), "ownerReferences": [owner]},
             "spec": copy.deepcopy(template.get("spec") or {})}
 
 

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from raftkube.testing import pod_body, running_cluster
+from raftkube.testing.waiting import poll_until
 
 KUBECTL = shutil.which("kubectl")
 
@@ -239,3 +240,32 @@ def test_set_based_label_selectors(kc, cache):
     finally:
         for name in ("sel-a", "sel-b", "sel-c"):
             requests.delete(kc.urls[0] + f"/api/v1beta1/pods/{name}")
+
+
+def test_rc_pods_have_owner_references_and_describe_rc_svc_node_print(kc, cache, tmp_path):
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", "dweb"))
+    kubectl(kc, cache, "create", "-f", str(f))
+    try:
+        def owned() -> list[dict]:
+            pods = json.loads(kubectl(kc, cache, "get", "pods", "-l", "app=dweb", "-o", "json").stdout)["items"]
+            return pods if len(pods) == 2 else []
+        pods = poll_until(owned, timeout_s=30, interval_s=0.5, what="the RC's two pods")
+        rc_uid = json.loads(kubectl(kc, cache, "get", "rc", "dweb", "-o", "json").stdout)["metadata"]["uid"]
+        for p in pods:
+            assert p["metadata"]["name"].startswith("dweb-") and p["metadata"]["generateName"] == "dweb-"
+            assert p["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "ReplicationController",
+                                                         "name": "dweb", "uid": rc_uid, "controller": True,
+                                                         "blockOwnerDeletion": True}]
+        rc = kubectl(kc, cache, "describe", "rc", "dweb").stdout
+        assert "Name:         dweb" in rc and "Replicas:     2 current / 2 desired" in rc
+        assert "Pods Status:  0 Running / 2 Waiting / 0 Succeeded / 0 Failed" in rc
+        pod = kubectl(kc, cache, "describe", "pod", pods[0]["metadata"]["name"]).stdout
+        assert "Controlled By:  ReplicationController/dweb" in pod
+        svc = kubectl(kc, cache, "describe", "svc", "dwebsvc").stdout
+        assert "Selector:          app=dweb" in svc and "TargetPort:        8080/TCP" in svc
+        requests.post(kc.urls[0] + "/api/v1beta1/minions", json={"id": "dn1", "hostIP": "10.9.0.6"}).raise_for_status()
+        node = kubectl(kc, cache, "describe", "node", "dn1")
+        assert node.stderr == "" and "Name:               dn1" in node.stdout and "InternalIP:  10.9.0.6" in node.stdout
+    finally:
+        kubectl(kc, cache, "delete", "-f", str(f))

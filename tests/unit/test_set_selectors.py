@@ -10,7 +10,6 @@ from raftkube.model.errors import BadRequest
 from raftkube.model.selectors import parse_set_selector
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("selector,labels,expected", [
     ("app in (a,b)", {"app": "a"}, True),
     ("app in (a, b)", {"app": "b"}, True),
@@ -35,7 +34,6 @@ def test_set_selector_matches(selector, labels, expected):
     assert parse_set_selector(selector).matches(labels) is expected
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("selector", [
     "app in (a,b", "app in a,b)", "app in ()", "app in (a,,b)", "app in (a b)", "app=a b", "a,", "app in ((a))",
     "-bad", "app in (a!)", "app=!x", "app >< 3", "x/y/z",
@@ -46,12 +44,10 @@ def test_bad_set_selectors_are_400(selector):
     assert e.value.code == 400 and "unable to parse requirement" in e.value.message
 
 
-@pytest.mark.unit
 def test_set_selector_string_is_canonical():
     assert str(parse_set_selector("tier, app notin (b,a), !canary")) == "!canary,app notin (a,b),tier"
 
 
-@pytest.mark.unit
 def test_v1_takes_set_terms_and_v1beta1_keeps_the_2014_syntax():
     assert V1.label_selector("app in (a,b)").matches({"app": "b"})
     with pytest.raises(BadRequest):

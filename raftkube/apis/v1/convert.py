@@ -66,6 +66,10 @@ def meta_out(obj: dict, namespaced: bool) -> dict:
         out["labels"] = dict(md["labels"])
     if md.get("annotations"):
         out["annotations"] = dict(md["annotations"])
+    if md.get("generateName"):
+        out["generateName"] = md["generateName"]
+    if md.get("ownerReferences"):
+        out["ownerReferences"] = [{"apiVersion": API_VERSION, **r} for r in md["ownerReferences"]]
     return out
 
 
@@ -278,6 +282,34 @@ def _meta_in(body: dict, res, namespace: str) -> tuple[dict, dict]:
     return md, {k: v for k, v in beta.items() if v is not None}
 
 
+_OWNER_FIELDS = {"kind": str, "name": str, "uid": str, "controller": bool, "blockOwnerDeletion": bool}
+
+
+def _identity_in(md: dict) -> dict:
+    """``generateName`` and ``ownerReferences`` (v1 only: v1beta1 has neither), type-checked."""
+    out: dict[str, Any] = {}
+    gen = md.get("generateName")
+    if gen not in (None, ""):
+        if not isinstance(gen, str):
+            raise Invalid("metadata.generateName: Invalid value: must be a string")
+        out["generateName"] = gen
+    refs = []
+    for i, r in enumerate(_l(md.get("ownerReferences"), "metadata.ownerReferences")):
+        r = _d(r, f"metadata.ownerReferences[{i}]")
+        ref = {}
+        for k, t in _OWNER_FIELDS.items():
+            if r.get(k) is not None:
+                if not isinstance(r[k], t):
+                    raise Invalid(f"metadata.ownerReferences[{i}].{k}: Invalid value: {r[k]!r}: must be a {t.__name__}")
+                ref[k] = r[k]
+        if not ref.get("kind") or not ref.get("name") or not ref.get("uid"):
+            raise Invalid(f"metadata.ownerReferences[{i}]: Invalid value: kind, name and uid are required")
+        refs.append(ref)
+    if refs:
+        out["ownerReferences"] = refs
+    return out
+
+
 def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
     """A v1 wire body -> the normalized internal object of ``kind`` (implied by the URL)."""
     res = resource_of(kind)
@@ -321,6 +353,7 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         if body.get("lastTimestamp") or body.get("firstTimestamp"):
             beta["timestamp"] = body.get("lastTimestamp") or body.get("firstTimestamp")
     obj = beta_from_wire(kind, beta, namespace=beta.get("namespace") or namespace)
+    obj["metadata"].update(_identity_in(md))
     if kind == "Service":
         ports = []
         for i, p in enumerate(_l(spec.get("ports"), "spec.ports")):
