@@ -10,8 +10,9 @@ import json
 import falcon
 
 from raftkube import __version__
-from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body, write_request
-from raftkube.model.errors import ApiError
+from raftkube.api.resources import (CollectionResource, ItemResource, WatchResource, _send, read_body, read_value,
+                                    write_request)
+from raftkube.model.errors import ApiError, BadRequest
 
 
 class UnsupportedMediaType(ApiError):
@@ -123,17 +124,23 @@ class NamespacedItem(ItemResource, _Namespaced):
             self._ns(req, namespace)
         res = self._resource(resource, "update", req)
         ctype = (req.content_type or "").split(";")[0].strip()
-        apply = {patches.MERGE: patches.merge_patch, patches.STRATEGIC: patches.strategic_patch}.get(ctype)
+        apply = {patches.MERGE: patches.merge_patch, patches.STRATEGIC: patches.strategic_patch,
+                 patches.JSON: patches.json_patch}.get(ctype)
         if apply is None:
             raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media types "
-                                       f"include: {patches.MERGE}, {patches.STRATEGIC}")
-        body = read_body(req, self.body_limit)
+                                       f"include: {', '.join(patches.TYPES)}")
+        body = read_value(req, self.body_limit) if ctype == patches.JSON else read_body(req, self.body_limit)
         ns = req.get_param("namespace")
         current = self._call(res, self.registry.get, res.kind, ns, name)
-        wire = apply(self.version.encode(current), body)
+        current_wire = self.version.encode(current)
+        wire = apply(current_wire, body)
         obj = self.version.decode(res, wire, namespace=ns, name=name)
-        obj["metadata"]["resourceVersion"] = int(((body.get("metadata") or {}).get("resourceVersion"))
-                                                 or current["metadata"].get("resourceVersion") or 0)
+        # a resourceVersion the patch sets is a precondition; otherwise the patch applies to what it was read from
+        patched_rv = (wire.get("metadata") or {}).get("resourceVersion")
+        asked_rv = patched_rv if patched_rv != current_wire["metadata"]["resourceVersion"] else None
+        if asked_rv is not None and not str(asked_rv).isdigit():
+            raise BadRequest(f"metadata.resourceVersion must be a string of digits, not {asked_rv!r}")
+        obj["metadata"]["resourceVersion"] = int(asked_rv or current["metadata"].get("resourceVersion") or 0)
         _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
                                                    request=write_request(req))))
 

@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 
 def read_body(req: falcon.Request, limit: int) -> dict:
     """The JSON (or YAML) object in the request body; 400/413 with a clear message otherwise."""
+    body = read_value(req, limit)
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def read_value(req: falcon.Request, limit: int):
+    """The JSON (or YAML) value in the request body (a JSON patch is a list); 400/413 otherwise."""
     length = req.content_length
     if length is not None and length > limit:
         raise RequestTooLarge(f"request body of {length} bytes is larger than the limit of {limit} bytes")
@@ -43,8 +51,6 @@ def read_body(req: falcon.Request, limit: int) -> dict:
             body = decode.decode_yaml(raw)
     else:
         body = decode.decode_json(raw)
-    if not isinstance(body, dict):
-        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
 
 

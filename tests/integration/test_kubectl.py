@@ -269,3 +269,25 @@ def test_rc_pods_have_owner_references_and_describe_rc_svc_node_print(kc, cache,
         assert node.stderr == "" and "Name:               dn1" in node.stdout and "InternalIP:  10.9.0.6" in node.stdout
     finally:
         kubectl(kc, cache, "delete", "-f", str(f))
+
+
+def test_patch_type_json(kc, cache, tmp_path):
+    f = tmp_path / "pod.yaml"
+    f.write_text(POD % ("jpod", "jpod"))
+    kubectl(kc, cache, "create", "-f", str(f))
+    try:
+        ops = [{"op": "test", "path": "/metadata/labels/app", "value": "jpod"},
+               {"op": "add", "path": "/metadata/labels/tier", "value": "front"},
+               {"op": "replace", "path": "/spec/containers/0/image", "value": "redis"}]
+        assert kubectl(kc, cache, "patch", "pod", "jpod", "--type=json", "-p", json.dumps(ops)).stdout.strip() == \
+            "pod/jpod patched"
+        got = requests.get(kc.urls[1] + "/api/v1beta1/pods/jpod").json()
+        assert got["labels"] == {"app": "jpod", "tier": "front"}
+        assert got["desiredState"]["manifest"]["containers"][0]["image"] == "redis"
+        r = kubectl(kc, cache, "patch", "pod", "jpod", "--type=json", "-p",
+                    '[{"op":"test","path":"/metadata/labels/app","value":"other"},'
+                    '{"op":"remove","path":"/metadata/labels/tier"}]', check=False)
+        assert r.returncode == 1 and "The request is invalid" in r.stderr and "operation 0: test failed: the value at /metadata/labels/app is not \"other\"" in r.stderr, r.stderr
+        assert requests.get(kc.urls[0] + "/api/v1beta1/pods/jpod").json()["labels"]["tier"] == "front"
+    finally:
+        kubectl(kc, cache, "delete", "pod", "jpod", "--wait=false")

@@ -149,3 +149,18 @@ def test_set_based_label_selector(kc):
     finally:
         for name in ("pys1", "pys2", "pys3"):
             v1.delete_namespaced_pod(name, NS)
+
+
+def test_json_patch(kc):
+    v1 = core(kc)
+    v1.create_namespaced_pod(NS, pod("pyjp", "pyjp"))
+    try:
+        # a list body: the client sends application/json-patch+json
+        got = v1.patch_namespaced_pod("pyjp", NS, [{"op": "add", "path": "/metadata/labels/x", "value": "y"},
+                                                   {"op": "remove", "path": "/metadata/labels/app"}])
+        assert got.metadata.labels == {"x": "y"}
+        with pytest.raises(ApiException) as e:
+            v1.patch_namespaced_pod("pyjp", NS, [{"op": "test", "path": "/metadata/labels/x", "value": "z"}])
+        assert e.value.status == 422 and "Invalid" in e.value.body
+    finally:
+        v1.delete_namespaced_pod("pyjp", NS)
