@@ -10,9 +10,9 @@ import json
 import falcon
 
 from raftkube import __version__
-from raftkube.api.resources import (CollectionResource, ItemResource, WatchResource, _send, read_body, read_value,
-                                    write_request)
-from raftkube.model.errors import ApiError, BadRequest
+from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
+                                    WatchResource, _send, read_body, read_value, write_request)
+from raftkube.model.errors import ApiError, BadRequest, NotFound
 
 
 class UnsupportedMediaType(ApiError):
@@ -225,6 +225,44 @@ class ScaleResource(ItemResource):
         self._write(req, resp, namespace, name, merge_patch(current, patch))
 
 
+class NamespacedBinding(BindingResource):
+    """``POST .../namespaces/<ns>/bindings`` and ``.../namespaces/<ns>/pods/<name>/binding``: a v1 Binding. The
+    body's namespace and name must agree with the URL's; the answer is a 201 Success Status, as Kubernetes'."""
+
+    def on_post(self, req, resp, namespace, name=None):
+        body = read_body(req, self.body_limit)
+        md = body.get("metadata")
+        if name is not None and isinstance(md, dict) and not md.get("name"):
+            body = dict(body, metadata=dict(md, name=name))
+        elif name is not None and not isinstance(md, dict):
+            body = dict(body, metadata={"name": name})
+        binding = self.version.decode_binding(body)
+        if binding.namespace not in (None, namespace):
+            raise BadRequest(f"the namespace of the provided object ({binding.namespace}) does not match the "
+                             f"namespace sent on the request ({namespace})")
+        if name is not None and binding.pod != name:
+            raise BadRequest(f"the name of the object ({binding.pod}) does not match the name on the URL ({name})")
+        self._call(self.pods, self.registry.bind, namespace, binding.pod, binding.node, request=write_request(req))
+        _send(resp, dict(self.version.success_body(), code=201), 201)
+
+    def on_post_pod(self, req, resp, namespace, name):
+        self.on_post(req, resp, namespace, name)
+
+
+class NamespacedStatus(StatusResource):
+    """``.../namespaces/<ns>/<resource>/<name>/status``: GET reads the object, PUT writes its status."""
+
+    def on_get(self, req, resp, namespace, resource, name):
+        res = self._resource(resource, None, req)
+        if "status" not in res.verbs:
+            raise NotFound(f'Not Found: "{req.path}"')
+        _send(resp, self.version.encode(self._call(res, self.registry.get, res.kind, namespace, name)))
+
+    def on_put(self, req, resp, namespace, resource, name):
+        req.params["namespace"] = namespace
+        super().on_put(req, resp, resource, name)
+
+
 def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
     prefix = version.prefix
     watch = TableWatch(version, registry)
@@ -232,6 +270,12 @@ def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
     item = NamespacedItem(version, registry, body_limit)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}", coll)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}", item)
+    app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}/status",
+                  NamespacedStatus(version, registry, body_limit))
+    if version.serves_bindings:
+        binding = NamespacedBinding(version, registry, body_limit)
+        app.add_route(prefix + "/namespaces/{namespace}/bindings", binding)
+        app.add_route(prefix + "/namespaces/{namespace}/pods/{name}/binding", binding, suffix="pod")
     if version.resource("replicationcontrollers") is not None:
         app.add_route(prefix + "/namespaces/{namespace}/replicationcontrollers/{name}/scale",
                       ScaleResource(version, registry, body_limit))

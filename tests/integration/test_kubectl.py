@@ -291,3 +291,18 @@ def test_patch_type_json(kc, cache, tmp_path):
         assert requests.get(kc.urls[0] + "/api/v1beta1/pods/jpod").json()["labels"]["tier"] == "front"
     finally:
         kubectl(kc, cache, "delete", "pod", "jpod", "--wait=false")
+
+
+def test_binding_through_v1(kc, cache, tmp_path):
+    requests.post(kc.urls[0] + "/api/v1beta1/pods", json=pod_body("kbind")).raise_for_status()
+    try:
+        f = tmp_path / "binding.json"
+        f.write_text(json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "kbind"},
+                                 "target": {"kind": "Node", "name": "kn9"}}))
+        out = kubectl(kc, cache, "create", "--raw", "/api/v1/namespaces/default/pods/kbind/binding", "-f", str(f))
+        assert json.loads(out.stdout)["status"] == "Success"
+        assert rows(kubectl(kc, cache, "get", "pod", "kbind", "-o", "wide").stdout)[1][-1] == "kn9"
+        r = kubectl(kc, cache, "create", "--raw", "/api/v1/namespaces/default/bindings", "-f", str(f), check=False)
+        assert r.returncode == 1 and ("Conflict" in r.stderr or "already" in r.stderr), r.stderr
+    finally:
+        requests.delete(kc.urls[0] + "/api/v1beta1/pods/kbind")

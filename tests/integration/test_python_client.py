@@ -164,3 +164,26 @@ def test_json_patch(kc):
         assert e.value.status == 422 and "Invalid" in e.value.body
     finally:
         v1.delete_namespaced_pod("pyjp", NS)
+
+
+def test_binding_and_pod_status(kc):
+    v1 = core(kc)
+    for name in ("pybind1", "pybind2"):
+        v1.create_namespaced_pod(NS, pod(name, "pybind"))
+    try:
+        target = client.V1ObjectReference(kind="Node", name="pynode1")
+        # the server answers a Status, as Kubernetes does: the client's Binding model is not what comes back
+        v1.create_namespaced_binding(NS, client.V1Binding(metadata=client.V1ObjectMeta(name="pybind1"),
+                                                          target=target), _preload_content=False)
+        v1.create_namespaced_pod_binding("pybind2", NS, client.V1Binding(
+            metadata=client.V1ObjectMeta(name="pybind2"), target=target), _preload_content=False)
+        assert [core(kc, 1).read_namespaced_pod(n, NS).spec.node_name for n in ("pybind1", "pybind2")] == [
+            "pynode1", "pynode1"]
+        st = v1.read_namespaced_pod_status("pybind1", NS)
+        st.status.phase, st.status.pod_ip = "Running", "10.7.0.9"
+        got = v1.replace_namespaced_pod_status("pybind1", NS, st)
+        assert (got.status.phase, got.status.pod_ip) == ("Running", "10.7.0.9")
+        assert core(kc, 2).read_namespaced_pod("pybind1", NS).status.phase == "Running"
+    finally:
+        for name in ("pybind1", "pybind2"):
+            v1.delete_namespaced_pod(name, NS)

@@ -11,7 +11,7 @@ _CRUD = frozenset({"list", "create", "get", "update", "delete", "watch"})
 
 #: URL segment -> Resource
 RESOURCES: dict[str, Resource] = {r.plural: r for r in (
-    Resource("Pod", "pods", "Pod", "pods", _CRUD | {"status"}),
+    Resource("Pod", "pods", "Pod", "pods", _CRUD | {"status", "bindings"}),
     Resource("ReplicationController", "replicationcontrollers", "ReplicationController", "replicationcontrollers",
              _CRUD),
     Resource("Service", "services", "Service", "services", _CRUD),
@@ -48,6 +48,9 @@ def discovery() -> dict:
         if "status" in res.verbs:
             out.append({"name": f"{res.plural}/status", "singularName": "", "namespaced": res.namespaced,
                         "kind": res.wire_kind, "verbs": ["get", "update"]})
+    out.append({"name": "bindings", "singularName": "", "namespaced": True, "kind": "Binding", "verbs": ["create"]})
+    out.append({"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding",
+                "verbs": ["create"]})
     out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
     out.append({"name": "replicationcontrollers/scale", "singularName": "", "namespaced": True,
                 "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
