@@ -10,6 +10,7 @@ import json
 import falcon
 
 from raftkube import __version__
+from raftkube.api.podlogs import PodLogResource
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, _send, read_body, read_value, write_request)
 from raftkube.model.errors import ApiError, BadRequest, NotFound
@@ -272,6 +273,8 @@ def add_namespaced(app: falcon.App, version, registry, body_limit: int) -> None:
     app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}", item)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}/status",
                   NamespacedStatus(version, registry, body_limit))
+    if version.resource("pods") is not None:
+        app.add_route(prefix + "/namespaces/{namespace}/pods/{name}/log", PodLogResource(version, registry))
     if version.serves_bindings:
         binding = NamespacedBinding(version, registry, body_limit)
         app.add_route(prefix + "/namespaces/{namespace}/bindings", binding)

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from raftkube.testing import pod_body, running_cluster
+from raftkube.testing.minions import hollow_minion, running_container
 from raftkube.testing.waiting import poll_until
 
 KUBECTL = shutil.which("kubectl")
@@ -306,3 +307,54 @@ def test_binding_through_v1(kc, cache, tmp_path):
         assert r.returncode == 1 and ("Conflict" in r.stderr or "already" in r.stderr), r.stderr
     finally:
         requests.delete(kc.urls[0] + "/api/v1beta1/pods/kbind")
+
+
+LOG_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: lpod}
+spec:
+  nodeSelector: {logs: hollow}
+  containers: [{name: web, image: nginx}, {name: side, image: busybox}]
+"""
+
+
+def test_logs_are_proxied_from_the_pods_kubelet(kc, cache, tmp_path):
+    """A hollow minion (its kubelet port on 127.0.0.1) runs the pod; kubectl logs reads through the master."""
+    f = tmp_path / "pod.yaml"
+    f.write_text(LOG_POD)
+    with hollow_minion(kc.urls, "klogs", {"logs": "hollow"}) as runtime:
+        try:
+            kubectl(kc, cache, "create", "-f", str(f))
+            _check_logs(kc, cache, runtime)
+        finally:
+            kubectl(kc, cache, "delete", "pod", "lpod", "--wait=false", check=False)
+
+
+def _check_logs(kc, cache, runtime):
+    def container(name):
+        return running_container(runtime, "lpod", name)
+
+    web = poll_until(lambda: container("web"), timeout_s=30, interval_s=0.2, what="lpod's web container")
+    runtime.write_log(web.id, b"two\nthree\n")
+    assert kubectl(kc, cache, "logs", "lpod", "-c", "web", server=1).stdout == (
+        "nginx started in hollow container web\ntwo\nthree\n")
+    assert kubectl(kc, cache, "logs", "lpod", "-c", "web", "--tail=2").stdout == "two\nthree\n"
+    side = poll_until(lambda: container("side"), timeout_s=30, interval_s=0.2, what="lpod's side container")
+    assert kubectl(kc, cache, "logs", "lpod", "-c", "side").stdout == "busybox started in hollow container side\n"
+    r = kubectl(kc, cache, "logs", "lpod", "-c", "nope", check=False)
+    assert r.returncode == 1 and "container nope is not valid for pod lpod" in r.stderr, r.stderr
+    # -f: what is written later arrives; the stream ends when the container stops
+    with subprocess.Popen([KUBECTL, "--cache-dir", str(cache), "-s", kc.urls[2], "logs", "-f", "lpod", "-c", "web",
+                           "--tail=1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follow:
+        lines: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in follow.stdout], daemon=True)
+        reader.start()
+        try:
+            assert lines.get(timeout=20) == "three\n"
+            runtime.write_log(web.id, b"four\n")
+            assert lines.get(timeout=20) == "four\n"
+            runtime.kill(web.id, exit_code=0)
+            assert follow.wait(timeout=20) == 0
+        finally:
+            follow.kill()
+            reader.join(timeout=10)

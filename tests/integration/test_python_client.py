@@ -12,7 +12,8 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from raftkube.testing import running_cluster
+from raftkube.testing import poll_until, running_cluster
+from raftkube.testing.minions import hollow_minion, running_container
 
 NS = "default"
 
@@ -187,3 +188,22 @@ def test_binding_and_pod_status(kc):
     finally:
         for name in ("pybind1", "pybind2"):
             v1.delete_namespaced_pod(name, NS)
+
+
+def test_read_namespaced_pod_log(kc):
+    v1 = core(kc)
+    body = pod("pylog", "pylog")
+    body["spec"]["nodeSelector"] = {"logs": "py"}
+    with hollow_minion(kc.urls, "pylogs", {"logs": "py"}) as runtime:
+        v1.create_namespaced_pod(NS, body)
+        try:
+            web = poll_until(lambda: running_container(runtime, "pylog", "web"), timeout_s=30, interval_s=0.2,
+                             what="pylog's container")
+            runtime.write_log(web.id, b"a\nb\nc\n")
+            assert core(kc, 1).read_namespaced_pod_log("pylog", NS) == "nginx started in hollow container web\na\nb\nc\n"
+            assert v1.read_namespaced_pod_log("pylog", NS, container="web", tail_lines=2) == "b\nc\n"
+            with pytest.raises(ApiException) as e:
+                v1.read_namespaced_pod_log("pylog", NS, container="db")
+            assert e.value.status == 400 and "container db is not valid" in e.value.body
+        finally:
+            v1.delete_namespaced_pod("pylog", NS)
