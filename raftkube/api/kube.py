@@ -10,10 +10,12 @@ import json
 import falcon
 
 from raftkube import __version__
+from raftkube.api.namespaces import mark_terminating, require_namespace
 from raftkube.api.podlogs import PodLogResource
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, _send, read_body, read_value, write_request)
 from raftkube.model.errors import ApiError, BadRequest, NotFound
+from raftkube.model.objects import DEFAULT_NAMESPACE
 
 
 class UnsupportedMediaType(ApiError):
@@ -100,6 +102,9 @@ class NamespacedCollection(CollectionResource, _Namespaced):
     def on_post(self, req, resp, resource, namespace=None):
         if namespace is not None:
             self._ns(req, namespace)
+        res = self._resource(resource, "create", req)
+        if res.namespaced:
+            self._call(res, require_namespace, self.registry, req.get_param("namespace") or DEFAULT_NAMESPACE)
         super().on_post(req, resp, resource)
         resp.status = 201
 
@@ -149,6 +154,9 @@ class NamespacedItem(ItemResource, _Namespaced):
         if namespace is not None:
             self._ns(req, namespace)
         res = self._resource(resource, "delete", req)
+        if res.kind == "Namespace":  # emptied, then removed, by the namespace controller
+            return _send(resp, self.version.encode(self._call(res, mark_terminating, self.registry, name,
+                                                              request=write_request(req))))
         old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name,
                          request=write_request(req))
         _send(resp, self.version.encode(old))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raftkube.model.objects import DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
+from raftkube.model.objects import ACTIVE, DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
 
 #: the characters of a generated name's suffix (Kubernetes' ``utilrand`` alphabet: no vowels, no 0/1/3)
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -63,6 +63,8 @@ def prepare_for_create(obj: dict, *, uid: str, now: str, event_suffix: str) -> N
         status.setdefault("conditions", [])
     elif kind == "Event":
         obj["timestamp"] = obj.get("timestamp") or now
+    elif kind == "Namespace":
+        obj["status"] = {"phase": ACTIVE}
 
 
 def prepare_for_update(new: dict, old: dict) -> None:
@@ -86,7 +88,7 @@ def prepare_for_update(new: dict, old: dict) -> None:
             spec.pop("serviceEnv", None)
         spec["restartPolicy"] = spec.get("restartPolicy") or old_spec.get("restartPolicy") or "Always"
         new["status"] = old.get("status") or {"phase": PENDING}
-    elif kind in ("Node", "ReplicationController"):
+    elif kind in ("Node", "ReplicationController", "Namespace"):
         new["status"] = old.get("status") or {}
 
 

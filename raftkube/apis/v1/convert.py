@@ -202,7 +202,12 @@ def _event_out(obj: dict) -> dict:
     return out
 
 
-_TO_WIRE = {"Pod": _pod_out, "ReplicationController": _rc_out, "Service": _service_out,
+def _namespace_out(obj: dict) -> dict:
+    return {"spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": (obj.get("status") or {}).get("phase") or "Active"}}
+
+
+_TO_WIRE = {"Namespace": _namespace_out, "Pod": _pod_out, "ReplicationController": _rc_out, "Service": _service_out,
             "Endpoints": _endpoints_out, "Node": _node_out, "Event": _event_out}
 
 
@@ -310,6 +315,25 @@ def _identity_in(md: dict) -> dict:
     return out
 
 
+def _namespace_in(body: dict) -> dict:
+    """A v1 Namespace (v1beta1 has none: read here): its metadata; ``spec.finalizers`` are not kept."""
+    md = _d(body.get("metadata"), "metadata")
+    out: dict[str, Any] = {"name": md.get("name") or ""}
+    for k, t in (("name", str), ("uid", str), ("creationTimestamp", str), ("labels", dict), ("annotations", dict)):
+        v = md.get(k)
+        if v is not None and not isinstance(v, t):
+            raise Invalid(f"metadata.{k}: Invalid value: {v!r}: must be a{'n object' if t is dict else ' string'}")
+        if v:
+            out[k] = dict(v) if t is dict else v
+    rv = md.get("resourceVersion")
+    if rv not in (None, ""):
+        if not str(rv).isdigit():
+            raise BadRequest(f"metadata.resourceVersion must be a string of digits, not {rv!r}")
+        out["resourceVersion"] = int(rv)
+    out.update(_identity_in(md))
+    return {"kind": "Namespace", "metadata": out}
+
+
 def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
     """A v1 wire body -> the normalized internal object of ``kind`` (implied by the URL)."""
     res = resource_of(kind)
@@ -319,6 +343,8 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         raise BadRequest(f"data of kind '{body['kind']}', obj of type '{res.wire_kind}'")
     if body.get("apiVersion") not in (None, "", API_VERSION):
         raise BadRequest(f"unsupported apiVersion '{body['apiVersion']}': this resource speaks {API_VERSION}")
+    if kind == "Namespace":
+        return _namespace_in(body)
     md, beta = _meta_in(body, res, namespace)
     spec = _d(body.get("spec"), "spec")
     name = beta["id"]

@@ -18,11 +18,12 @@ RESOURCES: dict[str, Resource] = {r.plural: r for r in (
     Resource("Endpoints", "endpoints", "Endpoints", "endpoints", _CRUD),
     Resource("Node", "nodes", "Node", "nodes", _CRUD | {"status"}),
     Resource("Event", "events", "Event", "events", _CRUD),
+    Resource("Namespace", "namespaces", "Namespace", "namespaces", _CRUD | {"status"}),
 )}
 RESOURCES_BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES.values()}
 
 SHORT_NAMES = {"pods": ["po"], "replicationcontrollers": ["rc"], "services": ["svc"], "endpoints": ["ep"],
-               "events": ["ev"], "nodes": ["no"]}
+               "events": ["ev"], "nodes": ["no"], "namespaces": ["ns"]}
 CATEGORIES = {"pods": ["all"], "replicationcontrollers": ["all"], "services": ["all"]}
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
