@@ -14,7 +14,7 @@ import time
 
 import falcon
 
-from raftkube.api import decode
+from raftkube.api import decode, protobuf
 from raftkube.api.auth import check_create
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
@@ -44,6 +44,8 @@ def read_value(req: falcon.Request, limit: int):
         raise RequestTooLarge(f"request body is larger than the limit of {limit} bytes")
     if not raw.strip():
         raise BadRequest("the request needs a JSON body")
+    if (req.content_type or "").startswith(protobuf.MEDIA_TYPE):
+        return protobuf.decode(raw)
     if "yaml" in (req.content_type or ""):
         try:
             body = decode.decode_json(raw)

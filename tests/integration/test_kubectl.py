@@ -358,3 +358,27 @@ def _check_logs(kc, cache, runtime):
         finally:
             follow.kill()
             reader.join(timeout=10)
+
+
+def test_namespaces_are_objects(kc, cache, tmp_path):
+    assert kubectl(kc, cache, "create", "namespace", "kns").stdout.strip() == "namespace/kns created"
+    got = rows(kubectl(kc, cache, "get", "ns", server=1).stdout)
+    assert got[0] == ["NAME", "STATUS", "AGE"]
+    assert {r[0]: r[1] for r in got[1:]} == {"default": "Active", "kns": "Active"}
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", "nsweb"))
+    kubectl(kc, cache, "create", "-n", "kns", "-f", str(f))
+    assert kubectl(kc, cache, "run", "nspod", "-n", "kns", "--image=nginx").returncode == 0
+    assert len(rows(kubectl(kc, cache, "get", "pods", "-n", "kns", "-o", "name").stdout)) == 3
+    r = kubectl(kc, cache, "run", "nspod", "-n", "nowhere", "--image=nginx", check=False)
+    assert r.returncode == 1 and r.stderr.strip() == 'Error from server (NotFound): namespaces "nowhere" not found'
+    # delete waits until the namespace controller has emptied and removed it
+    assert kubectl(kc, cache, "delete", "namespace", "kns", "--timeout=60s").stdout.strip() == \
+        'namespace "kns" deleted'
+    for kind in ("pods", "rc", "svc"):
+        assert kubectl(kc, cache, "get", kind, "-n", "kns", "-o", "name").stdout == ""
+    r = kubectl(kc, cache, "get", "ns", "kns", check=False)
+    assert r.returncode == 1 and 'namespaces "kns" not found' in r.stderr
+    assert requests.get(kc.urls[2] + "/api/v1beta1/pods", params={"namespace": "kns"}).json()["items"] == []
+    r = kubectl(kc, cache, "delete", "namespace", "default", check=False)
+    assert r.returncode == 1 and "this namespace may not be deleted" in r.stderr

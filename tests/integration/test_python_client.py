@@ -207,3 +207,24 @@ def test_read_namespaced_pod_log(kc):
             assert e.value.status == 400 and "container db is not valid" in e.value.body
         finally:
             v1.delete_namespaced_pod("pylog", NS)
+
+
+def test_namespaces(kc):
+    v1 = core(kc)
+    made = v1.create_namespace({"metadata": {"name": "pyns"}})
+    assert made.status.phase == "Active"
+    assert {"default", "pyns"} <= {n.metadata.name for n in v1.list_namespace().items}
+    v1.create_namespaced_pod("pyns", pod("pynsp", "pyns"))
+    with pytest.raises(ApiException) as e:
+        v1.create_namespaced_pod("pynowhere", pod("pynsp", "pyns"))
+    assert e.value.status == 404 and "NotFound" in e.value.body
+    assert v1.delete_namespace("pyns").status.phase == "Terminating"
+
+    def gone():
+        try:
+            v1.read_namespace("pyns")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+    poll_until(gone, timeout_s=30, interval_s=0.3, what="namespace pyns removed")
+    assert v1.list_namespaced_pod("pyns").items == []
