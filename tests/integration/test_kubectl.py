@@ -404,3 +404,22 @@ def test_namespaces_are_objects(kc, cache, tmp_path):
     assert requests.get(kc.urls[2] + "/api/v1beta1/pods", params={"namespace": "kns"}).json()["items"] == []
     r = kubectl(kc, cache, "delete", "namespace", "default", check=False)
     assert r.returncode == 1 and "this namespace may not be deleted" in r.stderr
+
+
+def test_expose_rc(kc, cache, tmp_path):
+    name = "eold" if cache.old else "eweb"
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", name).split("---")[0])
+    kubectl(kc, cache, "create", "-f", str(f))
+    try:
+        assert kubectl(kc, cache, "expose", "rc", name, "--port=80", "--target-port=8080").stdout.strip() == \
+            f"service/{name} exposed"
+        svc = rows(kubectl(kc, cache, "get", "svc", name, "-o", "wide").stdout)
+        assert svc[1][0] == name and svc[1][4] == "80/TCP" and svc[1][-1] == f"app={name}"
+        beta = requests.get(kc.urls[1] + f"/api/v1beta1/services/{name}").json()
+        assert (beta["port"], beta["selector"]) == (80, {"app": name})
+        assert json.loads(kubectl(kc, cache, "get", "svc", name, "-o", "json").stdout)["spec"]["ports"][0][
+            "targetPort"] == 8080
+    finally:
+        kubectl(kc, cache, "delete", "svc", name, check=False)
+        kubectl(kc, cache, "delete", "rc", name)
