@@ -358,6 +358,9 @@ def _check_logs(kc, cache, runtime):
         return running_container(runtime, "lpod", name)
 
     web = poll_until(lambda: container("web"), timeout_s=30, interval_s=0.2, what="lpod's web container")
+    # a minion that sends heartbeats is Ready (its Ready condition), and the pod shows where it runs
+    assert rows(kubectl(kc, cache, "get", "node", "klogs").stdout)[1][:2] == ["klogs", "Ready"]
+    assert rows(kubectl(kc, cache, "get", "pod", "lpod", "-o", "wide").stdout)[1][-1] == "klogs"
     runtime.write_log(web.id, b"two\nthree\n")
     assert kubectl(kc, cache, "logs", "lpod", "-c", "web", server=1).stdout == (
         "nginx started in hollow container web\ntwo\nthree\n")
