@@ -85,3 +85,20 @@ def test_pod_status_through_v1(api):
     stale = {"metadata": {"name": "b1", "resourceVersion": "1"}, "status": {"phase": "Failed"}}
     assert api.simulate_put(url, json=stale).status_code == 409
     assert api.simulate_get(url.replace("pods", "services")).status_code == 404
+
+
+def test_a_v1_bind_computes_service_env_and_a_v1_put_keeps_it():
+    store = LocalStore()
+    registry = Registry(store)
+    api = testing.TestClient(create_app(registry, store, ApiConfig()))
+    api.simulate_post(NS + "/services", json={"metadata": {"name": "db"},
+                                              "spec": {"selector": {"a": "b"}, "ports": [{"port": 5432}]}})
+    api.simulate_post(NS + "/pods", json={"metadata": {"name": "p"},
+                                          "spec": {"containers": [{"name": "w", "image": "x"}]}})
+    assert api.simulate_post(NS + "/pods/p/binding", json={"target": {"name": "n1"}}).status_code == 201
+    env = registry.get("Pod", "default", "p")["spec"]["serviceEnv"]
+    assert {"name": "DB_SERVICE_PORT", "value": "5432"} in env
+    got = api.simulate_get(NS + "/pods/p").json
+    got["metadata"]["labels"] = {"x": "y"}
+    assert api.simulate_put(NS + "/pods/p", json=got).status_code == 200
+    assert registry.get("Pod", "default", "p")["spec"]["serviceEnv"] == env
