@@ -7,6 +7,7 @@ through v1beta1 (as kubecfg does) are read with kubectl, and what kubectl create
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 import re
 import queue
@@ -155,28 +156,46 @@ def test_a_v1beta1_pod_shows_in_kubectl_with_its_labels(kc, cache):
     assert kubectl(kc, cache, "delete", "po", "bpod").returncode == 0
 
 
+@contextmanager
+def streaming(argv: list[str]):
+    """A long-running kubectl (``get -w``, ``logs -f``) for the block; yields ``next_line()``, which waits up to
+    20 s for its next output line (a deadline, not a sleep: raises queue.Empty if kubectl is silent), and the
+    process. Terminated at the end."""
+    lines: queue.Queue = queue.Queue()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
+        reader.start()
+        try:
+            yield (lambda: lines.get(timeout=20)), proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            reader.join(timeout=10)
+
+
 def test_get_watch_prints_table_rows_for_an_add_and_a_delete(kc, cache, tmp_path):
     f = tmp_path / "pod.yaml"
     f.write_text(POD % ("wpod", "wpod"))
-    lines: queue.Queue = queue.Queue()
-
-    def next_line() -> list[str]:
-        return lines.get(timeout=20).split()  # a deadline, not a sleep: raises queue.Empty if kubectl is silent
-
-    with subprocess.Popen(cache.argv(kc, "get", "pods", "-l", "app=wpod", "-w"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as watch:
-        reader = threading.Thread(target=lambda: [lines.put(x) for x in watch.stdout], daemon=True)
-        reader.start()
-        try:
-            kubectl(kc, cache, "create", "-f", str(f))
-            header, added = next_line(), next_line()
-            kubectl(kc, cache, "delete", "pod", "wpod", "--wait=false")
-            deleted = next_line()
-        finally:
-            watch.terminate()
-            watch.wait(timeout=10)
-            reader.join(timeout=10)
+    with streaming(cache.argv(kc, "get", "pods", "-l", "app=wpod", "-w")) as (next_line, _):
+        kubectl(kc, cache, "create", "-f", str(f))
+        header, added = next_line().split(), next_line().split()
+        kubectl(kc, cache, "delete", "pod", "wpod", "--wait=false")
+        deleted = next_line().split()
     assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert added[:3] == ["wpod", "0/1", "Pending"] and deleted[:3] == ["wpod", "0/1", "Pending"]
+
+
+def test_get_watch_output_watch_events_sees_an_update_and_a_delete(kc, cache):
+    requests.post(kc.urls[0] + "/api/v1beta1/pods", json=pod_body("wev", labels={"w": "ev"})).raise_for_status()
+    with streaming(cache.argv(kc, "get", "pods", "-l", "w=ev", "-w", "--output-watch-events", server=1)) as (
+            next_line, _):
+        header, added = next_line().split(), next_line().split()
+        kubectl(kc, cache, "label", "pod", "wev", "seen=yes")
+        modified = next_line().split()
+        kubectl(kc, cache, "delete", "pod", "wev", "--wait=false", server=2)
+        deleted = next_line().split()
+    assert header == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [added[:2], modified[:2], deleted[:2]] == [["ADDED", "wev"], ["MODIFIED", "wev"], ["DELETED", "wev"]]
 
 
 def test_apply_label_annotate_and_patch(kc, cache, tmp_path):
@@ -287,9 +306,11 @@ def test_rc_pods_have_owner_references_and_describe_rc_svc_node_print(kc, cache,
         assert f"Controlled By:  ReplicationController/{d}" in pod
         svc = kubectl(kc, cache, "describe", "svc", f"{d}svc").stdout
         assert f"Selector:          app={d}" in svc and "TargetPort:        8080/TCP" in svc
-        requests.post(kc.urls[0] + "/api/v1beta1/minions", json={"id": node_name, "hostIP": "10.9.0.6"}).raise_for_status()
+        minion = {"id": node_name, "hostIP": "10.9.0.6"}
+        requests.post(kc.urls[0] + "/api/v1beta1/minions", json=minion).raise_for_status()
         node = kubectl(kc, cache, "describe", "node", node_name)
-        assert node.stderr == "" and f"Name:               {node_name}" in node.stdout and "InternalIP:  10.9.0.6" in node.stdout
+        assert node.stderr == "" and f"Name:               {node_name}" in node.stdout
+        assert "InternalIP:  10.9.0.6" in node.stdout
     finally:
         kubectl(kc, cache, "delete", "-f", str(f))
 
@@ -311,7 +332,8 @@ def test_patch_type_json(kc, cache, tmp_path):
                     '[{"op":"test","path":"/metadata/labels/app","value":"other"},'
                     '{"op":"remove","path":"/metadata/labels/tier"}]', check=False)
         assert r.returncode == 1 and "The request is invalid" in r.stderr
-        assert cache.old or "operation 0: test failed: the value at /metadata/labels/app is not \"other\"" in r.stderr, r.stderr
+        assert cache.old or 'operation 0: test failed: the value at /metadata/labels/app is not "other"' in r.stderr, \
+            r.stderr
         assert requests.get(kc.urls[0] + "/api/v1beta1/pods/jpod").json()["labels"]["tier"] == "front"
     finally:
         kubectl(kc, cache, "delete", "pod", "jpod", "--wait=false")
@@ -370,19 +392,12 @@ def _check_logs(kc, cache, runtime):
     r = kubectl(kc, cache, "logs", "lpod", "-c", "nope", check=False)
     assert r.returncode == 1 and "container nope is not valid for pod lpod" in r.stderr, r.stderr
     # -f: what is written later arrives; the stream ends when the container stops
-    with subprocess.Popen(cache.argv(kc, "logs", "-f", "lpod", "-c", "web", "--tail=1", server=2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follow:
-        lines: queue.Queue = queue.Queue()
-        reader = threading.Thread(target=lambda: [lines.put(x) for x in follow.stdout], daemon=True)
-        reader.start()
-        try:
-            assert lines.get(timeout=20) == "three\n"
-            runtime.write_log(web.id, b"four\n")
-            assert lines.get(timeout=20) == "four\n"
-            runtime.kill(web.id, exit_code=0)
-            assert follow.wait(timeout=20) == 0
-        finally:
-            follow.kill()
-            reader.join(timeout=10)
+    with streaming(cache.argv(kc, "logs", "-f", "lpod", "-c", "web", "--tail=1", server=2)) as (next_line, follow):
+        assert next_line() == "three\n"
+        runtime.write_log(web.id, b"four\n")
+        assert next_line() == "four\n"
+        runtime.kill(web.id, exit_code=0)
+        assert follow.wait(timeout=20) == 0
 
 
 def test_namespaces_are_objects(kc, cache, tmp_path):

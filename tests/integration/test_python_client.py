@@ -200,7 +200,8 @@ def test_read_namespaced_pod_log(kc):
             web = poll_until(lambda: running_container(runtime, "pylog", "web"), timeout_s=30, interval_s=0.2,
                              what="pylog's container")
             runtime.write_log(web.id, b"a\nb\nc\n")
-            assert core(kc, 1).read_namespaced_pod_log("pylog", NS) == "nginx started in hollow container web\na\nb\nc\n"
+            assert core(kc, 1).read_namespaced_pod_log("pylog", NS) == \
+                "nginx started in hollow container web\na\nb\nc\n"
             assert v1.read_namespaced_pod_log("pylog", NS, container="web", tail_lines=2) == "b\nc\n"
             with pytest.raises(ApiException) as e:
                 v1.read_namespaced_pod_log("pylog", NS, container="db")

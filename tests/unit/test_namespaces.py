@@ -71,7 +71,8 @@ def test_deleting_a_namespace_deletes_what_it_holds(env):
     for ns in ("gone", "kept"):
         api.simulate_post(V1 + "/namespaces", json={"metadata": {"name": ns}})
         for what, body in (("pods", POD), ("replicationcontrollers", RC),
-                           ("services", {"metadata": {"name": "s"}, "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]}})):
+                           ("services", {"metadata": {"name": "s"},
+                                         "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]}})):
             assert api.simulate_post(f"{V1}/namespaces/{ns}/{what}", json=body).status_code == 201
     api.simulate_delete(V1 + "/namespaces/gone")
     ctrl.sync_once()  # empties it

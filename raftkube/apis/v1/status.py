@@ -76,6 +76,6 @@ def pod_status_in(body: Any, *, namespace: str, name: str) -> dict:
     rv = md.get("resourceVersion")
     if rv not in (None, "") and not str(rv).isdigit():
         raise BadRequest(f"metadata.resourceVersion must be a string of digits, not {rv!r}")
-    return {"kind": "Pod", "metadata": {"name": name, "namespace": md.get("namespace") or namespace or DEFAULT_NAMESPACE,
-                                        "resourceVersion": int(rv or 0)},
+    ns = md.get("namespace") or namespace or DEFAULT_NAMESPACE
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": ns, "resourceVersion": int(rv or 0)},
             "status": status}
