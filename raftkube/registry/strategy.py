@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from raftkube.model.objects import ACTIVE, DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
 
 #: the characters of a generated name's suffix (Kubernetes' ``utilrand`` alphabet: no vowels, no 0/1/3)
@@ -14,7 +16,7 @@ MAX_GENERATE_PREFIX = 63 - GENERATED_SUFFIX_LEN
 def generated_name(prefix: str, uid: str) -> str:
     """``prefix`` (cut to 58 characters) and 5 characters derived from the new object's uid (deterministic:
     the caller picks the uid, the state machine never invents anything)."""
-    n = int(uid.replace("-", "")[:16] or "0", 16)
+    n = int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big")
     suffix = ""
     for _ in range(GENERATED_SUFFIX_LEN):
         n, r = divmod(n, len(_SUFFIX_ALPHABET))

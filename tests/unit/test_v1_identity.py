@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -9,9 +10,9 @@ from falcon import testing
 
 from raftkube.api.app import create_app
 from raftkube.config import ApiConfig
-from raftkube.model.errors import Invalid
 from raftkube.apis.v1.convert import from_wire
-from raftkube.registry import Registry
+from raftkube.model.errors import AlreadyExists, Invalid
+from raftkube.registry import Registry, WriteRequest, strategy
 from raftkube.registry.strategy import generated_name
 from raftkube.state.local import LocalStore
 
@@ -43,7 +44,26 @@ def test_generate_name_makes_a_fresh_name_per_create(api):
 
 def test_generated_names_are_cut_to_63_characters():
     assert len(generated_name("a" * 100, "0123456789abcdef")) == 63
-    assert generated_name("x-", "00000000-0000-0000-0000-000000000000") == "x-bbbbb"
+    assert generated_name("x-", "uid-1") == generated_name("x-", "uid-1") != generated_name("x-", "uid-2")
+    assert re.fullmatch(r"x-[bcdfghjklmnpqrstvwxz2456789]{5}", generated_name("x-", "any uid at all"))
+
+
+def test_a_taken_generated_name_is_generated_again():
+    """uid-0 and uid-1 give the same name (a collision, forced); the second create retries with uid-2."""
+    uids = iter(["uid-0", "uid-1", "uid-2", "uid-3", "uid-4", "uid-5", "uid-6", "uid-7"])
+    same = {"uid-0": "web-aaaaa", "uid-1": "web-aaaaa", "uid-2": "web-bbbbb"}
+    reg = Registry(LocalStore(), new_uid=uids.__next__)
+    pod = {"kind": "Pod", "metadata": {"generateName": "web-"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(strategy, "generated_name", lambda prefix, uid: same.get(uid, prefix + uid))
+        first = reg.create(copy.deepcopy(pod))
+        second = reg.create(copy.deepcopy(pod))
+        assert (first["metadata"]["name"], second["metadata"]["name"]) == ("web-aaaaa", "web-bbbbb")
+        assert second["metadata"]["uid"] == "uid-2"
+        # with a client request id the first outcome stands: AlreadyExists
+        with pytest.raises(AlreadyExists):
+            same["uid-3"] = "web-aaaaa"
+            reg.create(copy.deepcopy(pod), request=WriteRequest("req-1"))
 
 
 def test_owner_references_round_trip_and_survive_a_v1beta1_put(api):
