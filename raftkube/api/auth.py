@@ -120,7 +120,7 @@ class AuthMiddleware:
         req.context.user = user
         version = getattr(resource, "version", None)
         res = version.resource(params.get("resource", "")) if version is not None and "resource" in params else None
-        if res is None and version is not None and req.path.endswith("/bindings"):
+        if res is None and version is not None and req.path.endswith(("/bindings", "/binding")):
             kind, sub, rname = "Pod", "binding", "bindings"
         elif res is not None:
             kind, rname = res.kind, params["resource"]

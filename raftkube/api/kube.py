@@ -12,8 +12,12 @@ import falcon
 from raftkube import __version__
 from raftkube.api.admission import admit_update
 from raftkube.api.delete_options import delete_preconditions
-from raftkube.api.resources import CollectionResource, ItemResource, WatchResource, _send, read_body, write_request
-from raftkube.model.errors import ApiError
+from raftkube.api.namespaces import mark_terminating, require_namespace
+from raftkube.api.podlogs import PodLogResource
+from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
+                                    WatchResource, _send, read_body, read_value, write_request)
+from raftkube.model.errors import ApiError, BadRequest, NotFound
+from raftkube.model.objects import DEFAULT_NAMESPACE
 
 
 class UnsupportedMediaType(ApiError):
@@ -100,6 +104,9 @@ class NamespacedCollection(CollectionResource, _Namespaced):
     def on_post(self, req, resp, resource, namespace=None):
         if namespace is not None:
             self._ns(req, namespace)
+        res = self._resource(resource, "create", req)
+        if res.namespaced:
+            self._call(res, require_namespace, self.registry, req.get_param("namespace") or DEFAULT_NAMESPACE)
         super().on_post(req, resp, resource)
         resp.status = 201
 
@@ -125,17 +132,23 @@ class NamespacedItem(ItemResource, _Namespaced):
             self._ns(req, namespace)
         res = self._resource(resource, "update", req)
         ctype = (req.content_type or "").split(";")[0].strip()
-        apply = {patches.MERGE: patches.merge_patch, patches.STRATEGIC: patches.strategic_patch}.get(ctype)
+        apply = {patches.MERGE: patches.merge_patch, patches.STRATEGIC: patches.strategic_patch,
+                 patches.JSON: patches.json_patch}.get(ctype)
         if apply is None:
             raise UnsupportedMediaType(f"the body of the request was in an unknown format - accepted media types "
-                                       f"include: {patches.MERGE}, {patches.STRATEGIC}")
-        body = read_body(req, self.body_limit)
+                                       f"include: {', '.join(patches.TYPES)}")
+        body = read_value(req, self.body_limit) if ctype == patches.JSON else read_body(req, self.body_limit)
         ns = req.get_param("namespace")
         current = self._call(res, self.registry.get, res.kind, ns, name)
-        wire = apply(self.version.encode(current), body)
+        current_wire = self.version.encode(current)
+        wire = apply(current_wire, body)
         obj = self.version.decode(res, wire, namespace=ns, name=name)
-        obj["metadata"]["resourceVersion"] = int(((body.get("metadata") or {}).get("resourceVersion"))
-                                                 or current["metadata"].get("resourceVersion") or 0)
+        # a resourceVersion the patch sets is a precondition; otherwise the patch applies to what it was read from
+        patched_rv = (wire.get("metadata") or {}).get("resourceVersion")
+        asked_rv = patched_rv if patched_rv != current_wire["metadata"]["resourceVersion"] else None
+        if asked_rv is not None and not str(asked_rv).isdigit():
+            raise BadRequest(f"metadata.resourceVersion must be a string of digits, not {asked_rv!r}")
+        obj["metadata"]["resourceVersion"] = int(asked_rv or current["metadata"].get("resourceVersion") or 0)
         self._call(res, admit_update, req, obj, current)
         _send(resp, self.version.encode(self._call(res, self.registry.update, obj, obj=obj,
                                                    request=write_request(req))))
@@ -145,6 +158,9 @@ class NamespacedItem(ItemResource, _Namespaced):
             self._ns(req, namespace)
         res = self._resource(resource, "delete", req)
         rv, uid = delete_preconditions(read_body(req, self.body_limit, required=False))
+        if res.kind == "Namespace":  # emptied, then removed, by the namespace controller
+            return _send(resp, self.version.encode(self._call(res, mark_terminating, self.registry, name,
+                                                              request=write_request(req))))
         old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name, rv=rv, uid=uid,
                          request=write_request(req))
         _send(resp, self.version.encode(old))
@@ -222,6 +238,44 @@ class ScaleResource(ItemResource):
         self._write(req, resp, namespace, name, merge_patch(current, patch))
 
 
+class NamespacedBinding(BindingResource):
+    """``POST .../namespaces/<ns>/bindings`` and ``.../namespaces/<ns>/pods/<name>/binding``: a v1 Binding. The
+    body's namespace and name must agree with the URL's; the answer is a 201 Success Status, as Kubernetes'."""
+
+    def on_post(self, req, resp, namespace, name=None):
+        body = read_body(req, self.body_limit)
+        md = body.get("metadata")
+        if name is not None and isinstance(md, dict) and not md.get("name"):
+            body = dict(body, metadata=dict(md, name=name))
+        elif name is not None and not isinstance(md, dict):
+            body = dict(body, metadata={"name": name})
+        binding = self.version.decode_binding(body)
+        if binding.namespace not in (None, namespace):
+            raise BadRequest(f"the namespace of the provided object ({binding.namespace}) does not match the "
+                             f"namespace sent on the request ({namespace})")
+        if name is not None and binding.pod != name:
+            raise BadRequest(f"the name of the object ({binding.pod}) does not match the name on the URL ({name})")
+        self._call(self.pods, self.registry.bind, namespace, binding.pod, binding.node, request=write_request(req))
+        _send(resp, dict(self.version.success_body(), code=201), 201)
+
+    def on_post_pod(self, req, resp, namespace, name):
+        self.on_post(req, resp, namespace, name)
+
+
+class NamespacedStatus(StatusResource):
+    """``.../namespaces/<ns>/<resource>/<name>/status``: GET reads the object, PUT writes its status."""
+
+    def on_get(self, req, resp, namespace, resource, name):
+        res = self._resource(resource, None, req)
+        if "status" not in res.verbs:
+            raise NotFound(f'Not Found: "{req.path}"')
+        _send(resp, self.version.encode(self._call(res, self.registry.get, res.kind, namespace, name)))
+
+    def on_put(self, req, resp, namespace, resource, name):
+        req.params["namespace"] = namespace
+        super().on_put(req, resp, resource, name)
+
+
 def add_namespaced(app: falcon.App, version, registry, body_limit: int, pump=None) -> None:
     prefix = version.prefix
     watch = TableWatch(version, registry, pump=pump)
@@ -229,6 +283,14 @@ def add_namespaced(app: falcon.App, version, registry, body_limit: int, pump=Non
     item = NamespacedItem(version, registry, body_limit)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}", coll)
     app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}", item)
+    app.add_route(prefix + "/namespaces/{namespace}/{resource}/{name}/status",
+                  NamespacedStatus(version, registry, body_limit))
+    if version.resource("pods") is not None:
+        app.add_route(prefix + "/namespaces/{namespace}/pods/{name}/log", PodLogResource(version, registry))
+    if version.serves_bindings:
+        binding = NamespacedBinding(version, registry, body_limit)
+        app.add_route(prefix + "/namespaces/{namespace}/bindings", binding)
+        app.add_route(prefix + "/namespaces/{namespace}/pods/{name}/binding", binding, suffix="pod")
     if version.resource("replicationcontrollers") is not None:
         app.add_route(prefix + "/namespaces/{namespace}/replicationcontrollers/{name}/scale",
                       ScaleResource(version, registry, body_limit))

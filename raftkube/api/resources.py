@@ -14,7 +14,7 @@ import time
 
 import falcon
 
-from raftkube.api import decode
+from raftkube.api import decode, protobuf
 from raftkube.api.admission import admit_create, admit_update, needs_old
 from raftkube.api.delete_options import delete_preconditions
 from raftkube.api.watchpump import Watcher, event_line
@@ -22,7 +22,6 @@ from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
 from raftkube.model.objects import DEFAULT_NAMESPACE
-from raftkube.model.selectors import parse_label_selector
 from raftkube.registry import WriteRequest
 from raftkube.state.machine import REQUEST_ID_MAX_LEN
 
@@ -31,6 +30,15 @@ log = logging.getLogger(__name__)
 
 def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict | None:
     """The JSON (or YAML) object in the request body; 400/413 with a clear message otherwise (an empty body:
+    None unless ``required``)."""
+    body = read_value(req, limit, required=required)
+    if body is not None and not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def read_value(req: falcon.Request, limit: int, *, required: bool = True):
+    """The JSON (or YAML) value in the request body (a JSON patch is a list); 400/413 otherwise (an empty body:
     None unless ``required``)."""
     length = req.content_length
     if length is not None and length > limit:
@@ -42,6 +50,8 @@ def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict
         if not required:
             return None
         raise BadRequest("the request needs a JSON body")
+    if (req.content_type or "").startswith(protobuf.MEDIA_TYPE):
+        return protobuf.decode(raw)
     if "yaml" in (req.content_type or ""):
         try:
             body = decode.decode_json(raw)
@@ -49,8 +59,6 @@ def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict
             body = decode.decode_yaml(raw)
     else:
         body = decode.decode_json(raw)
-    if not isinstance(body, dict):
-        raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
 
 
@@ -124,7 +132,7 @@ class _VersionResource:
     def _selectors(self, req: falcon.Request, res: Resource):
         labels = req.get_param("labels") or req.get_param("labelSelector")
         fields = req.get_param("fields") or req.get_param("fieldSelector")
-        return (parse_label_selector(labels) if labels else None,
+        return (self.version.label_selector(labels) if labels else None,
                 self.version.field_selector(res, fields) if fields else None)
 
     def _call(self, res: Resource | None, fn, *args, obj: dict | None = None, **kw):

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from raftkube.model.errors import ApiError, Cause
 from raftkube.model.objects import RESOURCES_BY_KIND
-from raftkube.model.selectors import FieldSelector
+from raftkube.model.selectors import FieldSelector, LabelSelector, parse_label_selector
 
 #: every verb and subresource a resource table may offer
 VERBS = frozenset({"list", "create", "get", "update", "delete", "watch", "status", "bindings"})
@@ -92,6 +92,10 @@ class ApiVersion(ABC):
     @abstractmethod
     def encode_list(self, res: Resource, items: list[dict], revision: int, self_link: str) -> dict:
         """Internal objects -> the wire list body."""
+
+    def label_selector(self, selector: str) -> LabelSelector:
+        """This version's label selector syntax -> a selector (2014's equality terms unless overridden)."""
+        return parse_label_selector(selector)
 
     @abstractmethod
     def field_selector(self, res: Resource, selector: str) -> FieldSelector:

@@ -85,18 +85,23 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
 
 
 def pod_from_template(rc: dict) -> dict:
-    """A new pod for ``rc``: the template's spec and a copy of its labels; the server assigns the name.
+    """A new pod for ``rc``: the template's spec and a copy of its labels, owned by the RC; the server names it
+    ``<rc>-<5 characters>`` (``generateName``).
 
     Its restartPolicy is Always whatever the template says: a controller's pods always restart. A template
     that says Never or OnFailure is refused since the 422 rule, but a controller stored before it may still
     have one; its pods would run to completion and be replaced over and over (``unsupported_restart_policy``)."""
     template = (rc.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
+    md = rc.get("metadata") or {}
+    owner = {"kind": "ReplicationController", "name": md.get("name") or "", "uid": md.get("uid") or "",
+             "controller": True, "blockOwnerDeletion": True}
     spec = copy.deepcopy(template.get("spec") or {})
     spec["restartPolicy"] = ALWAYS
     return {"kind": "Pod",
-            "metadata": {"name": "", "namespace": namespace_of(rc), "labels": dict(tmeta.get("labels") or {}),
-                         "annotations": dict(tmeta.get("annotations") or {})},
+            "metadata": {"name": "", "generateName": f"{md.get('name') or 'pod'}-", "namespace": namespace_of(rc),
+                         "labels": dict(tmeta.get("labels") or {}),
+                         "annotations": dict(tmeta.get("annotations") or {}), "ownerReferences": [owner]},
             "spec": spec}
 
 

@@ -1,6 +1,7 @@
 """``HollowRuntime``: a ContainerRuntime with no containers, as Kubernetes' kubemark "hollow node".
 
-Containers "start" instantly and run until stopped; every image is present; probes succeed. State is
+Containers "start" instantly and run until stopped; every image is present; probes succeed. Each writes one
+log line when it starts (``<image> started in hollow container <name>``); ``write_log`` adds more. State is
 kept in memory, so many hollow minions can share one process to simulate a large cluster against real
 masters: everything above the runtime (watch, sync decisions, status pushes, heartbeats) is the real code.
 """
@@ -36,6 +37,7 @@ class HollowRuntime:
         self._containers: dict[str, RuntimeContainer] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._logs: dict[str, bytearray] = {}
 
     def list_containers(self) -> list[RuntimeContainer]:
         with self._lock:
@@ -53,7 +55,14 @@ class HollowRuntime:
                              ip=_next_ip() if infra else "")
         with self._lock:
             self._containers[cid] = c
+            name = config.labels.get(LABEL_CONTAINER) or config.name
+            self._logs[cid] = bytearray(f"{config.image} started in hollow container {name}\n".encode())
         return c
+
+    def write_log(self, container_id: str, data: bytes) -> None:
+        """Append to a container's output (tests: what ``kubectl logs`` should show)."""
+        with self._lock:
+            self._logs.setdefault(container_id, bytearray()).extend(data)
 
     def stop(self, container_id: str, grace_s: float) -> None:
         with self._lock:
@@ -72,12 +81,32 @@ class HollowRuntime:
     def remove(self, container_id: str) -> None:
         with self._lock:
             self._containers.pop(container_id, None)
+            self._logs.pop(container_id, None)
 
     def exec(self, container_id: str, command: list[str], timeout_s: float) -> tuple[int, str]:
         return 0, "ok"
 
-    def logs(self, container_id: str, tail: int | None = None, follow: bool = False) -> Iterator[bytes]:
-        yield b""
+    def logs(self, container_id: str, tail: int | None = None, follow: bool = False,
+             poll_s: float = 0.1) -> Iterator[bytes]:
+        """The output so far (its last ``tail`` lines); with ``follow``, then what is written until the container
+        stops or is removed (polled: hollow containers have no real output to wait on)."""
+        with self._lock:
+            data = bytes(self._logs.get(container_id, b""))
+        lines = data.splitlines(keepends=True)
+        yield b"".join(lines[-tail:] if tail is not None and tail > 0 else ([] if tail == 0 else lines))
+        sent = len(data)
+        while follow:
+            with self._lock:
+                c = self._containers.get(container_id)
+                data = bytes(self._logs.get(container_id, b""))
+            if len(data) > sent:
+                yield data[sent:]
+                sent = len(data)
+            elif c is None or not c.running:
+                return
+            else:
+                yield b""  # lets the server notice a client that went away
+                time.sleep(poll_s)
 
     def close(self) -> None:
         pass

@@ -108,7 +108,11 @@ RESOURCES_BY_KIND: dict[str, Kind] = {k.kind: k for k in (
     Kind("Endpoints", "endpoints"),
     Kind("Node", "node", namespaced=False),
     Kind("Event", "event"),
+    Kind("Namespace", "namespace", namespaced=False),
 )}
+
+# Namespace phases: a namespace being deleted is Terminating until the namespace controller has emptied it.
+ACTIVE, TERMINATING = "Active", "Terminating"
 
 # Pod phases.
 PENDING, RUNNING, SUCCEEDED, FAILED = "Pending", "Running", "Succeeded", "Failed"

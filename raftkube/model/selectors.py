@@ -4,6 +4,10 @@ A selector is comma-separated terms, ANDed: ``key=value``, ``key==value`` or ``k
 whitespace trimming and no set syntax. A missing label (or field) counts as the empty string, so
 ``env!=prod`` matches objects without ``env`` and ``env=`` matches them too. An empty selector matches all.
 
+core/v1 also takes Kubernetes' set-based terms (``parse_set_selector``): ``key in (a,b)``, ``key notin (a,b)``
+(true where the label is missing), ``key`` (it exists) and ``!key`` (it does not); whitespace around tokens is
+ignored and keys and values must be valid label keys and values. The equality terms mean what they mean above.
+
 Field selectors use the same syntax; their keys name fixed per-kind fields of the internal object
 (``FIELD_GETTERS``): ``spec.nodeName=`` selects unbound pods, ``spec.nodeName!=`` bound ones. An API version
 parses the keys of its own wire (``parse_terms``) and builds ``FieldTerm``s over these fields.
@@ -11,6 +15,7 @@ parses the keys of its own wire (``parse_terms``) and builds ``FieldTerm``s over
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -18,6 +23,7 @@ from raftkube.model.errors import BadRequest
 from raftkube.model.objects import name_of, namespace_of, pod_node, pod_phase
 
 EQUALS, NOT_EQUALS = "=", "!="
+IN, NOT_IN, EXISTS, NOT_EXISTS = "in", "notin", "exists", "!"
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,32 @@ class Term:
     def matches(self, actual: str) -> bool:
         return (actual == self.value) if self.op == EQUALS else (actual != self.value)
 
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        return self.matches(labels.get(self.key, ""))
+
     def __str__(self) -> str:
         return f"{self.key}{self.op}{self.value}"
+
+
+@dataclass(frozen=True)
+class SetTerm:
+    """A set-based requirement: ``key in (values)``, ``key notin (values)``, ``key`` or ``!key``."""
+
+    key: str
+    op: str
+    values: tuple[str, ...] = ()
+
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        if self.op == IN:
+            return self.key in labels and labels[self.key] in self.values
+        if self.op == NOT_IN:
+            return labels.get(self.key) not in self.values
+        return (self.key in labels) == (self.op == EXISTS)
+
+    def __str__(self) -> str:
+        if self.op in (IN, NOT_IN):
+            return f"{self.key} {self.op} ({','.join(self.values)})"
+        return self.key if self.op == EXISTS else f"!{self.key}"
 
 
 def parse_terms(s: str) -> tuple[Term, ...]:
@@ -55,7 +85,7 @@ def parse_terms(s: str) -> tuple[Term, ...]:
 class LabelSelector:
     """A parsed label selector; ``matches`` takes an object's label map."""
 
-    terms: tuple[Term, ...] = ()
+    terms: tuple[Term | SetTerm, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -63,7 +93,7 @@ class LabelSelector:
 
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         labels = labels or {}
-        return all(t.matches(labels.get(t.key, "")) for t in self.terms)
+        return all(t.holds(labels) for t in self.terms)
 
     def __str__(self) -> str:
         return ",".join(str(t) for t in self.terms)
@@ -72,6 +102,62 @@ class LabelSelector:
 def parse_label_selector(s: str | None) -> LabelSelector:
     """Parse ``name=redis,env!=prod``; ``None`` or ``""`` gives the selector that matches everything."""
     return LabelSelector(parse_terms(s or ""))
+
+
+_KEY = r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+_SET_TERM = re.compile(rf"(?P<key>{_KEY})\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)")
+_EQ_TERM = re.compile(rf"(?P<key>{_KEY})\s*(?P<op>==|=|!=)\s*(?P<value>[^\s]*)")
+_EXISTS_TERM = re.compile(rf"(?P<not>!?)\s*(?P<key>{_KEY})")
+
+
+def _top_level_parts(s: str) -> list[str]:
+    """``s`` split at the commas outside parentheses; unbalanced parentheses are an error."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(s[start:i])
+            start = i + 1
+        if depth not in (0, 1):
+            raise BadRequest(f"unable to parse requirement: unbalanced parentheses in '{s}'")
+    if depth:
+        raise BadRequest(f"unable to parse requirement: unbalanced parentheses in '{s}'")
+    return parts + [s[start:]]
+
+
+def _set_term(part: str, whole: str) -> Term | SetTerm:
+    m = _SET_TERM.fullmatch(part)
+    if m:
+        values = tuple(sorted({v.strip() for v in m["values"].split(",")}))
+        if values == ("",):
+            raise BadRequest(f"unable to parse requirement: for 'in', 'notin' operators, values set can't be empty: "
+                             f"'{part}'")
+        bad = [v for v in values if not _VALUE.fullmatch(v) or v == ""]
+        if bad:
+            raise BadRequest(f"unable to parse requirement: invalid label value: '{bad[0]}' in '{part}'")
+        return SetTerm(m["key"], m["op"], values)
+    m = _EQ_TERM.fullmatch(part)
+    if m:
+        if not _VALUE.fullmatch(m["value"]):
+            raise BadRequest(f"unable to parse requirement: invalid label value: '{m['value']}' in '{part}'")
+        return Term(m["key"], NOT_EQUALS if m["op"] == NOT_EQUALS else EQUALS, m["value"])
+    m = _EXISTS_TERM.fullmatch(part)
+    if m:
+        return SetTerm(m["key"], NOT_EXISTS if m["not"] else EXISTS)
+    raise BadRequest(f"unable to parse requirement: invalid selector: '{whole}'; can't understand '{part}'")
+
+
+def parse_set_selector(s: str | None) -> LabelSelector:
+    """Parse a Kubernetes label selector with set-based terms (``app in (a,b),!canary,tier``); an empty
+    string matches everything, a bad term is a 400 naming it."""
+    if not (s or "").strip():
+        return LabelSelector()
+    terms = [_set_term(part.strip(), s) for part in _top_level_parts(s)]
+    return LabelSelector(tuple(sorted(terms, key=str)))
 
 
 def selector_from_map(d: Mapping[str, str] | None) -> LabelSelector:

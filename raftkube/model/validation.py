@@ -395,6 +395,16 @@ def event_causes(event: dict) -> list[Cause]:
     return errs.causes
 
 
+def namespace_causes(ns: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, ns, lambda n: None if is_dns_label(n) else
+                "must be a DNS label (at most 63 lowercase alphanumerics or '-', starting and ending alphanumeric)")
+    phase = (ns.get("status") or {}).get("phase") or ""
+    if phase and phase not in ("Active", "Terminating"):
+        errs.unsupported("status.phase", phase)
+    return errs.causes
+
+
 _VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Pod": pod_causes,
     "ReplicationController": replication_controller_causes,
@@ -402,6 +412,7 @@ _VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Endpoints": endpoints_causes,
     "Node": node_causes,
     "Event": event_causes,
+    "Namespace": namespace_causes,
 }
 
 

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 DELETE_ATTEMPTS = 5
 #: renderings get_rendered keeps (least recently read dropped first)
 RENDERED_CACHE_SIZE = 4096
+#: how many names ``create`` generates from a ``generateName`` before it answers AlreadyExists
+GENERATE_NAME_TRIES = 5
 
 
 def rfc3339(ts: float) -> str:
@@ -165,13 +167,26 @@ class Registry:
 
     # ---- writes -----------------------------------------------------------------------------
     def create(self, obj: dict, *, epoch: int | None = None, request: WriteRequest | None = None) -> dict:
+        """Create ``obj``. A name generated from ``generateName`` that is taken (5 random characters: with
+        thousands of pods of one RC a collision is likely) is generated again, up to ``GENERATE_NAME_TRIES``
+        times, unless the write has a client request id (its outcome is the one the id remembers)."""
         if rv_of(obj):
             raise BadRequest("resourceVersion may not be set on objects to be created")
-        uid = self.new_uid()
-        now = self.clock()
-        strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
-        validation.validate(obj)
-        return self._write("create", key_of(obj), obj, 0, epoch, self.quota_bytes, request)
+        md = obj.get("metadata") or {}
+        tries = GENERATE_NAME_TRIES if not md.get("name") and md.get("generateName") and request is None else 1
+        for attempt in range(tries):
+            if attempt:
+                obj["metadata"]["name"] = ""
+            uid = self.new_uid()
+            now = self.clock()
+            strategy.prepare_for_create(obj, uid=uid, now=rfc3339(now), event_suffix=f"{int(now * 1e9):x}")
+            validation.validate(obj)
+            try:
+                return self._write("create", key_of(obj), obj, 0, epoch, self.quota_bytes, request)
+            except AlreadyExists:
+                if attempt == tries - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def update(self, obj: dict, *, epoch: int | None = None, require_rv: bool = True,
                request: WriteRequest | None = None) -> dict:

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from raftkube.model.objects import DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
+import hashlib
+
+from raftkube.model.objects import ACTIVE, DEFAULT_NAMESPACE, PENDING, RESOURCES_BY_KIND
+
+#: the characters of a generated name's suffix (Kubernetes' ``utilrand`` alphabet: no vowels, no 0/1/3)
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+GENERATED_SUFFIX_LEN = 5
+#: a generated name is at most 63 characters: the prefix is cut to leave room for the suffix
+MAX_GENERATE_PREFIX = 63 - GENERATED_SUFFIX_LEN
+
+
+def generated_name(prefix: str, uid: str) -> str:
+    """``prefix`` (cut to 58 characters) and 5 characters derived from the new object's uid (deterministic:
+    the caller picks the uid, the state machine never invents anything)."""
+    n = int.from_bytes(hashlib.sha256(uid.encode()).digest()[:8], "big")
+    suffix = ""
+    for _ in range(GENERATED_SUFFIX_LEN):
+        n, r = divmod(n, len(_SUFFIX_ALPHABET))
+        suffix += _SUFFIX_ALPHABET[r]
+    return prefix[:MAX_GENERATE_PREFIX] + suffix
 
 
 def normalize_meta(obj: dict) -> dict:
@@ -23,7 +42,9 @@ def prepare_for_create(obj: dict, *, uid: str, now: str, event_suffix: str) -> N
     md = normalize_meta(obj)
     kind = obj["kind"]
     if not md.get("name"):
-        if kind in ("Pod", "ReplicationController"):
+        if md.get("generateName"):
+            md["name"] = generated_name(md["generateName"], uid)
+        elif kind in ("Pod", "ReplicationController"):
             md["name"] = uid
         elif kind == "Event":
             involved = (obj.get("involvedObject") or {}).get("name") or "event"
@@ -44,6 +65,8 @@ def prepare_for_create(obj: dict, *, uid: str, now: str, event_suffix: str) -> N
         status.setdefault("conditions", [])
     elif kind == "Event":
         obj["timestamp"] = obj.get("timestamp") or now
+    elif kind == "Namespace":
+        obj["status"] = {"phase": ACTIVE}
 
 
 def prepare_for_update(new: dict, old: dict) -> None:
@@ -54,6 +77,9 @@ def prepare_for_update(new: dict, old: dict) -> None:
     md["namespace"] = old_md.get("namespace", md.get("namespace"))
     if not md.get("annotations") and old_md.get("annotations"):
         md["annotations"] = old_md["annotations"]
+    for k in ("generateName", "ownerReferences"):  # v1beta1 cannot express them: a PUT through it keeps them
+        if not md.get(k) and old_md.get(k):
+            md[k] = old_md[k]
     kind = new["kind"]
     if kind == "Pod":
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}
@@ -64,7 +90,7 @@ def prepare_for_update(new: dict, old: dict) -> None:
             spec.pop("serviceEnv", None)
         spec["restartPolicy"] = spec.get("restartPolicy") or old_spec.get("restartPolicy") or "Always"
         new["status"] = old.get("status") or {"phase": PENDING}
-    elif kind in ("Node", "ReplicationController"):
+    elif kind in ("Node", "ReplicationController", "Namespace"):
         new["status"] = old.get("status") or {}
 
 

@@ -12,7 +12,8 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from raftkube.testing import running_cluster
+from raftkube.testing import poll_until, running_cluster
+from raftkube.testing.minions import hollow_minion, running_container
 
 NS = "default"
 
@@ -134,3 +135,97 @@ def test_other_kinds_and_version_pass_the_strict_models(kc):
     cfg = client.Configuration()
     cfg.host = kc.urls[0]
     assert client.VersionApi(client.ApiClient(cfg)).get_code().git_version.startswith("v1.20.0")
+
+
+def test_set_based_label_selector(kc):
+    v1 = core(kc)
+    for name, app in (("pys1", "pys-a"), ("pys2", "pys-b"), ("pys3", "pys-c")):
+        v1.create_namespaced_pod(NS, pod(name, app))
+    try:
+        got = v1.list_namespaced_pod(NS, label_selector="app in (pys-a, pys-c)").items
+        assert sorted(p.metadata.name for p in got) == ["pys1", "pys3"]
+        with pytest.raises(ApiException) as e:
+            v1.list_namespaced_pod(NS, label_selector="app notin pys-a")
+        assert e.value.status == 400 and "BadRequest" in e.value.body
+    finally:
+        for name in ("pys1", "pys2", "pys3"):
+            v1.delete_namespaced_pod(name, NS)
+
+
+def test_json_patch(kc):
+    v1 = core(kc)
+    v1.create_namespaced_pod(NS, pod("pyjp", "pyjp"))
+    try:
+        # a list body: the client sends application/json-patch+json
+        got = v1.patch_namespaced_pod("pyjp", NS, [{"op": "add", "path": "/metadata/labels/x", "value": "y"},
+                                                   {"op": "remove", "path": "/metadata/labels/app"}])
+        assert got.metadata.labels == {"x": "y"}
+        with pytest.raises(ApiException) as e:
+            v1.patch_namespaced_pod("pyjp", NS, [{"op": "test", "path": "/metadata/labels/x", "value": "z"}])
+        assert e.value.status == 422 and "Invalid" in e.value.body
+    finally:
+        v1.delete_namespaced_pod("pyjp", NS)
+
+
+def test_binding_and_pod_status(kc):
+    v1 = core(kc)
+    for name in ("pybind1", "pybind2"):
+        v1.create_namespaced_pod(NS, pod(name, "pybind"))
+    try:
+        target = client.V1ObjectReference(kind="Node", name="pynode1")
+        # the server answers a Status, as Kubernetes does: the client's Binding model is not what comes back
+        v1.create_namespaced_binding(NS, client.V1Binding(metadata=client.V1ObjectMeta(name="pybind1"),
+                                                          target=target), _preload_content=False)
+        v1.create_namespaced_pod_binding("pybind2", NS, client.V1Binding(
+            metadata=client.V1ObjectMeta(name="pybind2"), target=target), _preload_content=False)
+        assert [core(kc, 1).read_namespaced_pod(n, NS).spec.node_name for n in ("pybind1", "pybind2")] == [
+            "pynode1", "pynode1"]
+        st = v1.read_namespaced_pod_status("pybind1", NS)
+        st.status.phase, st.status.pod_ip = "Running", "10.7.0.9"
+        got = v1.replace_namespaced_pod_status("pybind1", NS, st)
+        assert (got.status.phase, got.status.pod_ip) == ("Running", "10.7.0.9")
+        assert core(kc, 2).read_namespaced_pod("pybind1", NS).status.phase == "Running"
+    finally:
+        for name in ("pybind1", "pybind2"):
+            v1.delete_namespaced_pod(name, NS)
+
+
+def test_read_namespaced_pod_log(kc):
+    v1 = core(kc)
+    body = pod("pylog", "pylog")
+    body["spec"]["nodeSelector"] = {"logs": "py"}
+    with hollow_minion(kc.urls, "pylogs", {"logs": "py"}) as runtime:
+        v1.create_namespaced_pod(NS, body)
+        try:
+            web = poll_until(lambda: running_container(runtime, "pylog", "web"), timeout_s=30, interval_s=0.2,
+                             what="pylog's container")
+            runtime.write_log(web.id, b"a\nb\nc\n")
+            assert core(kc, 1).read_namespaced_pod_log("pylog", NS) == \
+                "nginx started in hollow container web\na\nb\nc\n"
+            assert v1.read_namespaced_pod_log("pylog", NS, container="web", tail_lines=2) == "b\nc\n"
+            with pytest.raises(ApiException) as e:
+                v1.read_namespaced_pod_log("pylog", NS, container="db")
+            assert e.value.status == 400 and "container db is not valid" in e.value.body
+        finally:
+            v1.delete_namespaced_pod("pylog", NS)
+
+
+def test_namespaces(kc):
+    v1 = core(kc)
+    made = v1.create_namespace({"metadata": {"name": "pyns"}})
+    assert made.status.phase == "Active"
+    assert {"default", "pyns"} <= {n.metadata.name for n in v1.list_namespace().items}
+    v1.create_namespaced_pod("pyns", pod("pynsp", "pyns"))
+    with pytest.raises(ApiException) as e:
+        v1.create_namespaced_pod("pynowhere", pod("pynsp", "pyns"))
+    assert e.value.status == 404 and "NotFound" in e.value.body
+    v1.delete_namespace("pyns")  # answers the namespace, Terminating (the client returns it as a dict)
+
+    def gone():
+        try:
+            v1.read_namespace("pyns")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+    poll_until(gone, timeout_s=30, interval_s=0.3, what="namespace pyns removed")
+    assert v1.list_namespaced_pod("pyns").items == []

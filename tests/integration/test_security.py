@@ -386,3 +386,25 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
     finally:
         stop_process(proc, signal.SIGTERM, 20, "hollow minions")
         print((cluster.workdir / "hollow.log").read_text(errors="replace")[-3000:])
+
+
+def test_v1_bindings_and_namespaces_need_their_rights(secure):
+    """The v1 binding paths (issue 16) are pod bindings: an admin may, a viewer or a minion may not; namespaces
+    are created and deleted by the admin only."""
+    _, pki, url = secure
+    pods = url + "/api/v1/namespaces/default/pods"
+    assert requests.post(pods, json={**POD, "metadata": {"name": "v1b"}}, **_as(pki, "admin")).status_code == 201
+    binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "n1"}}
+    for who in ("viewer", "node:n1"):
+        r = requests.post(pods + "/v1b/binding", json=binding, headers=_bearer(pki, who), verify=str(pki.ca_cert),
+                          timeout=10)
+        assert r.status_code == 403 and r.json()["reason"] == "Forbidden", r.text
+    assert requests.post(pods + "/v1b/binding", json=binding, **_as(pki, "admin")).status_code == 201
+    assert requests.get(pods + "/v1b", **_as(pki, "admin")).json()["spec"]["nodeName"] == "n1"
+    ns = url + "/api/v1/namespaces"
+    r = requests.post(ns, json={"metadata": {"name": "sec"}}, headers=_bearer(pki, "viewer"), verify=str(pki.ca_cert),
+                      timeout=10)
+    assert r.status_code == 403, r.text
+    assert requests.post(ns, json={"metadata": {"name": "sec"}}, **_as(pki, "admin")).status_code == 201
+    assert requests.delete(ns + "/sec", **_as(pki, "n1")).status_code == 403
+    assert requests.delete(ns + "/sec", **_as(pki, "admin")).json()["status"]["phase"] == "Terminating"

@@ -1,5 +1,7 @@
 """Replication manager: plan_replicas and sync_once against the in-memory store."""
 
+import re
+
 from raftkube.controllers.replication import ReplicationManager, plan_replicas, pod_from_template
 from raftkube.model.errors import NotLeader
 from raftkube.model.objects import name_of
@@ -51,7 +53,12 @@ def test_sync_once_creates_then_is_quiet():
     assert len(client.writes("create", "Pod")) == 3
     pods, _ = client.list("Pod")
     assert len(pods) == 3 and all(p["metadata"]["labels"] == {"app": "web"} for p in pods)
-    assert len({name_of(p) for p in pods}) == 3 and all(len(name_of(p)) == 36 for p in pods)
+    # named <rc>-<5 characters> (generateName) and owned by the RC
+    assert len({name_of(p) for p in pods}) == 3 and all(re.fullmatch(r"web-[a-z2-9]{5}", name_of(p)) for p in pods)
+    rc_md = client.get("ReplicationController", "web")["metadata"]
+    assert all(p["metadata"]["ownerReferences"] == [{"kind": "ReplicationController", "name": "web",
+                                                     "uid": rc_md["uid"], "controller": True,
+                                                     "blockOwnerDeletion": True}] for p in pods)
     client.clear()
     m.sync_once()
     m.reconcile()

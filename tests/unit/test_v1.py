@@ -204,10 +204,10 @@ def test_patch_through_the_api(api):
     r = api.simulate_patch("/api/v1/namespaces/default/pods/x", body='{"metadata":{"labels":{"app":null}}}',
                            headers={"Content-Type": "application/merge-patch+json"})
     assert r.json["metadata"]["labels"] == {"tier": "t"}
-    body = _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body="[]",
-                                      headers={"Content-Type": "application/json-patch+json"}),
+    body = _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body="{}",
+                                      headers={"Content-Type": "application/apply-patch+yaml"}),
                    415, "UnsupportedMediaType")
-    assert "merge-patch" in body["message"]
+    assert "merge-patch" in body["message"] and "json-patch" in body["message"]
     stale = '{"metadata":{"resourceVersion":"1","labels":{"z":"z"}}}'
     _status(api.simulate_patch("/api/v1/namespaces/default/pods/x", body=stale,
                                headers={"Content-Type": "application/merge-patch+json"}), 409, "Conflict")

@@ -66,6 +66,10 @@ def meta_out(obj: dict, namespaced: bool) -> dict:
         out["labels"] = dict(md["labels"])
     if md.get("annotations"):
         out["annotations"] = dict(md["annotations"])
+    if md.get("generateName"):
+        out["generateName"] = md["generateName"]
+    if md.get("ownerReferences"):
+        out["ownerReferences"] = [{"apiVersion": API_VERSION, **r} for r in md["ownerReferences"]]
     return out
 
 
@@ -198,7 +202,12 @@ def _event_out(obj: dict) -> dict:
     return out
 
 
-_TO_WIRE = {"Pod": _pod_out, "ReplicationController": _rc_out, "Service": _service_out,
+def _namespace_out(obj: dict) -> dict:
+    return {"spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": (obj.get("status") or {}).get("phase") or "Active"}}
+
+
+_TO_WIRE = {"Namespace": _namespace_out, "Pod": _pod_out, "ReplicationController": _rc_out, "Service": _service_out,
             "Endpoints": _endpoints_out, "Node": _node_out, "Event": _event_out}
 
 
@@ -278,6 +287,53 @@ def _meta_in(body: dict, res, namespace: str) -> tuple[dict, dict]:
     return md, {k: v for k, v in beta.items() if v is not None}
 
 
+_OWNER_FIELDS = {"kind": str, "name": str, "uid": str, "controller": bool, "blockOwnerDeletion": bool}
+
+
+def _identity_in(md: dict) -> dict:
+    """``generateName`` and ``ownerReferences`` (v1 only: v1beta1 has neither), type-checked."""
+    out: dict[str, Any] = {}
+    gen = md.get("generateName")
+    if gen not in (None, ""):
+        if not isinstance(gen, str):
+            raise Invalid("metadata.generateName: Invalid value: must be a string")
+        out["generateName"] = gen
+    refs = []
+    for i, r in enumerate(_l(md.get("ownerReferences"), "metadata.ownerReferences")):
+        r = _d(r, f"metadata.ownerReferences[{i}]")
+        ref = {}
+        for k, t in _OWNER_FIELDS.items():
+            if r.get(k) is not None:
+                if not isinstance(r[k], t):
+                    raise Invalid(f"metadata.ownerReferences[{i}].{k}: Invalid value: {r[k]!r}: must be a {t.__name__}")
+                ref[k] = r[k]
+        if not ref.get("kind") or not ref.get("name") or not ref.get("uid"):
+            raise Invalid(f"metadata.ownerReferences[{i}]: Invalid value: kind, name and uid are required")
+        refs.append(ref)
+    if refs:
+        out["ownerReferences"] = refs
+    return out
+
+
+def _namespace_in(body: dict) -> dict:
+    """A v1 Namespace (v1beta1 has none: read here): its metadata; ``spec.finalizers`` are not kept."""
+    md = _d(body.get("metadata"), "metadata")
+    out: dict[str, Any] = {"name": md.get("name") or ""}
+    for k, t in (("name", str), ("uid", str), ("creationTimestamp", str), ("labels", dict), ("annotations", dict)):
+        v = md.get(k)
+        if v is not None and not isinstance(v, t):
+            raise Invalid(f"metadata.{k}: Invalid value: {v!r}: must be a{'n object' if t is dict else ' string'}")
+        if v:
+            out[k] = dict(v) if t is dict else v
+    rv = md.get("resourceVersion")
+    if rv not in (None, ""):
+        if not str(rv).isdigit():
+            raise BadRequest(f"metadata.resourceVersion must be a string of digits, not {rv!r}")
+        out["resourceVersion"] = int(rv)
+    out.update(_identity_in(md))
+    return {"kind": "Namespace", "metadata": out}
+
+
 def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
     """A v1 wire body -> the normalized internal object of ``kind`` (implied by the URL)."""
     res = resource_of(kind)
@@ -287,6 +343,8 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         raise BadRequest(f"data of kind '{body['kind']}', obj of type '{res.wire_kind}'")
     if body.get("apiVersion") not in (None, "", API_VERSION):
         raise BadRequest(f"unsupported apiVersion '{body['apiVersion']}': this resource speaks {API_VERSION}")
+    if kind == "Namespace":
+        return _namespace_in(body)
     md, beta = _meta_in(body, res, namespace)
     spec = _d(body.get("spec"), "spec")
     name = beta["id"]
@@ -321,6 +379,7 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         if body.get("lastTimestamp") or body.get("firstTimestamp"):
             beta["timestamp"] = body.get("lastTimestamp") or body.get("firstTimestamp")
     obj = beta_from_wire(kind, beta, namespace=beta.get("namespace") or namespace)
+    obj["metadata"].update(_identity_in(md))
     if kind == "Service":
         ports = []
         for i, p in enumerate(_l(spec.get("ports"), "spec.ports")):

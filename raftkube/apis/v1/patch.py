@@ -1,13 +1,45 @@
-"""PATCH bodies on v1 wire objects: JSON merge patch (RFC 7386) and a minimal strategic merge patch
-(K8S-V1.md §9: maps merge, ``null`` deletes, lists of objects merge by their key, other lists replace)."""
+"""PATCH bodies on v1 wire objects: JSON merge patch (RFC 7386), a minimal strategic merge patch
+(K8S-V1.md §9: maps merge, ``null`` deletes, lists of objects merge by their key, other lists replace) and
+JSON patch (RFC 6902, the ``jsonpatch`` package: a list of add/remove/replace/move/copy/test operations)."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from raftkube.model.errors import BadRequest, Invalid
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
+JSON = "application/json-patch+json"
+TYPES = (JSON, MERGE, STRATEGIC)
+
+
+def json_patch(target: Any, patch: Any) -> Any:
+    """RFC 6902 ``patch`` applied to a copy of ``target``. A body that is not a list of operations is a 400;
+    an operation that cannot apply (a failed ``test``, a missing path) is a 422, as Kubernetes answers."""
+    if not isinstance(patch, list) or not all(isinstance(op, dict) and all(isinstance(op.get(k, ""), str)
+                                                                          for k in ("op", "path", "from"))
+                                              for op in patch):
+        raise BadRequest("a JSON patch must be a list of operations such as "
+                         '[{"op": "replace", "path": "/metadata/labels/app", "value": "x"}]')
+    doc = copy.deepcopy(target)
+    for i, op in enumerate(patch):  # one at a time, so that an error names its operation
+        try:
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+        except jsonpatch.InvalidJsonPatch as exc:
+            raise BadRequest(f"invalid JSON patch: operation {i}: {exc}") from None
+        except jsonpatch.JsonPatchTestFailed:
+            raise Invalid(f"the JSON patch could not be applied: operation {i}: test failed: the value at "
+                          f"{op['path']} is not {json.dumps(op.get('value'))}") from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise Invalid(f"the JSON patch could not be applied: operation {i} ({op.get('op')} {op.get('path')}): "
+                          f"{exc}") from None
+    return doc
 
 #: list field -> the key its elements merge by (strategic merge patch)
 _KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",

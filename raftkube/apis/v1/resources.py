@@ -11,18 +11,19 @@ _CRUD = frozenset({"list", "create", "get", "update", "delete", "watch"})
 
 #: URL segment -> Resource
 RESOURCES: dict[str, Resource] = {r.plural: r for r in (
-    Resource("Pod", "pods", "Pod", "pods", _CRUD | {"status"}),
+    Resource("Pod", "pods", "Pod", "pods", _CRUD | {"status", "bindings"}),
     Resource("ReplicationController", "replicationcontrollers", "ReplicationController", "replicationcontrollers",
              _CRUD),
     Resource("Service", "services", "Service", "services", _CRUD),
     Resource("Endpoints", "endpoints", "Endpoints", "endpoints", _CRUD),
     Resource("Node", "nodes", "Node", "nodes", _CRUD | {"status"}),
     Resource("Event", "events", "Event", "events", _CRUD),
+    Resource("Namespace", "namespaces", "Namespace", "namespaces", _CRUD | {"status"}),
 )}
 RESOURCES_BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES.values()}
 
 SHORT_NAMES = {"pods": ["po"], "replicationcontrollers": ["rc"], "services": ["svc"], "endpoints": ["ep"],
-               "events": ["ev"], "nodes": ["no"]}
+               "events": ["ev"], "nodes": ["no"], "namespaces": ["ns"]}
 CATEGORIES = {"pods": ["all"], "replicationcontrollers": ["all"], "services": ["all"]}
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -48,6 +49,9 @@ def discovery() -> dict:
         if "status" in res.verbs:
             out.append({"name": f"{res.plural}/status", "singularName": "", "namespaced": res.namespaced,
                         "kind": res.wire_kind, "verbs": ["get", "update"]})
+    out.append({"name": "bindings", "singularName": "", "namespaced": True, "kind": "Binding", "verbs": ["create"]})
+    out.append({"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding",
+                "verbs": ["create"]})
     out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
     out.append({"name": "replicationcontrollers/scale", "singularName": "", "namespaced": True,
                 "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})

@@ -78,6 +78,10 @@ def _ev(obj: dict) -> list:
             obj.get("message") or ""]
 
 
+def _ns(obj: dict) -> list:
+    return [(obj.get("status") or {}).get("phase") or "Active"]
+
+
 #: internal kind -> (columns after Name, the Age column's position, row function)
 _TABLES = {
     "Pod": ([_col("Ready"), _col("Status"), _col("Restarts", "integer"), _col("IP", priority=1),
@@ -90,6 +94,7 @@ _TABLES = {
     "Node": ([_col("Status"), _col("Roles"), _col("Version"), _col("Internal-IP", priority=1)], 2, _node),
     "Endpoints": ([_col("Endpoints")], 1, _ep),
     "Event": ([_col("Type"), _col("Reason"), _col("Object"), _col("Message")], 0, _ev),
+    "Namespace": ([_col("Status")], 1, _ns),
 }
 
 

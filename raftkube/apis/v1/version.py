@@ -10,10 +10,11 @@ import copy
 
 from raftkube.apis.v1 import convert, tables
 from raftkube.apis.v1.resources import API_VERSION, RESOURCES, RESOURCES_BY_KIND, discovery
+from raftkube.apis.v1.status import pod_status_in
 from raftkube.apis.version import ApiVersion, Binding, Resource
-from raftkube.model.errors import PRECONDITION, ApiError, BadRequest, Conflict
+from raftkube.model.errors import PRECONDITION, ApiError, BadRequest, Cause, Conflict, Invalid
 from raftkube.model.objects import RESOURCES_BY_KIND as KINDS
-from raftkube.model.selectors import FieldSelector, parse_field_selector
+from raftkube.model.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_set_selector
 
 
 class V1(ApiVersion):
@@ -44,19 +45,36 @@ class V1(ApiVersion):
         return obj
 
     def decode_status(self, res: Resource, body: dict, *, namespace: str, name: str) -> dict:
-        obj = self.decode(res, body, namespace=namespace, name=name)
-        return obj
+        if res.kind == "Pod":
+            return pod_status_in(body, namespace=namespace, name=name)
+        return self.decode(res, body, namespace=namespace, name=name)
 
     def decode_binding(self, body: dict) -> Binding:
-        target = (body.get("target") or {}) if isinstance(body, dict) else {}
-        md = (body.get("metadata") or {}) if isinstance(body, dict) else {}
-        return Binding(md.get("namespace") or None, md.get("name") or "", target.get("name") or "")
+        """A v1 ``Binding``: ``metadata.name`` the pod, ``target.name`` the node (``target.kind`` Node)."""
+        if body.get("kind") not in (None, "", "Binding"):
+            raise BadRequest(f"data of kind '{body['kind']}', obj of type 'Binding'")
+        md, target = body.get("metadata"), body.get("target")
+        errs = []
+        if not isinstance(md, dict) or not isinstance(md.get("name"), str) or not md["name"]:
+            errs.append(Cause("FieldValueRequired", "metadata.name", "metadata.name: Required value"))
+        if not isinstance(target, dict) or not isinstance(target.get("name"), str) or not target["name"]:
+            errs.append(Cause("FieldValueRequired", "target.name", "target.name: Required value"))
+        elif target.get("kind") not in (None, "", "Node"):
+            errs.append(Cause("FieldValueNotSupported", "target.kind",
+                              f"target.kind: Unsupported value: {target['kind']!r}: supported values: Node"))
+        if errs:
+            raise Invalid(f"Binding is invalid: {errs[0].message}", kind="Binding", causes=errs)
+        ns = md.get("namespace")
+        return Binding(ns if isinstance(ns, str) and ns else None, md["name"], target["name"])
 
     def encode(self, obj: dict) -> dict:
         return convert.to_wire(obj)
 
     def encode_list(self, res: Resource, items: list[dict], revision: int, self_link: str) -> dict:
         return convert.list_to_wire(res.kind, items, revision)
+
+    def label_selector(self, selector: str) -> LabelSelector:
+        return parse_set_selector(selector)
 
     def field_selector(self, res: Resource, selector: str) -> FieldSelector:
         return parse_field_selector(res.kind, selector)
