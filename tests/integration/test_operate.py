@@ -3,14 +3,13 @@ against real master processes, with the CLI as an operator runs it."""
 
 import json
 import subprocess
-import threading
-import time
 
 import pytest
 import requests
 
 from raftkube.state.backup import decode_backup
 from raftkube.testing import MasterCluster, poll_until, pod_body
+from raftkube.testing.load import Writers
 from raftkube.testing.processes import CLI
 
 PODS = "/api/v1beta1/pods"
@@ -18,52 +17,6 @@ PODS = "/api/v1beta1/pods"
 
 def cli(cwd, *args, timeout=60):
     return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-
-
-class Writers:
-    """Threads that create pods through every master (failing over) until stopped; acknowledged names kept."""
-
-    def __init__(self, urls, n=3, prefix="w"):
-        self.urls, self.prefix = urls, prefix
-        self.acked: list[tuple[float, str]] = []
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(n)]
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join(20)
-
-    def _run(self, i):
-        session = requests.Session()
-        seq = 0
-        while not self._stop.is_set():
-            name = f"{self.prefix}-{i}-{seq}"
-            for attempt in range(40):
-                url = self.urls[(i + attempt) % len(self.urls)]
-                try:
-                    r = session.post(url + PODS, json=pod_body(name), timeout=5,
-                                     headers={"Raftkube-Request-Id": f"{self.prefix}{i}x{seq}"})
-                except requests.RequestException:
-                    continue
-                if r.status_code == 200 or (r.status_code == 409 and attempt):
-                    self.acked.append((time.monotonic(), name))
-                    break
-                if r.status_code != 503:
-                    self.errors.append(f"{name}: {r.status_code} {r.text[:200]}")
-                    break
-            else:
-                self.errors.append(f"{name}: never acknowledged")
-            seq += 1
-
-    def wait_for(self, n, timeout_s=30):
-        poll_until(lambda: len(self.acked) >= n, timeout_s, what=f"{n} acknowledged writes")
 
 
 # ---- members list ----------------------------------------------------------------------------------------------
