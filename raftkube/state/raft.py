@@ -357,7 +357,9 @@ class RaftStore:
         except RuntimeError as exc:
             raise Conflict(str(exc)) from None
         self._raft.wake()
-        transfer.done.wait(timeout_s + 1.0)
+        if not transfer.done.wait(timeout_s + 2.0):  # the tick thread never finished it: say so, not success
+            raise Unavailable(f"leadership transfer to {target} did not finish (the Raft thread is stalled)",
+                              retry_after_s=1.0)
         if transfer.error is not None:
             raise Unavailable(f"leadership transfer to {target} failed: {transfer.error}", retry_after_s=1.0)
         stepped_down_ms = round((time.monotonic() - started) * 1000, 1)
