@@ -42,11 +42,16 @@ MARGIN_S = 0.5
 TARGET_ROLLING_S = 1.0
 
 
+class TransferFailed(Exception):
+    pass
+
+
 def transfer(cluster: MasterCluster, leader: str, target: str) -> dict:
     started = time.monotonic()
     r = requests.post(cluster.url(leader) + "/raft/transfer-leader", json={"name": target, "timeoutSeconds": 5},
                       timeout=15)
-    r.raise_for_status()
+    if r.status_code != 200:
+        raise TransferFailed(f"{leader} -> {target}: {r.status_code} {r.text[:300]}")
     return {**r.json(), "callS": time.monotonic() - started}
 
 
@@ -64,18 +69,25 @@ def at_end_fraction(cluster: MasterCluster, leader: str, samples: int = 200) -> 
 
 
 def rolling_restart(cluster: MasterCluster) -> dict:
-    transfers = 0
-    for name in cluster.names:
-        leader = cluster.wait_ready()
-        if leader == name:
-            target = next(n for n in cluster.names if n != name)
-            transfer(cluster, leader, target)
-            transfers += 1
-            cluster.wait_ready()
+    """Each master in turn; the leader hands over first, to the master restarted longest ago."""
+    transfers, failed = 0, []
+    for i, name in enumerate(cluster.names):
+        for _ in range(3):
+            leader = cluster.wait_ready()
+            if leader != name:
+                break
+            target = cluster.names[(i + 1) % len(cluster.names)]
+            try:
+                transfer(cluster, leader, target)
+                transfers += 1
+            except TransferFailed as exc:
+                failed.append(str(exc))
+                print(f"transfer failed, again: {exc}", file=sys.stderr, flush=True)
+        cluster.wait_ready()
         cluster.stop(name)
         cluster.start(name)
         cluster.wait_ready(names=cluster.names, timeout_s=30)
-    return {"transfers": transfers}
+    return {"transfers": transfers, "failedTransfers": failed}
 
 
 def main(argv=None) -> int:

@@ -3,6 +3,7 @@ against real master processes, with the CLI as an operator runs it."""
 
 import json
 import subprocess
+import time
 
 import pytest
 import requests
@@ -150,24 +151,32 @@ def test_restore_refuses_a_damaged_file_and_writes_nothing(tmp_path):
 # ---- leadership transfer ---------------------------------------------------------------------------------------
 
 def test_transfer_leader_under_load_moves_the_controllers_and_loses_no_write(cluster):
-    leader = cluster.leader()
-    followers = [n for n in cluster.names if n != leader]
+    cluster.leader()
+    done = 0
     with Writers(cluster.urls) as writers:
         writers.wait_for(100)
-        for target in (followers[0], leader, followers[1]):  # there and back and on, through any master
-            asked = next(n for n in cluster.names if n != target)
+        for _ in range(8):  # three transfers, each to the next master, asked through another one
+            leader = cluster.wait_ready()
+            target = cluster.names[(cluster.names.index(leader) + 1) % len(cluster.names)]
+            asked = next(n for n in cluster.names if n not in (target, leader))
             out = cli(cluster.workdir, "members", "transfer-leader", target, "-h", cluster.url(asked))
+            if "is the leader already" in out.stdout:
+                continue  # an election of its own (this shared machine's load) got there first: next round
             assert out.returncode == 0, out.stderr + out.stdout
-            assert f"-> {target} in" in out.stdout
+            assert f"leader: {leader} -> {target} in" in out.stdout
             assert cluster.wait_ready() == target
             poll_until(lambda: cluster.raft(target)["leaderEpochHolder"] == target, 10, what="epoch claimed")
             for name in cluster.names:
                 assert cluster.raft(name)["controllersActive"] is (name == target)
             writers.wait_for(len(writers.acked) + 30)
+            done += 1
+            if done == 3:
+                break
+    assert done == 3
     assert not writers.errors, writers.errors[:5]
     names = [n for _, n in writers.acked]
     for name in names[::25]:
-        assert requests.get(cluster.url(followers[0]) + f"{PODS}/{name}", timeout=5).status_code == 200
+        assert requests.get(cluster.url(leader) + f"{PODS}/{name}", timeout=5).status_code == 200
 
 
 def test_transfer_leader_refusals(cluster):
@@ -190,3 +199,27 @@ def test_transfer_leader_refusals(cluster):
     assert cluster.raft(leader)["role"] == "leader"
     r = requests.post(cluster.url(leader) + PODS, json=pod_body("still-writable"), timeout=10)
     assert r.status_code == 200, r.text
+
+
+def test_rolling_restart_with_transfer_first_keeps_writes_going(cluster):
+    with Writers(cluster.urls) as writers:
+        writers.wait_for(50)
+        start = time.monotonic()
+        for name in cluster.names:
+            leader = cluster.wait_ready()
+            if leader == name:
+                target = next(n for n in cluster.names if n != name)
+                out = cli(cluster.workdir, "members", "transfer-leader", target, "-h", cluster.url(name))
+                assert out.returncode == 0, out.stderr + out.stdout
+                assert cluster.wait_ready() == target
+            assert cluster.stop(name) in (0, -15)
+            cluster.start(name)
+            cluster.wait_ready(names=cluster.names, timeout_s=30)
+        end = time.monotonic()
+        writers.wait_for(len(writers.acked) + 30)
+    assert not writers.errors, writers.errors[:5]
+    # no election timeout on the way (a kill of the leader costs >= 0.3 s plus the write's own failover);
+    # generous for this shared machine: the benchmark prints the figure
+    assert writers.longest_gap(start, end) < 3.0
+    view = json.loads(cli(cluster.workdir, "members", "list", "--json").stdout)
+    assert all(m["connected"] for m in view["members"]) and view["progressKnown"]
