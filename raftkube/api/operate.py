@@ -7,7 +7,8 @@
 - ``POST /raft/transfer-leader`` ``{"name": "m2", "timeoutSeconds": 5}``: on the leader, hand the leadership to
   that master (state/transfer.py). On a follower: 503 NotLeader naming the leader (the CLI asks it instead).
 
-Admin only (``admin_only``, api/auth.py): they expose the whole store and move the leader.
+Admin only (``admin_only``, api/auth.py): they expose the whole store and move the leader; no cross-origin reads
+of them (api/ui.py) and the POST takes only JSON.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import falcon
 
 from raftkube.api.resources import read_body
-from raftkube.model.errors import BadRequest, NotLeader
+from raftkube.model.errors import BadRequest, NotLeader, UnsupportedMediaType
 from raftkube.state.backup import checksum, encode_backup
 
 MAX_TRANSFER_TIMEOUT_S = 60.0
@@ -54,6 +55,8 @@ class SnapshotResource(_Admin):
 
 class TransferResource(_Admin):
     def on_post(self, req, resp):
+        if not (req.content_type or "").startswith("application/json"):  # no "simple" cross-site form post
+            raise UnsupportedMediaType("POST /raft/transfer-leader takes Content-Type: application/json")
         body = read_body(req, 4096)
         name = body.get("name")
         if not isinstance(name, str) or not name:

@@ -191,6 +191,12 @@ def test_transfer_leader_refusals(cluster):
     r = requests.post(cluster.url(leader) + "/raft/transfer-leader", json={"name": follower, "timeoutSeconds": -1},
                       timeout=10)
     assert r.status_code == 400 and "timeoutSeconds" in r.json()["message"]
+    r = requests.post(cluster.url(leader) + "/raft/transfer-leader", data=json.dumps({"name": follower}),
+                      headers={"Content-Type": "text/plain"}, timeout=10)  # what a cross-site form can send
+    assert r.status_code == 415 and cluster.raft(leader)["role"] == "leader"
+    r = requests.get(cluster.url(follower) + "/raft/members", timeout=5)
+    assert "Access-Control-Allow-Origin" not in r.headers
+    assert requests.get(cluster.url(follower) + "/raft", timeout=5).headers["Access-Control-Allow-Origin"] == "*"
     # a target that cannot take over (stopped): the transfer fails after its timeout, the leader stays
     cluster.kill(follower)
     r = requests.post(cluster.url(leader) + "/raft/transfer-leader", json={"name": follower, "timeoutSeconds": 1},
