@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +71,20 @@ def at_end_fraction(cluster: MasterCluster, leader: str, samples: int = 200) -> 
     return hits / max(total, 1)
 
 
+def stop(cluster: MasterCluster, name: str) -> str | None:
+    """SIGTERM and wait; a master still running after 15 s gets SIGABRT (PYTHONFAULTHANDLER: its threads' stacks
+    go to its log) and the reason is returned, so the run goes on and the log tells what hung."""
+    proc = cluster.procs.pop(name)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+        return None
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        proc.wait(timeout=10)
+        return f"{name} did not stop within 15 s of SIGTERM (stacks in {cluster.workdir / (name + '.log')})"
+
+
 def rolling_restart(cluster: MasterCluster) -> dict:
     """Each master in turn; the leader hands over first, to the master restarted longest ago."""
     transfers, failed = 0, []
@@ -84,10 +101,13 @@ def rolling_restart(cluster: MasterCluster) -> dict:
                 failed.append(str(exc))
                 print(f"transfer failed, again: {exc}", file=sys.stderr, flush=True)
         cluster.wait_ready()
-        cluster.stop(name)
+        stuck = stop(cluster, name)
+        if stuck:
+            failed.append(stuck)
+            print(stuck, file=sys.stderr, flush=True)
         cluster.start(name)
         cluster.wait_ready(names=cluster.names, timeout_s=30)
-    return {"transfers": transfers, "failedTransfers": failed}
+    return {"transfers": transfers, "problems": failed}  # failed transfers, masters that did not stop
 
 
 def main(argv=None) -> int:
@@ -97,6 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--writers", type=int, default=4, help="writer threads (default 4)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (master logs, data)")
     args = ap.parse_args(argv)
+    os.environ["PYTHONFAULTHANDLER"] = "1"  # the masters inherit it: SIGABRT dumps their stacks
     workdir = Path(tempfile.mkdtemp(prefix="raftkube-maintenance-"))
     cluster = MasterCluster(workdir)
     out: dict[str, list] = {"idle": [], "transfer": [], "rolling": []}
@@ -134,7 +155,7 @@ def main(argv=None) -> int:
             print(f"writer errors: {writers.errors[:5]}", file=sys.stderr)
     finally:
         ok = close_cluster(cluster) and ok
-        keep_or_remove(workdir, args.keep)
+        keep_or_remove(workdir, args.keep or any(r["problems"] for r in out["rolling"]))
 
     def med(xs):
         return round(statistics.median(xs), 3) if xs else None
