@@ -17,6 +17,7 @@ from raftkube.cli.options import DURATION, server_option
 from raftkube.cli.targets import REQUEST_RETRY_S, credentials, make_client, server_urls
 from raftkube.client import HttpClient
 from raftkube.config import ConfigError, load
+from raftkube.model.errors import NotLeader
 from raftkube.state.backup import BackupError, checksum, decode_backup, restore
 
 
@@ -81,16 +82,26 @@ def transfer_leader(name: str, server: str | None, timeout_s: float) -> None:
 
     Example: raftkube members transfer-leader m2
     """
-    view, leader = _members(make_client(server))
-    if view.get("leader") == name:
-        click.echo(f"master {name} is the leader already")
-        return
-    if name not in {m["name"] for m in view["members"]}:
-        raise click.ClickException(f"no master named {name!r} (masters: "
-                                   f"{', '.join(m['name'] for m in view['members'])})")
-    leader.retry_for_s = 0.0  # a 503 here is an answer (the transfer failed), not a reason to ask elsewhere
-    out = leader.request("POST", "/raft/transfer-leader", body={"name": name, "timeoutSeconds": timeout_s},
-                         timeout_s=timeout_s + 5).json()
+    client = make_client(server)
+    deadline = time.monotonic() + timeout_s + REQUEST_RETRY_S
+    while True:
+        view, leader = _members(client)
+        if view.get("leader") == name:
+            click.echo(f"master {name} is the leader already")
+            return
+        if name not in {m["name"] for m in view["members"]}:
+            raise click.ClickException(f"no master named {name!r} (masters: "
+                                       f"{', '.join(m['name'] for m in view['members'])})")
+        # only the leader can do it, and a 503 is an answer (the transfer failed), not a reason to ask elsewhere
+        leader = HttpClient([leader.current_url], timeout_s=10.0, retry_for_s=0.0, credentials=client.credentials)
+        try:
+            out = leader.request("POST", "/raft/transfer-leader", body={"name": name, "timeoutSeconds": timeout_s},
+                                 timeout_s=timeout_s + 5).json()
+            break
+        except NotLeader:  # the leader changed (or was not known) between the two calls: ask again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     click.echo(f"leader: {out['previous']} -> {out['leader']} in {out['tookMs']:.0f} ms "
                f"(stepped down after {out['steppedDownMs']:.0f} ms)")
     if out["leader"] != name:
