@@ -276,6 +276,7 @@ class RaftNode(SyncObj):
             self._SyncObj__noopIDx  # read by leader_read_index
             self._SyncObj__raftMatchIndex, self._SyncObj__lastResponseTime  # read by peer_progress
             self._SyncObj__getCurrentLogIndex  # read by last_log_index (leadership transfer)
+            self._SyncObj__raftElectionDeadline, self._SyncObj__conf  # set by _startup_grace
             if self._SyncObj__raftLog is not journal:
                 raise AttributeError("SyncObj.__raftLog is not the journal raftkube installed")
         except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
@@ -318,16 +319,30 @@ class RaftNode(SyncObj):
         self._tick_thread.start()
 
     def _tick_loop(self) -> None:
+        started = False
         try:
             while not self._stopping.is_set():
                 self.ticks.tick()
                 try:
                     self.doTick(self._tick_period_s)
+                    if not started:
+                        started = True
+                        self._startup_grace()
                 except Exception:
                     log.exception("Raft tick failed")  # as pysyncobj's own tick thread: log, retry
                     self._stopping.wait(self._tick_period_s)
         finally:
             self._doDestroy()
+
+    def _startup_grace(self) -> None:
+        """After the first tick (it loaded the snapshot and applied the committed journal, which can take longer
+        than an election timeout), wait a full election timeout plus a connection retry for the leader before
+        campaigning. Else a restarted master campaigned at once, before the leader had reconnected to it, and its
+        higher term made the leader step down (no PreVote): a needless election in every rolling restart
+        (measured: a restarted master's self-vote 14 ms after its API was up). Delaying an election is safe."""
+        conf = self._SyncObj__conf
+        grace = conf.raftMaxTimeout + conf.connectionRetryTime
+        self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, time.monotonic() + grace)
 
     def stop(self) -> None:
         """Stop the tick thread; it closes the connections and the journal (synced) on its way out."""
