@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str], list[str]]] = {
     "api_bench": ([], ["--quick"], [r"^(create|read)\s+\d+\s+[\d.]+", r"^leader changes"]),
     "failover_bench": ([], ["--trials", "5"], [r"first post-kill write acknowledged", r"new leader visible",
                                                 r"^targets"]),
+    "maintenance_bench": ([], ["--transfers", "3", "--restarts", "1"], [r"^SUMMARY"]),
     "scheduler_bench": ([], ["--minions", "20", "--rcs", "10", "--replicas", "30"],
                         [r"^bind rate", r"all .*bound", r"RSS"]),
     "pod_startup_bench": ([], ["--pods", "10", "--replacements", "2"],

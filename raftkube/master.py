@@ -129,7 +129,8 @@ class Master:
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
                          masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens),
-                         admission=cfg.admission, watch_pump=self.watch_pump)
+                         admission=cfg.admission, watch_pump=self.watch_pump,
+                         secure_urls={m.name: m.secure_url for m in cfg.masters if m.secure_url})
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),

@@ -18,6 +18,7 @@ from raftkube.api.admission import AdmissionPolicy
 from raftkube.api.auth import Authenticator, AuthMiddleware
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.metrics import ApiMetrics, MetricsResource
+from raftkube.api.operate import add_operate
 from raftkube.api.ui import CrossOriginReads, add_ui
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
@@ -76,7 +77,8 @@ def add_version(app: falcon.App, version: ApiVersion, registry, body_limit: int,
 def create_app(registry, store, settings: ApiConfig | None = None,
                versions: Sequence[ApiVersion] = VERSIONS, metrics=None,
                masters: Sequence[tuple[str, str]] = (), authenticator: Authenticator | None = None,
-               admission: AdmissionConfig | None = None, watch_pump=None) -> falcon.App:
+               admission: AdmissionConfig | None = None, watch_pump=None,
+               secure_urls: dict[str, str] | None = None) -> falcon.App:
     """The app of one master; ``versions[0]`` is the preferred version (it answers paths of no version).
 
     ``metrics`` is the process's prometheus ``CollectorRegistry`` (a new one if None); with
@@ -112,6 +114,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     else:
         app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
+    add_operate(app, store, masters, secure_urls or {})
     if settings.metrics:
         app.add_route("/metrics", MetricsResource(metrics))
     add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None))

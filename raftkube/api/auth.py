@@ -125,6 +125,10 @@ class AuthMiddleware:
         elif res is not None:
             kind, rname = res.kind, params["resource"]
             sub = req.path.rsplit("/", 1)[-1] if req.path.endswith(("/status", "/scale")) else ""
+        elif getattr(resource, "admin_only", False):  # /raft/members, /raft/snapshot, ... (api/operate.py)
+            if ADMIN_GROUP not in user.groups:
+                raise Forbidden(f'User "{user.name}" cannot {req.method} "{req.path}": admins only')
+            return
         else:  # discovery, /version, /raft, ...: any authenticated user may read them
             if req.method == "GET":
                 return

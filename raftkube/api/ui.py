@@ -22,10 +22,11 @@ _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"
 
 
 class CrossOriginReads:
-    """Middleware: GET and HEAD answers may be read by a page of any origin (the dashboard of another master)."""
+    """Middleware: GET and HEAD answers may be read by a page of any origin (the dashboard of another master);
+    not those of the admin endpoints (a backup of the whole store, api/operate.py)."""
 
     def process_response(self, req, resp, resource, req_succeeded):
-        if req.method in ("GET", "HEAD"):
+        if req.method in ("GET", "HEAD") and not getattr(resource, "admin_only", False):
             resp.set_header("Access-Control-Allow-Origin", "*")
 
 

@@ -10,6 +10,7 @@ live in the modules of this package, each with one job:
 - ``kubecfg``: the client commands (create, list, get, update, delete, resize, ..., logs);
 - ``rollout``: what resize --wait, stop, rm and rollingupdate do, without click;
 - ``process``: the process commands (master, up, minion), with logging and signal handling;
+- ``operate``: `raftkube members` and `raftkube snapshot` (operating the masters);
 - ``verify``: `raftkube verify`, the fault verifier (raftkube/verify/).
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import click
 
 from raftkube import __version__
-from raftkube.cli import kubecfg, process, verify
+from raftkube.cli import kubecfg, operate, process, verify
 from raftkube.cli.argv import KubecfgGroup
 
 __all__ = ["main"]
@@ -51,5 +52,5 @@ def main() -> None:
     """
 
 
-for _command in (*process.COMMANDS, *kubecfg.COMMANDS, *verify.COMMANDS):
+for _command in (*process.COMMANDS, *kubecfg.COMMANDS, *operate.COMMANDS, *verify.COMMANDS):
     main.add_command(_command)

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 from raftkube.config import RaftConfig
-from raftkube.model.errors import ApiError, Unavailable
+from raftkube.model.errors import ApiError, BadRequest, Conflict, NotFound, NotLeader, Unavailable
 from raftkube.state.codec import pack, unpack
 from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
@@ -43,6 +43,12 @@ def read_snapshot(path: Path) -> dict:
         return unpack(raw)
     except Exception as exc:
         raise JournalCorrupt(f"{path}: snapshot unreadable ({exc}); refusing to start") from None
+
+
+def encode_snapshot(doc: dict) -> bytes:
+    """A snapshot file's bytes: ``{"raft": [prev entry, last entry, member addresses], "state": ...}``."""
+    blob = pack(doc)
+    return SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob
 
 
 def check_snapshot(path: Path) -> None:
@@ -157,10 +163,7 @@ class RaftStore:
         return {"raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
                 "state": self._machine.snapshot()}
 
-    @staticmethod
-    def _encode(doc) -> bytes:
-        blob = pack(doc)
-        return SNAPSHOT_MAGIC + struct.pack("<I", zlib.crc32(blob)) + blob
+    _encode = staticmethod(encode_snapshot)
 
     def _deserialize(self, file_name: str):
         doc = read_snapshot(Path(file_name))
@@ -319,6 +322,65 @@ class RaftStore:
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }
+
+    # ---- operating the masters (README "Operating the masters") -----------------------------
+    def members(self) -> dict:
+        """Every master of the cluster as this one sees it; the match index and last contact of the others are
+        known only on the leader (``progressKnown``)."""
+        st = self._raft.getStatus()
+        leader = self._addr_to_name.get(node_id(st.get("leader")) or "")
+        progress = self._raft.peer_progress()
+        members = []
+        for addr, name in sorted(self._addr_to_name.items(), key=lambda kv: kv[1]):
+            me = name == self.name
+            role = ROLES.get(st["state"], str(st["state"])) if me else "leader" if name == leader else "follower"
+            entry = {"name": name, "address": addr, "role": role, "self": me,
+                     "connected": True if me else st.get(f"partner_node_status_server_{addr}") == 2}
+            if me:
+                entry.update(matchIndex=self._raft.last_log_index(), lastContactS=0.0)
+            else:
+                entry.update(progress.get(addr, {"matchIndex": None, "lastContactS": None}))
+            members.append(entry)
+        return {"self": self.name, "leader": leader, "term": st["raft_term"], "commitIndex": st["commit_idx"],
+                "appliedIndex": st["last_applied"], "progressKnown": bool(progress) or len(members) == 1,
+                "members": members}
+
+    def transfer_leadership(self, target: str, timeout_s: float) -> dict:
+        """Hand the leadership to master ``target`` (state/transfer.py); returns once it leads, with timings."""
+        addr = {n: a for a, n in self._addr_to_name.items()}.get(target)
+        if addr is None:
+            raise NotFound(f"no master named {target!r} (masters: {', '.join(sorted(self._addr_to_name.values()))})")
+        if target == self.name:
+            raise BadRequest(f"master {target} is the leader already")
+        if self._leader_term() is None:
+            raise NotLeader(f"master {self.name} is not the leader; ask the leader to transfer")
+        started = time.monotonic()
+        try:
+            transfer = self._raft.transfer.start(addr, timeout_s)
+        except RuntimeError as exc:
+            raise Conflict(str(exc)) from None
+        self._raft.wake()
+        if not transfer.done.wait(timeout_s + 2.0):  # the tick thread never finished it: say so, not success
+            raise Unavailable(f"leadership transfer to {target} did not finish (the Raft thread is stalled)",
+                              retry_after_s=1.0)
+        if transfer.error is not None:
+            raise Unavailable(f"leadership transfer to {target} failed: {transfer.error}", retry_after_s=1.0)
+        stepped_down_ms = round((time.monotonic() - started) * 1000, 1)
+        deadline = started + timeout_s
+        while time.monotonic() < deadline:  # learn who won (the target, unless another master was faster)
+            leader = self._addr_to_name.get(node_id(self._raft.getStatus().get("leader")) or "")
+            if leader is not None:
+                return {"leader": leader, "previous": self.name, "steppedDownMs": stepped_down_ms,
+                        "tookMs": round((time.monotonic() - started) * 1000, 1)}
+            self._stop.wait(0.01)
+        raise Unavailable(f"master {self.name} stepped down for {target}, but no new leader was seen in "
+                          f"{timeout_s:g} s", retry_after_s=1.0)
+
+    def backup(self, timeout_s: float | None = None) -> tuple[int, dict]:
+        """The replicated state at a linearizable read point: (revision, the state machine's snapshot)."""
+        machine = self.read(consistent=True, timeout_s=timeout_s)
+        snap = machine.snapshot()  # under the machine's lock: one revision
+        return snap["revision"], snap
 
     @property
     def journal_stats(self):

@@ -45,6 +45,7 @@ from raftkube.state.logmatch import trim_known_entries
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
 from raftkube.state.readindex import TYPES as READ_TYPES
 from raftkube.state.readindex import ReadIndex
+from raftkube.state.transfer import LeaderTransfer
 from raftkube.state.wire import AeadEncryptor
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def check_library() -> None:
     if _PYSYNCOBJ_VERSION != PYSYNCOBJ_VERSION:
         raise UnsupportedLibrary(f"raftkube needs pysyncobj {PYSYNCOBJ_VERSION} (its Raft node uses that release's "
                                  f"internals); installed: {_PYSYNCOBJ_VERSION} at {pysyncobj.__file__}")
-    for module, name in ((_tcp_connection, "zlib"), (_syncobj, "createJournal"), (_serializer, "atomicReplace")):
+    for module, name in ((_tcp_connection, "zlib"), (_syncobj, "createJournal"), (_syncobj, "_bchr"),
+                         (_syncobj, "_COMMAND_TYPE"), (_serializer, "atomicReplace")):
         if not hasattr(module, name):
             raise UnsupportedLibrary(f"pysyncobj {module.__name__} no longer has {name}")
 
@@ -257,6 +259,8 @@ class RaftNode(SyncObj):
         self.ticks = TickGaps()
         self._tick_period_s = tick_period_s
         self._stopping = threading.Event()
+        self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
+        self.transfer = LeaderTransfer(self)
         conf.autoTick = False
         _JOURNALS[conf.journalFile] = journal
         _FSYNC_DIRS[os.path.dirname(os.path.abspath(conf.fullDumpFile))] = journal.fsync
@@ -270,6 +274,9 @@ class RaftNode(SyncObj):
             pysyncobj_handler = self._transport._onMessageReceivedCallback
             pysyncobj_send = self._transport.send
             self._SyncObj__noopIDx  # read by leader_read_index
+            self._SyncObj__raftMatchIndex, self._SyncObj__lastResponseTime  # read by peer_progress
+            self._SyncObj__getCurrentLogIndex  # read by last_log_index (leadership transfer)
+            self._SyncObj__raftElectionDeadline, self._SyncObj__conf  # set by _startup_grace
             if self._SyncObj__raftLog is not journal:
                 raise AttributeError("SyncObj.__raftLog is not the journal raftkube installed")
         except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
@@ -307,20 +314,35 @@ class RaftNode(SyncObj):
         self._transport.setOnMessageReceivedCallback(on_message)
         self.addOnTickCallback(self.reads.on_tick)
         self.addOnTickCallback(self._sync_journal)
+        self.addOnTickCallback(self.transfer.on_tick)
         self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
         self._tick_thread.start()
 
     def _tick_loop(self) -> None:
+        started = False
         try:
             while not self._stopping.is_set():
                 self.ticks.tick()
                 try:
                     self.doTick(self._tick_period_s)
+                    if not started:
+                        started = True
+                        self._startup_grace()
                 except Exception:
                     log.exception("Raft tick failed")  # as pysyncobj's own tick thread: log, retry
                     self._stopping.wait(self._tick_period_s)
         finally:
             self._doDestroy()
+
+    def _startup_grace(self) -> None:
+        """After the first tick (it loaded the snapshot and applied the committed journal, which can take longer
+        than an election timeout), wait a full election timeout plus a connection retry for the leader before
+        campaigning. Else a restarted master campaigned at once, before the leader had reconnected to it, and its
+        higher term made the leader step down (no PreVote): a needless election in every rolling restart
+        (measured: a restarted master's self-vote 14 ms after its API was up). Delaying an election is safe."""
+        conf = self._SyncObj__conf
+        grace = conf.raftMaxTimeout + conf.connectionRetryTime
+        self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, time.monotonic() + grace)
 
     def stop(self) -> None:
         """Stop the tick thread; it closes the connections and the journal (synced) on its way out."""
@@ -364,6 +386,41 @@ class RaftNode(SyncObj):
                 "syncedIndex": self.journal.synced_index(),
                 "acksHeld": self._acks_out.stats["held"] + self._acks_in.stats["held"],
                 "acksDropped": self._acks_out.stats["dropped"] + self._acks_in.stats["dropped"]}
+
+    # ---- operating the masters ------------------------------------------------------------------
+    def _checkCommandsToApply(self):
+        """pysyncobj's tick step that appends queued commands (ours and those forwarded by followers); a
+        leadership transfer holds them (state/transfer.py) so the target can catch up with the end of the log."""
+        if not self._hold_commands:
+            super()._checkCommandsToApply()
+
+    def peer_progress(self) -> dict[str, dict]:
+        """Any thread: the leader's view of each peer by address (match index, seconds since its last answer);
+        empty unless this node leads."""
+        if not self._isLeader():
+            return {}
+        match = dict(self._SyncObj__raftMatchIndex)
+        contact = dict(self._SyncObj__lastResponseTime)
+        now = time.monotonic()  # pysyncobj's monotonicTime is time.monotonic on Python 3
+        return {node_id(n): {"matchIndex": match.get(n),
+                             "lastContactS": round(now - contact[n], 3) if n in contact else None}
+                for n in list(self.otherNodes)}
+
+    # ---- TransferView (tick thread) -------------------------------------------------------------
+    def match_index(self, target: str) -> int | None:
+        for node, index in self._SyncObj__raftMatchIndex.items():
+            if node_id(node) == target:
+                return index
+        return None
+
+    def last_log_index(self) -> int:
+        return self._SyncObj__getCurrentLogIndex()
+
+    def hold(self, on: bool) -> None:
+        self._hold_commands = on
+
+    def send_timeout_now(self, target: str) -> None:
+        self.transferLeadership(target)
 
     # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
     def term(self) -> int:
@@ -426,10 +483,18 @@ class TickGaps:
                 "tickGapRecentMaxMs": round(max(self._window_max, self._prev_window_max) * 1000, 1)}
 
 
+def first_entries() -> list[list]:
+    """The two log entries of a restored snapshot (state/backup.py), in a snapshot's order: the last applied
+    entry, then the one before it (pysyncobj's ``(lastAppliedEntry, prevEntry)``): no-ops at indexes 2 and 1 of
+    term 0, what a node's log would hold before any election."""
+    noop = _syncobj._bchr(_syncobj._COMMAND_TYPE.NO_OP)
+    return [[noop, 2, 0], [noop, 1, 0]]
+
+
 def node_id(node) -> str | None:
     """A pysyncobj Node (or address string) as its 'host:port' id."""
     return None if node is None else str(getattr(node, "id", node))
 
 
 __all__ = ["FAIL_REASON", "LEADER", "ROLES", "RaftNode", "SyncObjConf", "UnsupportedLibrary", "check_library",
-           "install", "node_id"]
+           "first_entries", "install", "node_id"]

@@ -5,6 +5,7 @@ an import-linter contract says so).
 * ``processes``: ``free_ports``, ``start_cli`` (``python -m raftkube.cli ...`` logging to a file),
   ``stop_process`` (signal, wait, and fail loudly if it had to kill).
 * ``cluster``: ``MasterCluster`` (real masters on free loopback ports) and ``running_cluster``.
+* ``load``: ``Writers``, threads that create pods and time every acknowledged write.
 * ``objects``: the test objects, internal model and v1beta1 bodies (``pod``, ``rc``, ``pod_body``, ...).
 
 The commonly used names are importable from the package itself: ``from raftkube.testing import
