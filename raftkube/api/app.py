@@ -19,7 +19,7 @@ from raftkube.api.auth import Authenticator, AuthMiddleware
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.metrics import ApiMetrics, MetricsResource
 from raftkube.api.operate import add_operate
-from raftkube.api.ui import CrossOriginReads, add_ui
+from raftkube.api.ui import CrossOriginReads, add_ui, master_origins
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
 from raftkube.apis import VERSIONS, ApiVersion
@@ -88,7 +88,8 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     """
     settings = settings or ApiConfig()
     served = [v for v in versions if v.resources]
-    middleware = [CrossOriginReads(), _ReadyGate(store), AuthMiddleware(authenticator or Authenticator(None)),
+    origins = master_origins([url for _, url in masters] + list((secure_urls or {}).values()))
+    middleware = [CrossOriginReads(origins), _ReadyGate(store), AuthMiddleware(authenticator or Authenticator(None)),
                   AdmissionPolicy(admission or AdmissionConfig())]
     if settings.metrics:
         from prometheus_client import CollectorRegistry

@@ -20,12 +20,18 @@ from raftkube.api.delete_options import delete_preconditions
 from raftkube.api.watchpump import Watcher, event_line
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
-from raftkube.model.errors import ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge
+from raftkube.model.errors import (ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge,
+                                   UnsupportedMediaType)
 from raftkube.model.objects import DEFAULT_NAMESPACE
 from raftkube.registry import WriteRequest
 from raftkube.state.machine import REQUEST_ID_MAX_LEN
 
 log = logging.getLogger(__name__)
+
+
+#: the bodies a browser sends to another origin without asking first (a CORS "simple request"): refused, so that a
+#: web page cannot write through a master's credential-free loopback port
+BROWSER_SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict | None:
@@ -50,6 +56,9 @@ def read_value(req: falcon.Request, limit: int, *, required: bool = True):
         if not required:
             return None
         raise BadRequest("the request needs a JSON body")
+    if (req.content_type or "").split(";")[0].strip().lower() in BROWSER_SIMPLE_TYPES:
+        raise UnsupportedMediaType(f"the body of the request was in an unknown format ({req.content_type}): "
+                                   "send application/json (or YAML)")
     if (req.content_type or "").startswith(protobuf.MEDIA_TYPE):
         return protobuf.decode(raw)
     if "yaml" in (req.content_type or ""):

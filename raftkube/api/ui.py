@@ -3,16 +3,20 @@
 The page talks to the API itself (lists, watches, ``/raft``, ``/metrics``), so this serves the files and
 ``/ui/masters.json``: the masters of the cluster (name and API URL), so that the page can show every
 master's ``/raft`` and move to another master when the one it was loaded from dies. Reading another master
-is a cross-origin request (another port), so every GET/HEAD answer carries ``Access-Control-Allow-Origin:
-*`` (``CrossOriginReads``). Writes get no CORS headers, no preflight is answered: a page of another origin
-cannot read anything it could not already fetch, and gets no new way to write.
+is a cross-origin request (another port), so a GET/HEAD answer lets a page read it when the page comes from one
+of the cluster's masters (``CrossOriginReads``: the request's ``Origin`` is one of the masters' URLs, or a
+loopback alias of one, and is echoed back). Any other page gets no CORS header: without that, a web page open
+in a browser on a master's host could read every object through the loopback plain port, which needs no
+credential. Writes get no CORS headers and no preflight is answered; the API refuses the bodies a browser sends
+cross-site without a preflight (resources.read_value: 415 for form and text/plain bodies).
 """
 
 from __future__ import annotations
 
 import json
 from importlib import resources
-from typing import Sequence
+from typing import Iterable, Sequence
+from urllib.parse import urlsplit
 
 import falcon
 
@@ -21,13 +25,37 @@ _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8"
           ".json": "application/json"}
 
 
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def master_origins(urls: Iterable[str]) -> frozenset[str]:
+    """The web origins of the masters' API URLs (``scheme://host:port``); a loopback master also under its other
+    loopback names (a page opened at http://localhost:8080 reads http://127.0.0.1:8081)."""
+    out = set()
+    for url in urls:
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.hostname:
+            continue
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        hosts = _LOOPBACK_NAMES if host in _LOOPBACK_NAMES or host.startswith("127.") else (host,)
+        out.update(f"{parts.scheme}://{h}:{port}" for h in hosts)
+    return frozenset(out)
+
+
 class CrossOriginReads:
-    """Middleware: GET and HEAD answers may be read by a page of any origin (the dashboard of another master);
-    not those of the admin endpoints (a backup of the whole store, api/operate.py)."""
+    """Middleware: GET and HEAD answers may be read by a page from one of ``origins`` (the dashboard loaded from
+    another master); not those of the admin endpoints (a backup of the whole store, api/operate.py)."""
+
+    def __init__(self, origins: Iterable[str] = ()):
+        self.origins = frozenset(origins)
 
     def process_response(self, req, resp, resource, req_succeeded):
         if req.method in ("GET", "HEAD") and not getattr(resource, "admin_only", False):
-            resp.set_header("Access-Control-Allow-Origin", "*")
+            origin = req.get_header("Origin")
+            resp.append_header("Vary", "Origin")
+            if origin in self.origins:
+                resp.set_header("Access-Control-Allow-Origin", origin)
 
 
 class UiResource:

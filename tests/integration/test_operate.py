@@ -194,9 +194,11 @@ def test_transfer_leader_refusals(cluster):
     r = requests.post(cluster.url(leader) + "/raft/transfer-leader", data=json.dumps({"name": follower}),
                       headers={"Content-Type": "text/plain"}, timeout=10)  # what a cross-site form can send
     assert r.status_code == 415 and cluster.raft(leader)["role"] == "leader"
-    r = requests.get(cluster.url(follower) + "/raft/members", timeout=5)
+    page = {"Origin": cluster.url(leader)}  # the dashboard loaded from another master
+    r = requests.get(cluster.url(follower) + "/raft/members", headers=page, timeout=5)
     assert "Access-Control-Allow-Origin" not in r.headers
-    assert requests.get(cluster.url(follower) + "/raft", timeout=5).headers["Access-Control-Allow-Origin"] == "*"
+    r = requests.get(cluster.url(follower) + "/raft", headers=page, timeout=5)
+    assert r.headers["Access-Control-Allow-Origin"] == cluster.url(leader)
     # a target that cannot take over (stopped): the transfer fails after its timeout, the leader stays
     cluster.kill(follower)
     r = requests.post(cluster.url(leader) + "/raft/transfer-leader", json={"name": follower, "timeoutSeconds": 1},

@@ -45,15 +45,32 @@ def test_masters_json_lists_the_cluster(api):
     assert api.simulate_get("/ui/masters.json").json == {"masters": [{"name": n, "url": u} for n, u in MASTERS]}
 
 
-def test_reads_may_be_cross_origin_writes_get_no_cors_header(api):
+def test_reads_may_be_cross_origin_from_the_masters_only_writes_get_no_cors_header(api):
     for path in ("/raft", "/metrics", "/api/v1/pods", "/readyz"):
-        assert api.simulate_get(path, headers={"Origin": "http://x"}).headers["access-control-allow-origin"] == "*"
-    r = api.simulate_post("/api/v1beta1/pods", json=pod_body("p"), headers={"Origin": "http://x"})
+        for page in ("http://127.0.0.1:8081", "http://localhost:8080"):  # another master; a loopback alias
+            r = api.simulate_get(path, headers={"Origin": page})
+            assert r.headers["access-control-allow-origin"] == page and "Origin" in r.headers["vary"]
+        for page in ("http://x", "http://127.0.0.1:9999", "https://127.0.0.1:8080", "null"):  # any other page
+            assert "access-control-allow-origin" not in api.simulate_get(path, headers={"Origin": page}).headers
+    r = api.simulate_post("/api/v1beta1/pods", json=pod_body("p"), headers={"Origin": "http://127.0.0.1:8081"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
     # no preflight answer: a page of another origin cannot send a JSON write
     r = api.simulate_request("OPTIONS", "/api/v1/namespaces/default/pods", headers={
         "Origin": "http://x", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                   "Text/Plain; charset=utf-8"])
+def test_bodies_a_browser_sends_cross_site_without_asking_are_refused(api, ctype):
+    """A web page may POST these to any origin without a preflight (a form, fetch with text/plain): refused, so a
+    page in a browser on a master's host cannot write through the credential-free loopback port."""
+    body = json.dumps(pod_body("csrf")).encode()
+    for path in ("/api/v1beta1/pods", "/api/v1/namespaces/default/pods"):
+        r = api.simulate_post(path, body=body, headers={"Content-Type": ctype, "Origin": "http://evil"})
+        assert r.status_code == 415 and r.json["kind"] == "Status" and r.json["reason"] == "UnsupportedMediaType"
+    assert api.simulate_get("/api/v1beta1/pods/csrf").status_code == 404
+    assert api.simulate_post("/api/v1beta1/pods", body=body).status_code == 200  # no content type: not a browser
 
 
 @pytest.mark.parametrize("query", ["", "resources=", "resources=pods,nonsense", "resources=pods&resourceVersion=x",
