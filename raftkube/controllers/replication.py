@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,10 +100,17 @@ def pod_from_template(rc: dict) -> dict:
     spec = copy.deepcopy(template.get("spec") or {})
     spec["restartPolicy"] = ALWAYS
     return {"kind": "Pod",
-            "metadata": {"name": "", "generateName": f"{md.get('name') or 'pod'}-", "namespace": namespace_of(rc),
+            "metadata": {"name": "", "generateName": pod_name_prefix(md.get("name") or ""), "namespace": namespace_of(rc),
                          "labels": dict(tmeta.get("labels") or {}),
                          "annotations": dict(tmeta.get("annotations") or {}), "ownerReferences": [owner]},
             "spec": spec}
+
+
+def pod_name_prefix(rc_name: str) -> str:
+    """``generateName`` of an RC's pods: its name as a DNS label prefix. 2014's ids such as the article's
+    ``redisController`` are not valid pod names, so it is lowercased and other characters become ``-``."""
+    prefix = re.sub(r"[^a-z0-9-]+", "-", rc_name.lower()).strip("-")
+    return f"{prefix or 'pod'}-"
 
 
 def unsupported_restart_policy(rc: dict) -> str:

@@ -2,7 +2,7 @@
 
 import re
 
-from raftkube.controllers.replication import ReplicationManager, plan_replicas, pod_from_template
+from raftkube.controllers.replication import ReplicationManager, plan_replicas, pod_from_template, pod_name_prefix
 from raftkube.model.errors import NotLeader
 from raftkube.model.objects import name_of
 from raftkube.state.codec import encode_object
@@ -63,6 +63,16 @@ def test_sync_once_creates_then_is_quiet():
     m.sync_once()
     m.reconcile()
     assert client.actions == []
+
+
+def test_pods_of_a_2014_camel_case_rc_get_valid_names():
+    """The article's ids (``redisController``) are no DNS labels: the pods' generateName is made one."""
+    client = RecordingClient()
+    put(client, rc(name="redisController", replicas=2))
+    manager(client).sync_once()
+    pods, _ = client.list("Pod")
+    assert len(pods) == 2 and all(re.fullmatch(r"rediscontroller-[a-z2-9]{5}", name_of(p)) for p in pods)
+    assert pod_name_prefix("My_RC.v2") == "my-rc-v2-" and pod_name_prefix("__") == "pod-"
 
 
 def test_sync_once_deletes_the_surplus_preferring_unscheduled():
