@@ -37,15 +37,21 @@ BROWSER_SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencod
 def read_body(req: falcon.Request, limit: int, *, required: bool = True) -> dict | None:
     """The JSON (or YAML) object in the request body; 400/413 with a clear message otherwise (an empty body:
     None unless ``required``)."""
-    body = read_value(req, limit, required=required)
-    if body is not None and not isinstance(body, dict):
+    raw = _raw_body(req, limit, required)
+    if raw is None:
+        return None
+    body = _decode_body(req, raw)
+    if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
 
 
-def read_value(req: falcon.Request, limit: int, *, required: bool = True):
-    """The JSON (or YAML) value in the request body (a JSON patch is a list); 400/413 otherwise (an empty body:
-    None unless ``required``)."""
+def read_value(req: falcon.Request, limit: int):
+    """The JSON (or YAML) value in the request body (a JSON patch is a list); 400/413 otherwise."""
+    return _decode_body(req, _raw_body(req, limit, True))
+
+
+def _raw_body(req: falcon.Request, limit: int, required: bool) -> bytes | None:
     length = req.content_length
     if length is not None and length > limit:
         raise RequestTooLarge(f"request body of {length} bytes is larger than the limit of {limit} bytes")
@@ -59,16 +65,18 @@ def read_value(req: falcon.Request, limit: int, *, required: bool = True):
     if (req.content_type or "").split(";")[0].strip().lower() in BROWSER_SIMPLE_TYPES:
         raise UnsupportedMediaType(f"the body of the request was in an unknown format ({req.content_type}): "
                                    "send application/json (or YAML)")
+    return raw
+
+
+def _decode_body(req: falcon.Request, raw: bytes):
     if (req.content_type or "").startswith(protobuf.MEDIA_TYPE):
         return protobuf.decode(raw)
     if "yaml" in (req.content_type or ""):
         try:
-            body = decode.decode_json(raw)
+            return decode.decode_json(raw)
         except BadRequest:
-            body = decode.decode_yaml(raw)
-    else:
-        body = decode.decode_json(raw)
-    return body
+            return decode.decode_yaml(raw)
+    return decode.decode_json(raw)
 
 
 _REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{REQUEST_ID_MAX_LEN}}}")

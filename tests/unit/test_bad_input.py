@@ -256,3 +256,11 @@ def test_rc_whose_pods_would_not_restart_is_422(api, store, policy, wire):
     got["spec"]["template"]["spec"]["restartPolicy"] = policy
     assert_422(api.simulate_put(V1 + "/replicationcontrollers/job", json=got), "spec.template.spec.restartPolicy")
     assert store.read().revision == rev
+
+
+@pytest.mark.parametrize("route, make", ROUTES)
+@pytest.mark.parametrize("raw", ["null", "1", '"pod"', "[]", "true"])
+def test_a_body_that_is_not_an_object_is_400(api, store, route, make, raw):
+    """JSON values other than an object (``null`` too: it once passed as "no body" and answered 500)."""
+    assert "must be a JSON object" in assert_400(api.simulate_post(route, body=raw))
+    assert store.read().revision == 0
