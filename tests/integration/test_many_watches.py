@@ -86,6 +86,8 @@ class Watches:
         for t in self.tasks:
             self.loop.call_soon_threadsafe(t.cancel)
         self.thread.join(timeout=30)
+        if not self.thread.is_alive():
+            self.loop.close()  # an unclosed loop is a ResourceWarning that fails a later test
 
 
 def test_two_thousand_watches_and_the_master_still_answers(master):

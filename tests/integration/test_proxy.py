@@ -152,9 +152,9 @@ def samples(proxier) -> dict:
 
 def test_metrics_count_connections_bytes_dial_failures_and_rejections_per_service(proxier, backends):
     web, db, dead = free_ports(3)
-    proxier.sync([svc("web", web), svc("db", db)],
-                 [eps("web", [("127.0.0.1", dead), backends[0].server_address])])
-    proxier.balancer._index[("default", "web")] = 0  # the dead port first: refused, then the live backend
+    addrs = sorted([("127.0.0.1", dead), backends[0].server_address])  # the balancer keeps endpoints sorted
+    proxier.sync([svc("web", web), svc("db", db)], [eps("web", addrs)])
+    proxier.balancer._index[("default", "web")] = addrs.index(("127.0.0.1", dead))  # refused, then the live one
     assert ask(web, b"hello\n") == b"b0"
     assert closed_at_once(db, within_s=2)  # db has no endpoints
     labels = (("namespace", "default"), ("service", "web"))

@@ -393,7 +393,9 @@ def test_v1_bindings_and_namespaces_need_their_rights(secure):
     are created and deleted by the admin only."""
     _, pki, url = secure
     pods = url + "/api/v1/namespaces/default/pods"
-    assert requests.post(pods, json={**POD, "metadata": {"name": "v1b"}}, **_as(pki, "admin")).status_code == 201
+    # a node selector no minion has: the scheduler leaves it alone (it would bind the pod first: 409 below)
+    unschedulable = {**POD, "metadata": {"name": "v1b"}, "spec": {**POD["spec"], "nodeSelector": {"none": "x"}}}
+    assert requests.post(pods, json=unschedulable, **_as(pki, "admin")).status_code == 201
     binding = {"apiVersion": "v1", "kind": "Binding", "target": {"kind": "Node", "name": "n1"}}
     for who in ("viewer", "node:n1"):
         r = requests.post(pods + "/v1b/binding", json=binding, headers=_bearer(pki, who), verify=str(pki.ca_cert),
