@@ -243,7 +243,13 @@ def test_describe_run_cluster_info_jsonpath_and_sort_by(kc, cache):
     assert kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "-o",
                    "jsonpath={.items[*].spec.containers[0].image}").stdout == "nginx"
     assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)[1][0] == "rpod"
-    kubectl(kc, cache, "delete", "pod", "rpod")
+    # a field outside metadata: the Table rows carry the whole objects (includeObject=Object)
+    kubectl(kc, cache, "run", "rpod2", "--image=busybox", "--labels=app=rpod")
+    by_image = rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.spec.containers[0].image").stdout)
+    assert [r[0] for r in by_image[1:]] == ["rpod2", "rpod"]
+    by_name = rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)
+    assert [r[0] for r in by_name[1:]] == ["rpod", "rpod2"]
+    kubectl(kc, cache, "delete", "pod", "rpod", "rpod2")
 
 
 def test_get_raw_metrics_is_the_prometheus_exposition(kc, cache):
