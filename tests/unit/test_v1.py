@@ -247,3 +247,24 @@ def test_scale_subresource(api):
     for method in ("DELETE", "POST"):
         _status(api.simulate_request(method, url), 405, "MethodNotAllowed")
     assert api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/web").status_code == 200
+
+
+def test_v1_type_errors_name_v1_field_paths(api):
+    bad_pod = {"metadata": {"name": "a", "labels": {"x": 5}},
+               "spec": {"nodeName": 5, "containers": [{"name": "c", "image": 5}]}}
+    r = api.simulate_post("/api/v1/namespaces/default/pods", json=bad_pod)
+    assert r.status_code == 422
+    fields = [c["field"] for c in r.json["details"]["causes"]]
+    assert sorted(fields) == ["metadata.labels", "spec.containers[0].image", "spec.nodeName"]
+    assert all(c["message"].startswith(c["field"] + ": ") for c in r.json["details"]["causes"])
+    assert "desiredState" not in r.text
+    bad_rc = {"metadata": {"name": "r"}, "spec": {"replicas": "x", "selector": {"a": "b"}, "template": {
+        "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": 7}]}}}}
+    r = api.simulate_post("/api/v1/namespaces/default/replicationcontrollers", json=bad_rc)
+    assert sorted(c["field"] for c in r.json["details"]["causes"]) == ["spec.replicas",
+                                                                       "spec.template.spec.containers[0].image"]
+    # v1beta1 keeps its own names
+    r = api.simulate_post("/api/v1beta1/pods", json={"id": "b", "desiredState": {"manifest": {
+        "version": "v1beta1", "id": "b", "containers": [{"name": "c", "image": 5}]}}})
+    assert r.json["details"]["causes"][0]["field"] == "desiredState.manifest.containers[0].image"
+    assert api.simulate_get("/api/v1/namespaces/default/pods").json["items"] == []
