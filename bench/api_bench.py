@@ -11,6 +11,9 @@ Operations (both systems, ~1 KB JSON documents, clients round-robin over all 3 e
           etcd:     POST /v3/kv/txn, compare create_revision==0, put    -> succeeded=true
   read    raftkube: GET /api/v1beta1/pods/<id> (linearizable)   -> 200
           etcd:     POST /v3/kv/range (serializable=false)      -> count==1
+The same create and read cells also run through core/v1 (system ``raftkube-v1``: POST
+/api/v1/namespaces/default/pods -> 201, GET .../pods/<id> -> 200, the same pod in its v1 form) against the same
+masters, right after the v1beta1 cell of each (op, C): A/B interleaved. ``--apis v1beta1`` leaves them out.
 Diagnostics (not targets), with --ops: localread (raftkube ?resourceVersion=0, etcd serializable range: the read
 without its consensus round) and healthz (raftkube /healthz, etcd /health: the HTTP floor).
 
@@ -48,6 +51,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 PODS = "/api/v1beta1/pods"
+V1_PODS = "/api/v1/namespaces/default/pods"
 BODY_TARGET = 1024          # bytes of the JSON document written by a create
 OPS = ("create", "read", "localread", "healthz")
 READ_KEYS = 200             # objects pre-created in each system for the read cells
@@ -75,8 +79,15 @@ def pod_doc(name: str) -> dict:
     return body
 
 
-def pod_bytes(name: str) -> bytes:
-    return json.dumps(pod_doc(name), separators=(",", ":")).encode()
+def v1_pod_doc(name: str) -> dict:
+    """The same pod (name, labels, padded container) in its core/v1 form."""
+    body = pod_doc(name)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": body["labels"]},
+            "spec": {"containers": body["desiredState"]["manifest"]["containers"]}}
+
+
+def pod_bytes(name: str, api: str = "v1beta1") -> bytes:
+    return json.dumps(v1_pod_doc(name) if api == "v1" else pod_doc(name), separators=(",", ":")).encode()
 
 
 def b64(s: bytes | str) -> str:
@@ -144,13 +155,15 @@ class Conn:
 
 def one_op(system: str, op: str, conn: Conn, name: str, value: bytes | None) -> str | None:
     """Run one operation; None on success, else a short error string."""
-    if system == "raftkube":
+    if system.startswith("raftkube"):
+        pods, created = (V1_PODS, 201) if system == "raftkube-v1" else (PODS, 200)
         if op == "create":
-            st, data = conn.request("POST", PODS, value)
-        elif op == "read":
-            st, data = conn.request("GET", f"{PODS}/{name}", None)
+            st, data = conn.request("POST", pods, value)
+            return None if st == created else f"http {st}: {data[:120]!r}"
+        if op == "read":
+            st, data = conn.request("GET", f"{pods}/{name}", None)
         elif op == "localread":  # diagnostic: the same GET from local state, without the consensus round
-            st, data = conn.request("GET", f"{PODS}/{name}?resourceVersion=0", None)
+            st, data = conn.request("GET", f"{pods}/{name}?resourceVersion=0", None)
         else:  # "healthz", diagnostic: the HTTP floor of one master
             st, data = conn.request("GET", "/healthz", None)
         return None if st == 200 else f"http {st}: {data[:120]!r}"
@@ -459,6 +472,8 @@ def main(argv=None) -> int:
                          "state: ?resourceVersion=0 / etcd serializable range), healthz (the HTTP floor)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 s cells, 0.3 s warm-up")
     ap.add_argument("--no-etcd", action="store_true", help="run raftkube only")
+    ap.add_argument("--apis", default="v1beta1,v1",
+                    help="raftkube API versions to run the cells through (default v1beta1,v1)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     ap.add_argument("--tls", action="store_true",
                     help="over TLS: raftkube's secure ports (admin token) vs etcd with --cert-file/--key-file")
@@ -502,21 +517,25 @@ def main(argv=None) -> int:
         cluster.start_all()
         ports = cluster.secure_ports if args.tls else cluster.api_ports
         rk_endpoints = [("127.0.0.1", ports[n]) for n in cluster.names]
-        systems = [("raftkube", rk_endpoints)]
+        apis = [a.strip() for a in args.apis.split(",") if a.strip()]
+        assert apis and set(apis) <= {"v1beta1", "v1"}, apis
+        systems = [("raftkube" if a == "v1beta1" else "raftkube-v1", rk_endpoints) for a in apis]
         if have_etcd:
             (workdir / "etcd").mkdir()
             certs = [tuple(map(str, pki.master(n))) for n in cluster.names] if args.tls else None
             etcd = EtcdCluster(workdir / "etcd", certs=certs, ca=tls.get("etcd", {}).get("ca", "")).start_all()
             systems.append(("etcd", etcd.endpoints()))
         print(f"clusters up in {time.monotonic() - t0:.1f}s; workdir {workdir}")
-        print(f"document: {len(pod_bytes('x' * 12))} B JSON; cells: ops={ops} C={concs} "
+        print(f"document: {len(pod_bytes('x' * 12))} B JSON (v1: {len(pod_bytes('x' * 12, 'v1'))} B); cells: ops={ops} C={concs} "
               f"warm-up {args.warmup}s + {args.duration}s; {args.procs} client processes; "
               f"{os.cpu_count()} CPUs" + ("; over TLS (raftkube secure ports, etcd client TLS)" if args.tls else ""))
 
-        template = pod_bytes("@@NAME@@")
-        read_names = [f"read-{i}" for i in range(READ_KEYS)]
+        templates = {sysname: pod_bytes("@@NAME@@", "v1" if sysname == "raftkube-v1" else "v1beta1")
+                     for sysname, _eps in systems}
+        tls["raftkube-v1"] = tls.get("raftkube")
+        read_names = [f"read-{i}" for i in range(READ_KEYS)]  # one set for both API versions: the same store
         for sysname, eps in systems:
-            prepopulate(sysname, eps, read_names, template, tls.get(sysname))
+            prepopulate(sysname, eps, read_names, templates[sysname], tls.get(sysname))
 
         before = {n: cluster.raft(n) for n in cluster.names}
         t_before = time.monotonic()
@@ -531,11 +550,12 @@ def main(argv=None) -> int:
             for conc in concs:
                 for sysname, eps in systems:
                     cell += 1
-                    pids = list(p.pid for p in cluster.procs.values()) if sysname == "raftkube" else etcd.pids()
+                    pids = (list(p.pid for p in cluster.procs.values()) if sysname.startswith("raftkube")
+                            else etcd.pids())
                     s0 = proc_cpu_s(pids)
                     each0 = [proc_cpu_s([pid]) for pid in pids]
                     r = pool.run(sysname, op, eps, conc, args.warmup, args.duration,
-                                 prefix=f"b{cell:02d}", template=template, read_names=read_names,
+                                 prefix=f"b{cell:02d}", template=templates[sysname], read_names=read_names,
                                  tls=tls.get(sysname))
                     s1 = proc_cpu_s(pids)
                     wall = args.warmup + args.duration + 0.2
@@ -550,7 +570,7 @@ def main(argv=None) -> int:
                            "cli_cpu": r["cpu_s"] / (args.warmup + args.duration + 0.2),
                            "err_samples": r["err_samples"], "stuck": r["stuck_threads"]}
                     results.append(row)
-                    print(f"  {sysname:8s} {op:6s} C={conc:<3d} {row['ops_s']:8.0f} ops/s  "
+                    print(f"  {sysname:11s} {op:6s} C={conc:<3d} {row['ops_s']:8.0f} ops/s  "
                           f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  errors {row['errors']}"
                           f"  server CPU {row['srv_cpu']:.2f} cores ({' + '.join(f'{c:.2f}' for c in each)}),"
                           f" client CPU {row['cli_cpu']:.2f} cores", flush=True)
@@ -567,13 +587,24 @@ def main(argv=None) -> int:
 
         # ------------------------------------------------------------------ report
         print()
-        print(f"{'system':8s}  {'op':6s}  {'C':>3s}  {'ops/s':>8s}  {'p50 ms':>7s}  {'p99 ms':>7s}  {'max ms':>7s}"
+        print(f"{'system':11s}  {'op':6s}  {'C':>3s}  {'ops/s':>8s}  {'p50 ms':>7s}  {'p99 ms':>7s}  {'max ms':>7s}"
               f"  {'errors':>6s}  {'srv CPU':>7s}  {'cli CPU':>7s}")
         for row in results:
-            print(f"{row['system']:8s}  {row['op']:6s}  {row['C']:>3d}  {row['ops_s']:>8.0f}  {row['p50_ms']:>7.2f}"
+            print(f"{row['system']:11s}  {row['op']:6s}  {row['C']:>3d}  {row['ops_s']:>8.0f}  {row['p50_ms']:>7.2f}"
                   f"  {row['p99_ms']:>7.2f}  {row['max_ms']:>7.1f}  {row['errors']:>6d}  {row['srv_cpu']:>7.2f}"
                   f"  {row['cli_cpu']:>7.2f}")
         print("(srv/cli CPU: cores used on average by the server / client processes during the cell)")
+        if {"raftkube", "raftkube-v1"} <= {r["system"] for r in results}:
+            print()
+            print("raftkube v1 / v1beta1")
+            print(f"{'op':6s}  {'C':>3s}  {'ops/s':>7s}  {'p50':>7s}  {'p99':>7s}")
+            for op in ops:
+                for conc in concs:
+                    a, b = (next(r for r in results if r["system"] == s and r["op"] == op and r["C"] == conc)
+                            for s in ("raftkube-v1", "raftkube"))
+                    ratio = (lambda x, y: x / y if y else float("nan"))
+                    print(f"{op:6s}  {conc:>3d}  {ratio(a['ops_s'], b['ops_s']):>7.2f}  "
+                          f"{ratio(a['p50_ms'], b['p50_ms']):>7.2f}  {ratio(a['p99_ms'], b['p99_ms']):>7.2f}")
         if etcd:
             print()
             print("raftkube / etcd")

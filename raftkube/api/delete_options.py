@@ -1,8 +1,13 @@
 """A DELETE's optional body, Kubernetes' ``DeleteOptions``: its ``preconditions`` (``uid``, ``resourceVersion``)
 name the object the client means, and the state machine refuses the delete (409) if the object of that name
-is another one or another version. Every other field (``propagationPolicy``, ``gracePeriodSeconds``, what
-kubectl sends) is accepted and has no effect. The same body in v1beta1 and v1; as in Kubernetes, preconditions
-come only in the body, never in the query."""
+is another one or another version. ``propagationPolicy`` (or the older ``orphanDependents``) says whether
+the dependents of a replication controller (its pods: ``ownerReferences`` to its uid) go with it: ``Orphan``
+keeps them (their references to it are removed in the same transaction as the delete), ``Background`` and
+``Foreground`` let the garbage collector delete them after it (Foreground is not waited for: the owner goes
+first either way). Without one, v1 deletes dependents (Kubernetes' default for core/v1 controllers) and v1beta1
+orphans them (2014's behaviour). ``gracePeriodSeconds`` and the rest are accepted and have no effect. The same
+body in v1beta1 and v1; as in Kubernetes, preconditions and the policy come only in the body, never in the
+query."""
 
 from __future__ import annotations
 
@@ -25,6 +30,27 @@ def delete_preconditions(body: dict | None) -> tuple[int, str]:
     if uid is not None and not isinstance(uid, str):
         raise BadRequest(f"preconditions.uid must be a string, not {type(uid).__name__}")
     return _resource_version(pre.get("resourceVersion")), uid or ""
+
+
+#: the propagation policies Kubernetes knows
+POLICIES = ("Orphan", "Background", "Foreground")
+
+
+def orphans_dependents(body: dict | None, *, default: bool) -> bool:
+    """Whether this delete keeps the object's dependents (``propagationPolicy: Orphan``); 400 for a bad policy."""
+    if body is None:
+        return default
+    policy = body.get("propagationPolicy")
+    orphan = body.get("orphanDependents")
+    if orphan is not None and not isinstance(orphan, bool):
+        raise BadRequest(f"orphanDependents must be a boolean, not {type(orphan).__name__}")
+    if policy is None:
+        return default if orphan is None else orphan
+    if policy not in POLICIES:
+        raise BadRequest(f"propagationPolicy must be one of Orphan, Background, Foreground, not {str(policy)[:40]!r}")
+    if orphan is not None:
+        raise BadRequest("orphanDependents and propagationPolicy cannot both be set")
+    return policy == "Orphan"
 
 
 def _resource_version(value) -> int:

@@ -11,11 +11,12 @@ import falcon
 
 from raftkube import __version__
 from raftkube.api.admission import admit_update
-from raftkube.api.delete_options import delete_preconditions
+from raftkube.api.delete_options import delete_preconditions, orphans_dependents
 from raftkube.api.namespaces import mark_terminating, require_namespace
 from raftkube.api.podlogs import PodLogResource
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, _send, read_body, read_value, write_request)
+from raftkube.apis.v1.tables import INCLUDE_OBJECT
 from raftkube.model.errors import ApiError, BadRequest, NotFound
 from raftkube.model.objects import DEFAULT_NAMESPACE
 
@@ -70,6 +71,14 @@ def _wants_table(req) -> bool:
     return "as=Table" in (req.get_header("Accept") or "")
 
 
+def _include_object(req) -> str:
+    """The ``includeObject`` of a Table request (Metadata, Object, None); 400 for another value."""
+    value = req.get_param("includeObject") or "Metadata"
+    if value not in INCLUDE_OBJECT:
+        raise BadRequest(f"includeObject must be one of {', '.join(INCLUDE_OBJECT)}, not {value[:40]!r}")
+    return value
+
+
 def _watching(req) -> bool:
     return (req.get_param("watch") or "").lower() in ("true", "1")
 
@@ -95,11 +104,12 @@ class NamespacedCollection(CollectionResource, _Namespaced):
         if not _wants_table(req):
             return super().on_get(req, resp, resource)
         res = self._resource(resource, "list", req)
+        include = self._call(res, _include_object, req)
         labels, fields = self._selectors(req, res)
         ns = req.get_param("namespace") or None
         items, revision = self._call(res, self.registry.list, res.kind, ns, labels, fields,
                                      consistent=req.get_param("resourceVersion") != "0")
-        _send(resp, self.version.table(res, items, revision))
+        _send(resp, self.version.table(res, items, revision, include=include))
 
     def on_post(self, req, resp, resource, namespace=None):
         if namespace is not None:
@@ -117,8 +127,9 @@ class NamespacedItem(ItemResource, _Namespaced):
             self._ns(req, namespace)
         if _wants_table(req):
             res = self._resource(resource, "get", req)
+            include = self._call(res, _include_object, req)
             obj = self._call(res, self.registry.get, res.kind, req.get_param("namespace"), name)
-            return _send(resp, self.version.table(res, [obj], 0))
+            return _send(resp, self.version.table(res, [obj], 0, include=include))
         super().on_get(req, resp, resource, name)
 
     def on_put(self, req, resp, resource, name, namespace=None):
@@ -157,12 +168,14 @@ class NamespacedItem(ItemResource, _Namespaced):
         if namespace is not None:
             self._ns(req, namespace)
         res = self._resource(resource, "delete", req)
-        rv, uid = delete_preconditions(read_body(req, self.body_limit, required=False))
+        body = read_body(req, self.body_limit, required=False)
+        rv, uid = delete_preconditions(body)
+        orphan = orphans_dependents(body, default=False)  # core/v1 deletes an RC's pods with it
         if res.kind == "Namespace":  # emptied, then removed, by the namespace controller
             return _send(resp, self.version.encode(self._call(res, mark_terminating, self.registry, name,
                                                               request=write_request(req))))
         old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name, rv=rv, uid=uid,
-                         request=write_request(req))
+                         orphan=orphan, request=write_request(req))
         _send(resp, self.version.encode(old))
 
 
@@ -173,11 +186,12 @@ class TableWatch(WatchResource):
     def event_encoder(self, req, res):
         if not _wants_table(req):
             return None
+        include = self._call(res, _include_object, req)
         first = [True]
 
         def encode(obj):
             out = self.version.table(res, [obj], int((obj.get("metadata") or {}).get("resourceVersion") or 0),
-                                     with_columns=first[0])
+                                     with_columns=first[0], include=include)
             first[0] = False
             return out
         return encode

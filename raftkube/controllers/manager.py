@@ -2,7 +2,8 @@
 
 It waits on the store's ``Leadership``: when an epoch appears (this master is leader and has committed
 its own claim, so its local state is current), it starts the scheduler, replication manager, endpoints,
-node lifecycle, event and pod garbage collectors and the namespace controller with an in-process client whose writes carry that epoch.
+node lifecycle, event and pod garbage collectors, the namespace controller and the owner garbage collector
+(cascading deletes) with an in-process client whose writes carry that epoch.
 When leadership goes, it stops them at once; a write already on its way is rejected by the state machine
 (NotLeader).
 """
@@ -22,6 +23,7 @@ from raftkube.controllers.event_gc import EventGarbageCollector
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.namespaces import NamespaceController
 from raftkube.controllers.nodes import NodeLifecycleController
+from raftkube.controllers.owner_gc import OwnerGarbageCollector
 from raftkube.controllers.pod_gc import PodGarbageCollector
 from raftkube.controllers.replication import ReplicationManager
 from raftkube.controllers.scheduler import Scheduler
@@ -60,6 +62,8 @@ def build_controllers(client, config: ControllersConfig, *, rng: random.Random |
                             relist_period_s=config.relist_period_s, informers=shared),
         NamespaceController(client, clock=clock, resync_period_s=config.resync_period_s,
                             relist_period_s=config.relist_period_s, informers=shared),
+        OwnerGarbageCollector(client, clock=clock, resync_period_s=config.resync_period_s,
+                              relist_period_s=config.relist_period_s, informers=shared),
     ]
     return controllers, [events, shared]
 

@@ -11,7 +11,11 @@
   continues. One RC asking for a billion replicas then adds pods at the store's pace, until the store's quota
   refuses them (StoreFull, logged once per run of failures, retried with backoff), instead of queueing them
   all at once.
-- Deleting an RC leaves its pods (2014 behaviour).
+- Ownership (Kubernetes' ControllerRef): an RC counts the pods matching its selector that it controls (an
+  ``ownerReferences`` entry with ``controller: true`` and its uid) and adopts those no controller owns (adds
+  that reference: pods orphaned by ``propagationPolicy: Orphan``, made by hand or by 2014 code); a pod another
+  controller owns is never counted, even if that owner is gone (``controllers/owner_gc.py`` deletes it).
+  Deleting an RC deletes its pods through the owner garbage collector unless the delete orphans them.
 - Its pods always restart: a template stored with restartPolicy Never or OnFailure (before those were refused)
   makes pods with Always, and the controller gets one event saying so.
 """
@@ -85,6 +89,36 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
     return creates, []
 
 
+def controller_uid(pod: dict) -> str | None:
+    """The uid of the controller that owns ``pod`` (its ``controller: true`` owner reference), None if none."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return None
+
+
+def owner_reference(rc: dict) -> dict:
+    md = rc.get("metadata") or {}
+    return {"kind": "ReplicationController", "name": md.get("name") or "", "uid": md.get("uid") or "",
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def claim_pods(rc: dict, pods: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(the pods ``rc`` controls, active pods no controller owns, to adopt) among the pods its selector
+    matches. An RC without a uid (built in memory) controls every matching pod and adopts none."""
+    uid = uid_of(rc)
+    if not uid:
+        return list(pods), []
+    mine, orphans = [], []
+    for p in pods:
+        owner = controller_uid(p)
+        if owner == uid:
+            mine.append(p)
+        elif owner is None and pod_phase(p) in ACTIVE_PHASES:
+            orphans.append(p)
+    return mine, orphans
+
+
 def pod_from_template(rc: dict) -> dict:
     """A new pod for ``rc``: the template's spec and a copy of its labels, owned by the RC; the server names it
     ``<rc>-<5 characters>`` (``generateName``).
@@ -95,8 +129,7 @@ def pod_from_template(rc: dict) -> dict:
     template = (rc.get("spec") or {}).get("template") or {}
     tmeta = template.get("metadata") or {}
     md = rc.get("metadata") or {}
-    owner = {"kind": "ReplicationController", "name": md.get("name") or "", "uid": md.get("uid") or "",
-             "controller": True, "blockOwnerDeletion": True}
+    owner = owner_reference(rc)
     spec = copy.deepcopy(template.get("spec") or {})
     spec["restartPolicy"] = ALWAYS
     return {"kind": "Pod",
@@ -158,6 +191,7 @@ class ReplicationManager(Controller):
         self.expectation_ttl_s = expectation_ttl_s
         self.expectations: dict[tuple[str, str], Expectations] = {}
         self.lock = threading.Lock()
+        self._adopting: set[tuple] = set()  # (pod key, resourceVersion) of adoptions in flight
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ctrl-replication-io") if workers else None
 
     def _on_pod(self, old: dict | None, new: dict | None) -> None:
@@ -190,7 +224,8 @@ class ReplicationManager(Controller):
         selector = (rc.get("spec") or {}).get("selector") or {}
         if not selector:
             return
-        pods = self.pods.select(key[0], selector_from_map(selector))
+        mine, orphans = claim_pods(rc, self.pods.select(key[0], selector_from_map(selector)))
+        pods = mine + orphans  # adopted now: counted now (a failed adoption is seen by the next sync)
         with self.lock:
             exp = self.expectations.setdefault(key, Expectations())
             exp.observe({name_of(p) for p in pods}, now)
@@ -202,6 +237,11 @@ class ReplicationManager(Controller):
             exp.inflight += to_create
             for pod in to_delete:
                 exp.deleting[name_of(pod)] = now + self.expectation_ttl_s
+            doomed = {name_of(p) for p in to_delete}
+            adopt = [p for p in orphans if (obj_key(p), rv_of(p)) not in self._adopting and name_of(p) not in doomed]
+            self._adopting.update((obj_key(p), rv_of(p)) for p in adopt)
+        for pod in adopt:
+            self._run(self._adopt, rc, pod, key)
         if to_create:
             self._tell_restart_policy(rc, key)
         if to_create or to_delete:
@@ -278,6 +318,32 @@ class ReplicationManager(Controller):
             if outcome == "created":
                 self.pod_informer.store_local(created)
             self.wake()
+
+    def _adopt(self, rc: dict, pod: dict, key: tuple[str, str]) -> None:
+        """Add ``rc``'s controller reference to an orphan pod (conditional on the version it saw: a pod changed or
+        adopted by another controller meanwhile is left to the next sync)."""
+        result = "failed"
+        try:
+            if self.stop_event.is_set():
+                result = "skipped"
+                return
+            new = copy.deepcopy(pod)
+            md = new["metadata"]
+            md["ownerReferences"] = list(md.get("ownerReferences") or []) + [owner_reference(rc)]
+            self.pod_informer.store_local(self.client.update(new))
+            result = "adopted"
+            log.info("rc %s/%s: adopted pod %s", key[0], key[1], name_of(pod))
+        except NotLeader:
+            self.stop()
+        except (Conflict, NotFound):
+            result = "gone"
+        except ApiError as exc:
+            log.warning("rc %s/%s: adopting pod %s failed: %s", key[0], key[1], name_of(pod), exc)
+        finally:
+            with self.lock:
+                self._adopting.discard((obj_key(pod), rv_of(pod)))
+            self.stats.count("pod_adoptions", result)
+        self.wake()
 
     def _delete(self, pod: dict, key: tuple[str, str]) -> None:
         result = "failed"

@@ -19,6 +19,7 @@ from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
+from raftkube.registry.owners import orphan_ops
 from raftkube.registry.watchfeed import WatchFeed, WatchFilter
 from raftkube.state.codec import decode_object, encode_object
 from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
@@ -268,10 +269,11 @@ class Registry:
         return self._decorate(obj)
 
     def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
-               uid: str = "", request: WriteRequest | None = None) -> dict:
+               uid: str = "", orphan: bool = False, request: WriteRequest | None = None) -> dict:
         """Delete an object and answer with the version deleted; ``rv``/``uid`` (DeleteOptions.preconditions)
         are checked by the state machine as the delete applies: 409 when the object there is not that version
-        or not that object.
+        or not that object. ``orphan`` keeps its dependents: their references to it are removed in the same
+        transaction (``owners.orphan_ops``; without it the garbage collector deletes them).
 
         Without the client's ``rv`` the delete carries the resourceVersion of the copy it answers with, and a
         lost race (a write in between, or this master's copy behind) is tried again on a fresh read, so the
@@ -285,12 +287,15 @@ class Registry:
             op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
             if uid:
                 op["uid"] = uid
+            ops = (orphan_ops(self._local_view(), old) if orphan else []) + [op]
             try:
-                revs = self._named(key, self._submit, [op], epoch, request)
+                revs = self._named(key, self._submit, ops, epoch, request)
             except Conflict:
-                if rv:
+                if rv and not orphan:
                     raise  # the client's own precondition
-                old = self._fresh(key)  # a refused delete is not remembered: the same request id may go again
+                old = self._fresh(key)  # (with orphan, a dependent that changed meanwhile also refuses)
+                if rv and rv_of(old) != rv:
+                    raise  # a refused delete is not remembered: the same request id may go again
                 if uid and old["metadata"].get("uid") != uid:
                     raise
                 if attempt == DELETE_ATTEMPTS - 1:

@@ -243,7 +243,13 @@ def test_describe_run_cluster_info_jsonpath_and_sort_by(kc, cache):
     assert kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "-o",
                    "jsonpath={.items[*].spec.containers[0].image}").stdout == "nginx"
     assert rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)[1][0] == "rpod"
-    kubectl(kc, cache, "delete", "pod", "rpod")
+    # a field outside metadata: the Table rows carry the whole objects (includeObject=Object)
+    kubectl(kc, cache, "run", "rpod2", "--image=busybox", "--labels=app=rpod")
+    by_image = rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.spec.containers[0].image").stdout)
+    assert [r[0] for r in by_image[1:]] == ["rpod2", "rpod"]
+    by_name = rows(kubectl(kc, cache, "get", "pods", "-l", "app=rpod", "--sort-by=.metadata.name").stdout)
+    assert [r[0] for r in by_name[1:]] == ["rpod", "rpod2"]
+    kubectl(kc, cache, "delete", "pod", "rpod", "rpod2")
 
 
 def test_get_raw_metrics_is_the_prometheus_exposition(kc, cache):
@@ -282,7 +288,7 @@ def test_set_based_label_selectors(kc, cache):
 
 def test_rc_pods_have_owner_references_and_describe_rc_svc_node_print(kc, cache, tmp_path):
     f = tmp_path / "rc.yaml"
-    d = "dold" if cache.old else "dweb"  # the RC deleted by the other kubectl's run leaves its pods (no cascade)
+    d = "dold" if cache.old else "dweb"  # the other kubectl's run: its pods may still be going
     node_name = f"{d}-n1"
     f.write_text(RC_SVC.replace("kweb", d))
     kubectl(kc, cache, "create", "-f", str(f))
@@ -441,3 +447,32 @@ def test_expose_rc(kc, cache, tmp_path):
     finally:
         kubectl(kc, cache, "delete", "svc", name, check=False)
         kubectl(kc, cache, "delete", "rc", name)
+
+
+def test_delete_rc_deletes_its_pods_unless_orphan(kc, cache, tmp_path):
+    d = "cold" if cache.old else "cnew"
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", d).split("---")[0])
+
+    def pods() -> dict:  # name -> the uid its first owner reference names
+        items = json.loads(kubectl(kc, cache, "get", "pods", "-l", f"app={d}", "-o", "json").stdout)["items"]
+        return {p["metadata"]["name"]: (p["metadata"].get("ownerReferences") or [{}])[0].get("uid") for p in items}
+
+    def rc_uid() -> str:
+        return json.loads(kubectl(kc, cache, "get", "rc", d, "-o", "json").stdout)["metadata"]["uid"]
+
+    kubectl(kc, cache, "create", "-f", str(f))
+    first = rc_uid()
+    owned = poll_until(lambda: (p := pods()) and list(p.values()) == [first, first] and p, timeout_s=30,
+                       interval_s=0.5, what="the RC's two pods")
+    assert kubectl(kc, cache, "delete", "rc", d, "--cascade=orphan").stdout.strip() == \
+        f'replicationcontroller "{d}" deleted'
+    assert pods() == {name: None for name in owned}  # kept, without their owner reference
+    kubectl(kc, cache, "create", "-f", str(f))  # the same selector: adopts them, creates none
+    second = rc_uid()
+    poll_until(lambda: pods() == {name: second for name in owned}, timeout_s=30, interval_s=0.5,
+               what="the orphans adopted")
+    assert kubectl(kc, cache, "delete", "rc", d).stdout.strip() == f'replicationcontroller "{d}" deleted'
+    poll_until(lambda: pods() == {}, timeout_s=30, interval_s=0.5, what="the RC's pods deleted with it")
+    out = kubectl(kc, cache, "get", "pods", "-l", f"app={d}").stderr
+    assert out.strip() == "No resources found in default namespace."

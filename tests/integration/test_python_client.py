@@ -100,8 +100,30 @@ def test_rc_create_scale_patch_replace_delete(kc):
     assert v1.replace_namespaced_replication_controller("pyrc", NS, patched).metadata.labels["v"] == "2"
     assert [r.metadata.name for r in v1.list_namespaced_replication_controller(
         NS, label_selector="app=pyrc").items] == ["pyrc"]
-    v1.delete_namespaced_replication_controller("pyrc", NS)
+    v1.delete_namespaced_replication_controller("pyrc", NS)  # no body: Background, its pods go after it
     assert "pyrc" not in [r.metadata.name for r in v1.list_namespaced_replication_controller(NS).items]
+    poll_until(lambda: not v1.list_namespaced_pod(NS, label_selector="app=pyrc").items, timeout_s=30,
+               interval_s=0.5, what="the RC's pods deleted with it")
+
+
+def test_rc_delete_with_orphan_keeps_its_pods(kc):
+    v1 = core(kc)
+    rc = v1.create_namespaced_replication_controller(NS, {
+        "metadata": {"name": "pyorphan"},
+        "spec": {"replicas": 2, "selector": {"app": "pyorphan"},
+                 "template": {"metadata": {"labels": {"app": "pyorphan"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+
+    def pods():
+        return v1.list_namespaced_pod(NS, label_selector="app=pyorphan").items
+    poll_until(lambda: len(pods()) == 2, timeout_s=30, interval_s=0.5, what="the RC's two pods")
+    assert all(p.metadata.owner_references[0].uid == rc.metadata.uid for p in pods())
+    v1.delete_namespaced_replication_controller("pyorphan", NS,
+                                                body=client.V1DeleteOptions(propagation_policy="Orphan"))
+    kept = pods()
+    assert len(kept) == 2 and all(not p.metadata.owner_references for p in kept)
+    for p in kept:
+        v1.delete_namespaced_pod(p.metadata.name, NS)
 
 
 def test_watch_stream_sees_added_modified_deleted(kc):

@@ -179,6 +179,21 @@ def test_table_lists_have_kubectl_columns_and_row_objects(api):
     assert t["rows"][0]["cells"][1] == 2
 
 
+def test_table_include_object_puts_the_whole_object_metadata_or_nothing_in_rows(api):
+    api.simulate_post("/api/v1/namespaces/default/pods", json=POD)
+    pods = "/api/v1/namespaces/default/pods"
+    whole = api.simulate_get(pods, params={"includeObject": "Object"}, headers={"Accept": TABLE}).json
+    obj = whole["rows"][0]["object"]
+    assert (obj["kind"], obj["apiVersion"]) == ("Pod", "v1")  # kubectl --sort-by reads e.g. .spec.containers
+    assert obj["spec"]["containers"][0]["image"] == "nginx" and obj["status"]["phase"] == "Pending"
+    meta = api.simulate_get(pods, headers={"Accept": TABLE}).json["rows"][0]["object"]
+    assert meta["kind"] == "PartialObjectMetadata" and "spec" not in meta
+    one = api.simulate_get(f"{pods}/x", params={"includeObject": "None"}, headers={"Accept": TABLE}).json
+    assert one["rows"][0]["cells"][0] == "x" and "object" not in one["rows"][0]
+    r = api.simulate_get(pods, params={"includeObject": "All"}, headers={"Accept": TABLE})
+    assert r.status_code == 400 and r.json["kind"] == "Status" and "includeObject must be one of" in r.json["message"]
+
+
 def test_merge_and_strategic_patches():
     from raftkube.apis.v1.patch import merge_patch, strategic_patch
     pod = {"metadata": {"labels": {"a": "1", "b": "2"}},
@@ -232,3 +247,24 @@ def test_scale_subresource(api):
     for method in ("DELETE", "POST"):
         _status(api.simulate_request(method, url), 405, "MethodNotAllowed")
     assert api.simulate_get("/api/v1/namespaces/default/replicationcontrollers/web").status_code == 200
+
+
+def test_v1_type_errors_name_v1_field_paths(api):
+    bad_pod = {"metadata": {"name": "a", "labels": {"x": 5}},
+               "spec": {"nodeName": 5, "containers": [{"name": "c", "image": 5}]}}
+    r = api.simulate_post("/api/v1/namespaces/default/pods", json=bad_pod)
+    assert r.status_code == 422
+    fields = [c["field"] for c in r.json["details"]["causes"]]
+    assert sorted(fields) == ["metadata.labels", "spec.containers[0].image", "spec.nodeName"]
+    assert all(c["message"].startswith(c["field"] + ": ") for c in r.json["details"]["causes"])
+    assert "desiredState" not in r.text
+    bad_rc = {"metadata": {"name": "r"}, "spec": {"replicas": "x", "selector": {"a": "b"}, "template": {
+        "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": 7}]}}}}
+    r = api.simulate_post("/api/v1/namespaces/default/replicationcontrollers", json=bad_rc)
+    assert sorted(c["field"] for c in r.json["details"]["causes"]) == ["spec.replicas",
+                                                                       "spec.template.spec.containers[0].image"]
+    # v1beta1 keeps its own names
+    r = api.simulate_post("/api/v1beta1/pods", json={"id": "b", "desiredState": {"manifest": {
+        "version": "v1beta1", "id": "b", "containers": [{"name": "c", "image": 5}]}}})
+    assert r.json["details"]["causes"][0]["field"] == "desiredState.manifest.containers[0].image"
+    assert api.simulate_get("/api/v1/namespaces/default/pods").json["items"] == []

@@ -15,7 +15,7 @@ from typing import Any
 
 from raftkube.apis.v1.resources import API_VERSION, resource_of
 from raftkube.apis.v1beta1 import from_wire as beta_from_wire
-from raftkube.model.errors import BadRequest, Invalid
+from raftkube.model.errors import ApiError, BadRequest, Cause, Invalid
 from raftkube.model.objects import DEFAULT_NAMESPACE
 
 # ---- quantities ---------------------------------------------------------------------------------------
@@ -334,6 +334,46 @@ def _namespace_in(body: dict) -> dict:
     return {"kind": "Namespace", "metadata": out}
 
 
+#: v1beta1 field paths (the reader v1 bodies are restated for) -> their v1 names, most specific first
+_V1_PATHS = {
+    "Pod": (("desiredState.manifest", "spec"), ("desiredState.host", "spec.nodeName"),
+            ("nodeSelector", "spec.nodeSelector")),
+    "ReplicationController": (
+        ("desiredState.podTemplate.desiredState.manifest", "spec.template.spec"),
+        ("desiredState.podTemplate.labels", "spec.template.metadata.labels"),
+        ("desiredState.podTemplate.annotations", "spec.template.metadata.annotations"),
+        ("desiredState.podTemplate.nodeSelector", "spec.template.spec.nodeSelector"),
+        ("desiredState.podTemplate", "spec.template"), ("desiredState.replicaSelector", "spec.selector"),
+        ("desiredState.replicas", "spec.replicas")),
+}
+_META_PATHS = (("id", "metadata.name"), ("namespace", "metadata.namespace"), ("labels", "metadata.labels"),
+               ("annotations", "metadata.annotations"), ("uid", "metadata.uid"),
+               ("resourceVersion", "metadata.resourceVersion"))
+
+
+def v1_path(path: str, kind: str) -> str:
+    """A v1beta1 field path of ``kind`` said in v1 (``desiredState.manifest.containers[0].image`` ->
+    ``spec.containers[0].image``); other paths unchanged."""
+    for old, new in (*_V1_PATHS.get(kind, ()), *_META_PATHS):
+        if path == old or path.startswith((old + ".", old + "[")):
+            return new + path[len(old):]
+    return path
+
+
+def v1_paths(exc: ApiError, kind: str) -> ApiError:
+    """``exc`` with its causes' fields (and the messages naming them) in v1 terms."""
+    if not exc.causes:
+        return exc
+    causes, message = [], exc.message
+    for c in exc.causes:
+        field = v1_path(c.field, kind)
+        causes.append(Cause(c.reason, field, c.message.replace(c.field, field, 1)))
+        message = message.replace(f"{c.field}:", f"{field}:", 1)
+    out = copy.copy(exc)
+    out.message, out.causes, out.args = message, tuple(causes), (message,)
+    return out
+
+
 def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> dict:
     """A v1 wire body -> the normalized internal object of ``kind`` (implied by the URL)."""
     res = resource_of(kind)
@@ -378,7 +418,10 @@ def from_wire(kind: str, body: dict, *, namespace: str = DEFAULT_NAMESPACE) -> d
         beta["source"] = src.get("component") or "" if isinstance(src, dict) else (src or "")
         if body.get("lastTimestamp") or body.get("firstTimestamp"):
             beta["timestamp"] = body.get("lastTimestamp") or body.get("firstTimestamp")
-    obj = beta_from_wire(kind, beta, namespace=beta.get("namespace") or namespace)
+    try:
+        obj = beta_from_wire(kind, beta, namespace=beta.get("namespace") or namespace)
+    except ApiError as exc:  # the v1beta1 reader names its own fields: say them as the client wrote them
+        raise v1_paths(exc, kind) from None
     obj["metadata"].update(_identity_in(md))
     if kind == "Service":
         ports = []

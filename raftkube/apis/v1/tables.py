@@ -98,7 +98,14 @@ _TABLES = {
 }
 
 
-def table(kind: str, items: list[dict], revision: int, *, with_columns: bool = True) -> dict:
+#: ``includeObject`` values: what ``rows[].object`` holds (kubectl's ``--sort-by`` asks for ``Object``)
+INCLUDE_OBJECT = ("Metadata", "Object", "None")
+
+
+def table(kind: str, items: list[dict], revision: int, *, with_columns: bool = True,
+          include: str = "Metadata") -> dict:
+    """A Table of ``items``; ``include`` (``includeObject``) puts in each row a PartialObjectMetadata (the
+    default), the whole v1 object, or nothing."""
     cols, age_at, row_fn = _TABLES[kind]
     columns = [_col("Name"), *cols]
     columns.insert(1 + age_at, _col("Age"))
@@ -107,9 +114,13 @@ def table(kind: str, items: list[dict], revision: int, *, with_columns: bool = T
         wire = to_wire(obj)
         cells = row_fn(obj)
         cells.insert(age_at, _age((obj.get("metadata") or {}).get("creationTimestamp")))
-        rows.append({"cells": [wire["metadata"]["name"], *cells],
-                     "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                "metadata": wire["metadata"]}})
+        row = {"cells": [wire["metadata"]["name"], *cells]}
+        if include == "Object":
+            row["object"] = wire
+        elif include != "None":
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": wire["metadata"]}
+        rows.append(row)
     out = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
            "metadata": {"resourceVersion": str(int(revision or 0))}, "rows": rows}
     if with_columns:

@@ -27,8 +27,9 @@ class V1(ApiVersion):
     def discovery(self) -> dict:
         return discovery()
 
-    def table(self, res: Resource, items: list[dict], revision: int, *, with_columns: bool = True) -> dict:
-        return tables.table(res.kind, items, revision, with_columns=with_columns)
+    def table(self, res: Resource, items: list[dict], revision: int, *, with_columns: bool = True,
+              include: str = "Metadata") -> dict:
+        return tables.table(res.kind, items, revision, with_columns=with_columns, include=include)
 
     def decode(self, res: Resource, body: dict, *, namespace: str, name: str | None = None) -> dict:
         md = body.get("metadata") if isinstance(body, dict) else None

@@ -1,0 +1,86 @@
+"""Cascading deletes on the leader (the part of Kubernetes' garbage collector that core/v1 needs): a pod
+whose ``ownerReferences`` all name replication controllers that no longer exist is deleted.
+
+A delete with ``propagationPolicy: Orphan`` removes the references in the same transaction as the owner
+(``registry/owners.py``), so what is left pointing at a missing owner was meant to go with it (``Background``,
+``Foreground``, core/v1's default). A separate controller rather than a pass of the replication manager: it
+has one job, and other owner kinds can join ``OWNER_KINDS`` without touching replication. Before deleting, the
+owner is looked up again (the leader's own state holds every RC created before its pods), so an RC informer
+that lags behind the pod informer never costs a pod; each delete carries the pod's uid."""
+
+from __future__ import annotations
+
+import logging
+
+from raftkube.controllers.base import Controller, obj_key
+from raftkube.model.errors import ApiError, NotFound, NotLeader
+from raftkube.model.objects import name_of, namespace_of, uid_of
+from raftkube.registry.owners import OWNER_KINDS
+
+log = logging.getLogger(__name__)
+
+
+def owner_uids(pod: dict) -> frozenset[tuple[str, str, str]]:
+    """(kind, name, uid) of the owners of ``pod``; empty when any owner is of a kind this collector does not
+    know (then the pod is never collected)."""
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    out = set()
+    for r in refs:
+        if not isinstance(r, dict) or r.get("kind") not in OWNER_KINDS or not r.get("uid"):
+            return frozenset()
+        out.add((r["kind"], str(r.get("name") or ""), r["uid"]))
+    return frozenset(out)
+
+
+class OwnerGarbageCollector(Controller):
+    name = "owner-gc"
+
+    def __init__(self, client, **kw):
+        super().__init__(client, **kw)
+        self.owned: dict[tuple, tuple[dict, frozenset]] = {}  # pod key -> (pod, its owners)
+        self.pod_informer = self.informer("Pod", self._on_pod)
+        self.rc_informer = self.informer("ReplicationController", self._on_rc)
+        self.informers = [self.rc_informer, self.pod_informer]
+
+    def _on_pod(self, old: dict | None, new: dict | None) -> None:
+        if old is not None:
+            self.owned.pop(obj_key(old), None)
+        if new is not None and (owners := owner_uids(new)):
+            self.owned[obj_key(new)] = (new, owners)
+            self.wake()
+
+    def _on_rc(self, old: dict | None, new: dict | None) -> None:
+        if new is None:
+            self.wake()
+
+    def reconcile(self) -> None:
+        if not self.owned:
+            return
+        live = {uid_of(rc) for rc in self.rc_informer.items()}
+        for pod, owners in list(self.owned.values()):
+            if self.stop_event.is_set():
+                return
+            if any(uid in live for _kind, _name, uid in owners) or self._owner_exists(pod, owners):
+                continue
+            try:
+                self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))
+                log.info("pod %s/%s: deleted, its owner is gone", namespace_of(pod), name_of(pod))
+            except NotLeader:
+                raise
+            except NotFound:
+                pass
+            except ApiError as exc:
+                log.warning("pod %s/%s: delete failed: %s", namespace_of(pod), name_of(pod), exc)
+                continue
+            self.pod_informer.store_local(pod, deleted=True)
+            self.owned.pop(obj_key(pod), None)
+            self.stats.count("pod_deletes", "owner_gone")
+
+    def _owner_exists(self, pod: dict, owners) -> bool:
+        for kind, name, uid in owners:
+            try:
+                if uid_of(self.client.get(kind, name, namespace_of(pod))) == uid:
+                    return True
+            except NotFound:
+                continue
+        return False
