@@ -93,6 +93,10 @@ class RaftConfig:
     gil_switch_interval_s: float = 0.001
     #: events each master keeps for watch resume; older resourceVersions get 410 Gone
     watch_ring: int = 100_000
+    #: an incoming Raft connection must prove it knows the cluster secret and name its master within this time
+    handshake_timeout_s: float = 5.0
+    #: incoming Raft connections in their handshake at once; more are closed at once (state/raftport.py)
+    max_handshakes: int = 128
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: raft.max_timeout_s must exceed raft.min_timeout_s")
     if raft.max_batch < 1 or raft.max_inflight < 1 or raft.watch_ring < 16:
         raise ConfigError(f"{file}: raft.max_batch, raft.max_inflight must be >= 1 and raft.watch_ring >= 16")
+    if raft.handshake_timeout_s <= 0 or raft.max_handshakes < 1:
+        raise ConfigError(f"{file}: raft.handshake_timeout_s must be positive and raft.max_handshakes at least 1")
     if raft.write_timeout_s <= 0:
         raise ConfigError(f"{file}: raft.write_timeout_s must be positive")
     api = _section(ApiConfig, doc.get("api", {}), "api", file)
