@@ -18,7 +18,8 @@ create them) and fix the three:
   entries and snapshot chunks, and a cap below the largest entry would wedge replication);
 - ``PortGuard.on_tick`` closes incoming connections that have not identified themselves as a peer within
   ``handshake_timeout_s``, and a new connection is closed at once while ``max_handshakes`` are pending;
-- an ``accept()`` error is logged and the listener paused for ``ACCEPT_RETRY_S``, then resumed.
+- an ``accept()`` error is logged and the listener paused for ``ACCEPT_RETRY_S``, then resumed; the listen
+  backlog is ``BACKLOG`` instead of 5.
 Each kind of refusal is logged once per ``LOG_EVERY_S`` with a count, not once per connection.
 """
 
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 HANDSHAKE_FRAME_BYTES = 64 * 1024
 #: how long the listener rests after a failed accept() (out of file descriptors, buffers)
 ACCEPT_RETRY_S = 0.5
+#: the listen backlog (pysyncobj's is 5: a burst of connections fills it and a peer's reconnect waits for
+#: SYN retries, 1 s and more) and the connections accepted per poll event of the listener
+BACKLOG = 128
+ACCEPTS_PER_EVENT = 32
 #: one log line per kind of refusal per this many seconds
 LOG_EVERY_S = 10.0
 _PREFIX = struct.Struct("i")  # pysyncobj's framing: native signed int length, then the frame
@@ -150,24 +155,36 @@ class GuardedServer(_tcp_server.TcpServer):
         super().__init__(*args, **kwargs)
         self._paused_until: float | None = None
 
+    def bind(self):
+        super().bind()
+        self._TcpServer__socket.listen(BACKLOG)
+
     def _TcpServer__onNewConnection(self, descr, event):
         if event & POLL_EVENT_TYPE.READ:
-            try:
-                sock, _addr = self._TcpServer__socket.accept()
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED, errno.EINTR):
-                    return
-                REFUSED["accept_failed"](f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}")
-                self._pause()
-                return
-            if self.guard is not None and not self.guard.admit():
-                REFUSED["handshakes_full"](_peer(sock))
-                sock.close()
-                return
-            self._serve(sock)
+            for _ in range(ACCEPTS_PER_EVENT):
+                if not self._accept_one():
+                    break
         elif event & POLL_EVENT_TYPE.ERROR:
             REFUSED["accept_failed"]("error event on the listening socket")
             self._pause()
+
+    def _accept_one(self) -> bool:
+        try:
+            sock, _addr = self._TcpServer__socket.accept()
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                return False
+            if exc.errno in (errno.ECONNABORTED, errno.EINTR):
+                return True
+            REFUSED["accept_failed"](f"{errno.errorcode.get(exc.errno, exc.errno)}: {exc.strerror}")
+            self._pause()
+            return False
+        if self.guard is not None and not self.guard.admit():
+            REFUSED["handshakes_full"](_peer(sock))
+            sock.close()
+        else:
+            self._serve(sock)
+        return True
 
     def _serve(self, sock) -> None:
         try:
