@@ -108,6 +108,11 @@ class ApiConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     #: waitress connection limit (the plain port; open watches on it count)
     connection_limit: int = 1000
+    #: a request whose head and body have not all arrived this long after its first byte is cut (both ports)
+    read_timeout_s: float = 30.0
+    #: a connection with no request and no traffic for this long is closed (plain port: waitress'
+    #: channel_timeout; the secure port's cheroot closes an idle keep-alive connection after read_timeout_s)
+    idle_timeout_s: float = 120.0
     #: open watches per master (both ports); more -> 429 with Retry-After
     max_watches: int = 20_000
     #: open watches per client (user and remote address); more -> 429 with Retry-After
@@ -311,6 +316,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if raft.write_timeout_s <= 0:
         raise ConfigError(f"{file}: raft.write_timeout_s must be positive")
     api = _section(ApiConfig, doc.get("api", {}), "api", file)
+    if api.read_timeout_s <= 0 or api.idle_timeout_s <= 0:
+        raise ConfigError(f"{file}: api.read_timeout_s and api.idle_timeout_s must be positive")
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
