@@ -134,7 +134,8 @@ class Master:
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
-                                              str(pki.ca_cert), cfg.api.connection_limit).start()
+                                              str(pki.ca_cert), cfg.api.connection_limit,
+                                              cfg.api.read_timeout_s).start()
         self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit,
                                 cfg.api.read_timeout_s, cfg.api.idle_timeout_s).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
