@@ -22,6 +22,8 @@ class ConfigError(Exception):
 
 #: [cluster] quota_bytes by default: 2 GiB, etcd's default backend quota
 DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3
+#: [cluster] max_object_bytes by default: 1.5 MiB, etcd's default request size limit
+DEFAULT_MAX_OBJECT_BYTES = 1536 * 1024
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,9 @@ class ClusterConfig:
     #: the most bytes of encoded objects the store holds (etcd's quota-backend-bytes): past it, creates and
     #: growing updates are refused with 507 StoreFull; deletes and status updates still apply
     quota_bytes: int = DEFAULT_QUOTA_BYTES
+    #: the most bytes one stored object may take encoded (etcd's max-request-bytes): a larger create or update
+    #: is refused with 413
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     raft: RaftConfig = field(default_factory=RaftConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
@@ -257,8 +262,9 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if not isinstance(cluster, dict):
         raise ConfigError(f"{file}: [cluster] must be a table")
     for key in cluster:
-        if key not in ("data_dir", "secret_file", "fsync", "quota_bytes"):
-            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, fsync, quota_bytes, secret_file)")
+        if key not in ("data_dir", "secret_file", "fsync", "quota_bytes", "max_object_bytes"):
+            raise ConfigError(f"{file}: unknown key cluster.{key} "
+                              "(known: data_dir, fsync, max_object_bytes, quota_bytes, secret_file)")
     for key in ("data_dir", "secret_file"):
         if key in cluster and not isinstance(cluster[key], str):
             raise ConfigError(f"{file}: cluster.{key}: expected str, got {cluster[key]!r}")
@@ -266,6 +272,10 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     quota_bytes = _coerce(f"{file}: cluster.quota_bytes", cluster.get("quota_bytes", DEFAULT_QUOTA_BYTES), int)
     if quota_bytes <= 0:
         raise ConfigError(f"{file}: cluster.quota_bytes must be a positive number of bytes, got {quota_bytes}")
+    max_object_bytes = _coerce(f"{file}: cluster.max_object_bytes",
+                               cluster.get("max_object_bytes", DEFAULT_MAX_OBJECT_BYTES), int)
+    if max_object_bytes < 1024:
+        raise ConfigError(f"{file}: cluster.max_object_bytes must be at least 1024 bytes, got {max_object_bytes}")
     base = file.parent
     data_dir = base / cluster.get("data_dir", ".raftkube")
     secret_file = base / cluster.get("secret_file", str(Path(cluster.get("data_dir", ".raftkube")) / "secret"))
@@ -332,7 +342,7 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: controllers.replica_burst must be at least 1, got {controllers.replica_burst}")
     admission = _section(AdmissionConfig, doc.get("admission", {}), "admission", file)
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
-                         fsync=fsync, quota_bytes=quota_bytes, raft=raft, api=api, controllers=controllers,
+                         fsync=fsync, quota_bytes=quota_bytes, max_object_bytes=max_object_bytes, raft=raft, api=api, controllers=controllers,
                          admission=admission)
 
 

@@ -122,7 +122,7 @@ class Master:
         if os.environ.get("RAFTKUBE_UNSAFE_STALE_READS") == "1":  # only `raftkube verify`'s checker test sets it
             self.store.unsafe_stale_reads = True
             log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
-        registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
+        registry = Registry(self.store, quota_bytes=cfg.quota_bytes, max_object_bytes=cfg.max_object_bytes)
         raise_fd_limit()  # every open watch is a connection
         self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
                                                          cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s))
