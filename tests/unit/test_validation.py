@@ -227,6 +227,25 @@ POD_CASES = [
      f"{S}.containers[0].resources.limits.cpu", f"{M}.containers[0].cpu", "FieldValueInvalid"),
     (lambda p: _c(p)["resources"]["limits"].__setitem__("memory", -5),
      f"{S}.containers[0].resources.limits.memory", f"{M}.containers[0].memory", "FieldValueInvalid"),
+    (lambda p: _c(p)["resources"]["limits"].__setitem__("cpu", 1_000_001),
+     f"{S}.containers[0].resources.limits.cpu", f"{M}.containers[0].cpu", "FieldValueInvalid"),
+    (lambda p: _c(p)["resources"]["limits"].__setitem__("memory", 2 ** 50 + 1),
+     f"{S}.containers[0].resources.limits.memory", f"{M}.containers[0].memory", "FieldValueInvalid"),
+    (lambda p: _c(p)["env"][0].__setitem__("name", "A" * 254),
+     f"{S}.containers[0].env[0].name", f"{M}.containers[0].env[0].name", "FieldValueInvalid"),
+    (lambda p: _c(p)["env"][0].__setitem__("value", 5),
+     f"{S}.containers[0].env[0].value", f"{M}.containers[0].env[0].value", "FieldValueInvalid"),
+    (lambda p: _c(p)["volumeMounts"][0].__setitem__("mountPath", "data"), f"{S}.containers[0].volumeMounts[0].mountPath",
+     f"{M}.containers[0].volumeMounts[0].mountPath", "FieldValueInvalid"),
+    (lambda p: _c(p)["volumeMounts"][0].__setitem__("mountPath", "/a/../etc"),
+     f"{S}.containers[0].volumeMounts[0].mountPath", f"{M}.containers[0].volumeMounts[0].mountPath",
+     "FieldValueInvalid"),
+    (lambda p: _c(p)["volumeMounts"][0].__setitem__("mountPath", "/" + "a" * 4096),
+     f"{S}.containers[0].volumeMounts[0].mountPath", f"{M}.containers[0].volumeMounts[0].mountPath",
+     "FieldValueInvalid"),
+    (lambda p: _c(p)["volumeMounts"].append({"name": "data", "mountPath": "/data/"}),
+     f"{S}.containers[0].volumeMounts[1].mountPath", f"{M}.containers[0].volumeMounts[1].mountPath",
+     "FieldValueDuplicate"),
 ]
 
 
@@ -411,6 +430,7 @@ def test_endpoints_causes_name_each_v1beta1_entry():
     (lambda n: n["metadata"].__setitem__("name", "Minion_1"), "metadata.name", "id"),
     (lambda n: n["status"].__setitem__("hostIP", "not-an-ip"), "status.hostIP", "hostIP"),
     (lambda n: n["status"]["capacity"].__setitem__("cpu", -1), "status.capacity.cpu", "resources.capacity.cpu"),
+    (lambda n: n["status"]["capacity"].__setitem__("cpu", 10 ** 7), "status.capacity.cpu", "resources.capacity.cpu"),
     (lambda n: n["status"]["capacity"].__setitem__("memory", -1), "status.capacity.memory",
      "resources.capacity.memory"),
 ])
