@@ -276,6 +276,11 @@ def pod_spec_causes(spec: dict, path: str = POD_SPEC) -> list[Cause]:
         elif vname in volumes:
             errs.duplicate(vp, vname)
         volumes.add(vname)
+        host_path = (vol or {}).get("hostPath") if isinstance(vol, dict) else None
+        if isinstance(host_path, dict):
+            why = _path_why(host_path.get("path"))
+            if why:
+                errs.invalid(f"{path}.volumes[{i}].hostPath.path", host_path.get("path"), why)
     names: set[str] = set()
     host_ports: set[int] = set()
     for i, c in enumerate(spec.get("containers") or ()):

@@ -243,6 +243,8 @@ POD_CASES = [
     (lambda p: _c(p)["volumeMounts"][0].__setitem__("mountPath", "/" + "a" * 4096),
      f"{S}.containers[0].volumeMounts[0].mountPath", f"{M}.containers[0].volumeMounts[0].mountPath",
      "FieldValueInvalid"),
+    (lambda p: p["spec"]["volumes"].append({"name": "h", "hostPath": {"path": "tmp/x"}}),
+     f"{S}.volumes[1].hostPath.path", f"{M}.volumes[1].hostPath.path", "FieldValueInvalid"),
     (lambda p: _c(p)["volumeMounts"].append({"name": "data", "mountPath": "/data/"}),
      f"{S}.containers[0].volumeMounts[1].mountPath", f"{M}.containers[0].volumeMounts[1].mountPath",
      "FieldValueDuplicate"),
