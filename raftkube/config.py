@@ -22,6 +22,8 @@ class ConfigError(Exception):
 
 #: [cluster] quota_bytes by default: 2 GiB, etcd's default backend quota
 DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3
+#: [cluster] max_object_bytes by default: 1.5 MiB, etcd's default request size limit
+DEFAULT_MAX_OBJECT_BYTES = 1536 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ class RaftConfig:
     gil_switch_interval_s: float = 0.001
     #: events each master keeps for watch resume; older resourceVersions get 410 Gone
     watch_ring: int = 100_000
+    #: an incoming Raft connection must prove it knows the cluster secret and name its master within this time
+    handshake_timeout_s: float = 5.0
+    #: incoming Raft connections in their handshake at once; more are closed at once (state/raftport.py)
+    max_handshakes: int = 128
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,11 @@ class ApiConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     #: waitress connection limit (the plain port; open watches on it count)
     connection_limit: int = 1000
+    #: a request whose head and body have not all arrived this long after its first byte is cut (both ports)
+    read_timeout_s: float = 30.0
+    #: a connection with no request and no traffic for this long is closed (plain port: waitress'
+    #: channel_timeout; the secure port's cheroot closes an idle keep-alive connection after read_timeout_s)
+    idle_timeout_s: float = 120.0
     #: open watches per master (both ports); more -> 429 with Retry-After
     max_watches: int = 20_000
     #: open watches per client (user and remote address); more -> 429 with Retry-After
@@ -169,6 +180,9 @@ class ClusterConfig:
     #: the most bytes of encoded objects the store holds (etcd's quota-backend-bytes): past it, creates and
     #: growing updates are refused with 507 StoreFull; deletes and status updates still apply
     quota_bytes: int = DEFAULT_QUOTA_BYTES
+    #: the most bytes one stored object may take encoded (etcd's max-request-bytes): a larger create or update
+    #: is refused with 413
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES
     raft: RaftConfig = field(default_factory=RaftConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     controllers: ControllersConfig = field(default_factory=ControllersConfig)
@@ -248,8 +262,9 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     if not isinstance(cluster, dict):
         raise ConfigError(f"{file}: [cluster] must be a table")
     for key in cluster:
-        if key not in ("data_dir", "secret_file", "fsync", "quota_bytes"):
-            raise ConfigError(f"{file}: unknown key cluster.{key} (known: data_dir, fsync, quota_bytes, secret_file)")
+        if key not in ("data_dir", "secret_file", "fsync", "quota_bytes", "max_object_bytes"):
+            raise ConfigError(f"{file}: unknown key cluster.{key} "
+                              "(known: data_dir, fsync, max_object_bytes, quota_bytes, secret_file)")
     for key in ("data_dir", "secret_file"):
         if key in cluster and not isinstance(cluster[key], str):
             raise ConfigError(f"{file}: cluster.{key}: expected str, got {cluster[key]!r}")
@@ -257,6 +272,10 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     quota_bytes = _coerce(f"{file}: cluster.quota_bytes", cluster.get("quota_bytes", DEFAULT_QUOTA_BYTES), int)
     if quota_bytes <= 0:
         raise ConfigError(f"{file}: cluster.quota_bytes must be a positive number of bytes, got {quota_bytes}")
+    max_object_bytes = _coerce(f"{file}: cluster.max_object_bytes",
+                               cluster.get("max_object_bytes", DEFAULT_MAX_OBJECT_BYTES), int)
+    if max_object_bytes < 1024:
+        raise ConfigError(f"{file}: cluster.max_object_bytes must be at least 1024 bytes, got {max_object_bytes}")
     base = file.parent
     data_dir = base / cluster.get("data_dir", ".raftkube")
     secret_file = base / cluster.get("secret_file", str(Path(cluster.get("data_dir", ".raftkube")) / "secret"))
@@ -302,9 +321,13 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: raft.max_timeout_s must exceed raft.min_timeout_s")
     if raft.max_batch < 1 or raft.max_inflight < 1 or raft.watch_ring < 16:
         raise ConfigError(f"{file}: raft.max_batch, raft.max_inflight must be >= 1 and raft.watch_ring >= 16")
+    if raft.handshake_timeout_s <= 0 or raft.max_handshakes < 1:
+        raise ConfigError(f"{file}: raft.handshake_timeout_s must be positive and raft.max_handshakes at least 1")
     if raft.write_timeout_s <= 0:
         raise ConfigError(f"{file}: raft.write_timeout_s must be positive")
     api = _section(ApiConfig, doc.get("api", {}), "api", file)
+    if api.read_timeout_s <= 0 or api.idle_timeout_s <= 0:
+        raise ConfigError(f"{file}: api.read_timeout_s and api.idle_timeout_s must be positive")
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
@@ -319,7 +342,7 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: controllers.replica_burst must be at least 1, got {controllers.replica_burst}")
     admission = _section(AdmissionConfig, doc.get("admission", {}), "admission", file)
     return ClusterConfig(path=file, masters=tuple(masters), data_dir=data_dir, secret_file=secret_file,
-                         fsync=fsync, quota_bytes=quota_bytes, raft=raft, api=api, controllers=controllers,
+                         fsync=fsync, quota_bytes=quota_bytes, max_object_bytes=max_object_bytes, raft=raft, api=api, controllers=controllers,
                          admission=admission)
 
 

@@ -122,7 +122,7 @@ class Master:
         if os.environ.get("RAFTKUBE_UNSAFE_STALE_READS") == "1":  # only `raftkube verify`'s checker test sets it
             self.store.unsafe_stale_reads = True
             log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
-        registry = Registry(self.store, quota_bytes=cfg.quota_bytes)
+        registry = Registry(self.store, quota_bytes=cfg.quota_bytes, max_object_bytes=cfg.max_object_bytes)
         raise_fd_limit()  # every open watch is a connection
         self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
                                                          cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s))
@@ -134,8 +134,10 @@ class Master:
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
-                                              str(pki.ca_cert), cfg.api.connection_limit).start()
-        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit).start()
+                                              str(pki.ca_cert), cfg.api.connection_limit,
+                                              cfg.api.read_timeout_s).start()
+        self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit,
+                                cfg.api.read_timeout_s, cfg.api.idle_timeout_s).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         if cfg.api.metrics:  # scraped with the API's and the store's metrics

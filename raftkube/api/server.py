@@ -9,6 +9,11 @@ Two small changes to how waitress answers, both for the CPU a request costs unde
   not send; when nothing is left and the connection needs nothing else, that wake-up only costs a pass
   over every connection (``_Channel``, ``_pull_trigger``).
 
+Slow clients: a request whose head and body have not all arrived ``read_timeout_s`` after its first byte
+is cut (the connection closes; waitress alone never cuts a client that trickles a byte now and then, its
+``channel_timeout`` only closes connections with no activity at all, set here to ``idle_timeout_s``); the
+check runs in waitress' maintenance pass, once a second (``_Channel.request_since``, ``_cut_slow``).
+
 A watch stream leaves the worker thread: the task puts ``raftkube.stream_sink`` in the WSGI environ, a
 function the watch's body calls once its head and first events are written; from then on the watch pump
 (api/watchpump.py) writes to the channel (``write_soon`` takes writes from any thread, the loop thread sends
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
@@ -66,11 +72,18 @@ class _OneSendTask(WSGITask):
 class _Channel(HTTPChannel):
     task_class = _OneSendTask
     streaming = False  # a watch pump owns the response: nothing the client sends is a request
+    request_since: float | None = None  # when the first byte of a request not yet complete arrived
 
     def received(self, data):
         if self.streaming:
             return True
-        return super().received(data)
+        started = self.request
+        more = super().received(data)
+        if self.request is None:
+            self.request_since = None
+        elif self.request is not started:
+            self.request_since = time.time()  # waitress' clock (last_activity, maintenance)
+        return more
 
     def handle_write(self):
         # waitress flushes without the output lock when no request is running; a pumped stream has none
@@ -110,13 +123,39 @@ def _pull_trigger(trigger) -> None:
         trigger.pull_trigger()
 
 
+class SlowClients:
+    """Cuts connections whose request has been arriving for longer than ``read_timeout_s``."""
+
+    def __init__(self, server, read_timeout_s: float):
+        self._server = server
+        self._maintenance = server.maintenance
+        self.read_timeout_s = read_timeout_s
+        self.cut = 0
+        server.maintenance = self.maintenance
+
+    def maintenance(self, now: float) -> None:
+        self._maintenance(now)
+        cutoff = now - self.read_timeout_s
+        slow = [c for c in list(self._server.active_channels.values())
+                if c.request_since is not None and c.request_since < cutoff and not c.will_close]
+        for channel in slow:
+            channel.will_close = True  # the loop closes it on its next pass (HTTPChannel.writable)
+        if slow:
+            self.cut += len(slow)
+            log.warning("closed %d API connection(s) whose request took over %.0f s to arrive (last: %s)",
+                        len(slow), self.read_timeout_s, slow[-1].addr)
+
+
 class ApiServer:
-    def __init__(self, app, host: str, port: int, threads: int, connection_limit: int = 1000):
+    def __init__(self, app, host: str, port: int, threads: int, connection_limit: int = 1000,
+                 read_timeout_s: float = 30.0, idle_timeout_s: float = 120.0):
         self._server = create_server(app, host=host, port=port, threads=threads,
                                      connection_limit=connection_limit, channel_request_lookahead=1,
                                      asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
-                                     clear_untrusted_proxy_headers=True, ident="raftkube")
+                                     clear_untrusted_proxy_headers=True, ident="raftkube",
+                                     channel_timeout=idle_timeout_s, cleanup_interval=1)
         self._server.channel_class = _Channel
+        self.slow_clients = SlowClients(self._server, read_timeout_s)
         trigger = self._server.trigger
         self._server.pull_trigger = lambda: _pull_trigger(trigger)
         self._thread = threading.Thread(target=self._run, name="api", daemon=True)

@@ -10,6 +10,11 @@ A watch stream leaves cheroot's thread: ``raftkube.stream_sink`` in the environ 
 cheroot once the head and first events are written (no terminating chunk, the connection lingers: cheroot
 neither closes it nor reads from it again) and gives it to the watch pump (api/watchpump.py) as a
 non-blocking ``SocketSink``.
+
+Slow clients (api/deadlines.py): the TLS handshake, which cheroot does in its one acceptor thread, must finish
+within ``HANDSHAKE_TIMEOUT_S``; a request's head and body must have arrived ``read_timeout_s`` after a worker
+thread took the connection (disarmed when the app starts its response); cheroot's own ``timeout`` (per
+``recv``, and for an idle kept-alive connection) is ``read_timeout_s`` too.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ import logging
 import ssl
 import threading
 
+from cheroot import server as _cheroot
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from raftkube.api.deadlines import Deadlines
 from raftkube.api.sinks import SocketSink
+
+#: a TLS handshake blocks cheroot's acceptor thread: it must finish within this time
+HANDSHAKE_TIMEOUT_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,15 @@ class _Adapter(BuiltinSSLAdapter):
         ctx.load_cert_chain(cert, key)
         ctx.verify_mode = ssl.CERT_OPTIONAL  # a token instead of a certificate is fine
         self.context = ctx
+        self.handshakes = Deadlines("TLS handshake")
+
+    def wrap(self, sock):
+        sock.settimeout(HANDSHAKE_TIMEOUT_S)
+        self.handshakes.arm(sock, HANDSHAKE_TIMEOUT_S)
+        try:
+            return super().wrap(sock)
+        finally:
+            self.handshakes.disarm(sock)
 
     def get_environ(self, sock):
         env = super().get_environ(sock)
@@ -40,7 +59,23 @@ class _Adapter(BuiltinSSLAdapter):
         return env
 
 
+class _Connection(_cheroot.HTTPConnection):
+    """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests)."""
+
+    def communicate(self):
+        deadlines, timeout_s = self.server.raftkube_requests
+        deadlines.arm(self.socket, timeout_s)
+        try:
+            return super().communicate()
+        finally:
+            deadlines.disarm(self.socket)
+
+
 class _Gateway(wsgi.Gateway_10):
+    def start_response(self, status, headers, exc_info=None):
+        self.req.server.raftkube_requests[0].disarm(self.req.conn.socket)  # the request has arrived
+        return super().start_response(status, headers, exc_info)
+
     def get_environ(self):
         env = super().get_environ()
         env["raftkube.stream_sink"] = self._hand_off
@@ -65,14 +100,17 @@ class SecureServer:
     """``app`` over TLS on ``host:port`` in a thread the master can stop."""
 
     def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str,
-                 connection_limit: int = 1000):
+                 connection_limit: int = 1000, read_timeout_s: float = 30.0):
         self._server = wsgi.Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
-                                   request_queue_size=256)
+                                   request_queue_size=256, timeout=read_timeout_s)
+        self.requests = Deadlines("request")
+        self._server.raftkube_requests = (self.requests, read_timeout_s)
+        self._server.ConnectionClass = _Connection
         # cheroot keeps at most 10 idle keep-alive connections by default and closes the others after their
         # response: past 10 clients, every request then paid a new TLS handshake (a quarter of the CPU at 32)
         self._server.keep_alive_conn_limit = connection_limit
         self._server.gateway = _Gateway
-        self._server.ssl_adapter = _Adapter(cert, key, ca)
+        self._server.ssl_adapter = self._adapter = _Adapter(cert, key, ca)
         self._server.prepare()
         self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)
 
@@ -81,9 +119,13 @@ class SecureServer:
         return self._server.bind_addr[1]
 
     def start(self) -> "SecureServer":
+        self.requests.start()
+        self._adapter.handshakes.start()
         self._thread.start()
         return self
 
     def close(self) -> None:
         self._server.stop()
         self._thread.join(timeout=2)
+        self.requests.stop()
+        self._adapter.handshakes.stop()

@@ -191,10 +191,8 @@ class DockerRuntime:
 
     def logs(self, container_id: str, tail: int | None = None, follow: bool = False) -> Iterator[bytes]:
         kw = {"stdout": True, "stderr": True, "tail": tail if tail is not None else "all"}
-        if follow:
-            yield from self.api.logs(container_id, stream=True, follow=True, **kw)
-        else:
-            yield self.api.logs(container_id, stream=False, **kw)
+        # streamed in chunks either way: a large log is never held whole in memory
+        yield from self.api.logs(container_id, stream=True, follow=follow, **kw)
 
     def close(self) -> None:
         self.client.close()

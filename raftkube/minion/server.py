@@ -13,6 +13,12 @@ With ``tls`` (the minion's certificate from the cluster CA, issue 18) the port s
 ``/pods``, ``/podInfo`` and ``/containerLogs`` need a client certificate of the cluster CA whose groups (O)
 include ``admin`` or ``masters``: none -> 401, another (a minion's) -> 403. ``/healthz`` and ``/metrics``
 (counts by phase, state and operation: no names) stay open. Without ``tls`` the port listens on loopback only.
+
+Limits: at most ``max_connections`` (64) connections are served at once, one thread each; past that a new
+connection is closed at once (plain HTTP: after a 503 with Retry-After). Every read and write on a connection
+times out after ``read_timeout_s`` (30 s: a silent or idle kept-alive client, a reader that stopped reading a
+log); the TLS handshake after ``HANDSHAKE_TIMEOUT_S``. Logs are streamed from the runtime in chunks, never
+read whole into memory.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ log = logging.getLogger(__name__)
 READER_GROUPS = frozenset({"admin", "masters"})
 OPEN_PATHS = (["healthz"], ["metrics"])
 HANDSHAKE_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 64
+READ_TIMEOUT_S = 30.0
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+         b"Connection: close\r\nContent-Length: 40\r\n\r\nthe kubelet port is serving its maximum\n")
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,49 @@ class KubeletTls:
         return ctx
 
 
-class _TlsHttpServer(ThreadingHTTPServer):
+class _BoundedHttpServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer with at most ``max_connections`` threads: one more connection is refused at once."""
+
+    daemon_threads = True
+    busy_answer = _BUSY  # what a refused connection is told (nothing on the TLS port: it is not TLS)
+
+    def __init__(self, address, handler, max_connections: int = MAX_CONNECTIONS):
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self.refused += 1
+            if self.refused == 1 or self.refused % 100 == 0:
+                log.warning("kubelet port: %d connection(s) refused so far: every connection slot busy",
+                            self.refused)
+            if self.busy_answer:
+                try:
+                    request.settimeout(1.0)
+                    request.sendall(self.busy_answer)
+                except OSError:
+                    pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _TlsHttpServer(_BoundedHttpServer):
     """TLS per connection, the handshake in the connection's own thread (a slow client blocks nobody)."""
 
     context: ssl.SSLContext
+    busy_answer = b""
 
     def finish_request(self, request, client_address):
         request.settimeout(HANDSHAKE_TIMEOUT_S)
@@ -73,18 +122,18 @@ class _TlsHttpServer(ThreadingHTTPServer):
 
 class MinionServer:
     def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250, metrics=None,
-                 tls: KubeletTls | None = None):
+                 tls: KubeletTls | None = None, *, max_connections: int = MAX_CONNECTIONS,
+                 read_timeout_s: float = READ_TIMEOUT_S):
         self._kubelets = kubelets
         self.metrics = metrics  # a prometheus CollectorRegistry, or None: no /metrics
         self.tls = tls
-        handler = type("Handler", (_Handler,), {"server_ref": self})
+        handler = type("Handler", (_Handler,), {"server_ref": self, "timeout": read_timeout_s})
         if tls is None:
             host = "127.0.0.1"  # no certificate: nobody else may reach pods and logs
-            self.httpd = ThreadingHTTPServer((host, port), handler)
+            self.httpd = _BoundedHttpServer((host, port), handler, max_connections)
         else:
-            self.httpd = _TlsHttpServer((host, port), handler)
+            self.httpd = _TlsHttpServer((host, port), handler, max_connections)
             self.httpd.context = tls.context()
-        self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -146,8 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._logs(parts[1], parts[2], parts[3], q)
             else:
                 self._text(404, "404 page not found\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except OSError:  # the client went away, or stopped reading for read_timeout_s
+            self.close_connection = True
 
     def _authorized(self) -> bool:
         """True if the caller may read pods and logs; else answers 401 or 403 and returns False."""

@@ -24,6 +24,11 @@ DNS_952_LABEL_MAX = 24
 LABEL_VALUE_MAX = 63
 MAX_REPLICAS = 100_000  # spec.replicas of one RC (README, API limits): 1e9 would bury the store
 ANNOTATIONS_MAX_BYTES = 256 * 1024  # keys + values of one object's annotations, UTF-8 (as Kubernetes)
+MAX_CPU = 1_000_000  # millicores (1 000 CPUs): a container's limit, a node's capacity
+MAX_MEMORY = 2 ** 50  # bytes (1 PiB): a container's limit, a node's capacity
+RESOURCE_MAX = {"cpu": MAX_CPU, "memory": MAX_MEMORY}
+ENV_NAME_MAX = 253  # characters of an environment variable's name
+PATH_MAX = 4096  # characters of a mount path (Linux PATH_MAX)
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -200,28 +205,61 @@ def _check_container(errs: FieldErrors, c: dict, p: str, volumes: set[str]) -> N
     for j, port in enumerate(c.get("ports") or ()):
         _check_port(errs, port or {}, f"{p}.ports[{j}]", port_names)
     for j, env in enumerate(c.get("env") or ()):
-        env_name = (env or {}).get("name") or ""
+        env = env if isinstance(env, dict) else {}
+        env_name = env.get("name") or ""
         if not env_name:
             errs.required(f"{p}.env[{j}].name")
-        elif not is_c_identifier(env_name):
-            errs.invalid(f"{p}.env[{j}].name", env_name, "must be a C identifier")
+        elif not isinstance(env_name, str) or not is_c_identifier(env_name) or len(env_name) > ENV_NAME_MAX:
+            errs.invalid(f"{p}.env[{j}].name", env_name, f"must be a C identifier of at most {ENV_NAME_MAX} "
+                                                         "characters")
+        if env.get("value") is not None and not isinstance(env["value"], str):
+            errs.invalid(f"{p}.env[{j}].value", env["value"], "must be a string")
     limits = (c.get("resources") or {}).get("limits") or {}
     for res in ("cpu", "memory"):
-        v = limits.get(res) or 0
-        if not _is_int(v) or v < 0:
-            errs.invalid(f"{p}.resources.limits.{res}", v, "must be a non-negative integer")
+        _check_quantity(errs, limits.get(res) or 0, res, f"{p}.resources.limits.{res}")
+    mount_paths: set[str] = set()
     for j, vm in enumerate(c.get("volumeMounts") or ()):
-        vm = vm or {}
+        vm = vm if isinstance(vm, dict) else {}
         vname = vm.get("name") or ""
         if not vname:
             errs.required(f"{p}.volumeMounts[{j}].name")
         elif vname not in volumes:
             errs.not_found(f"{p}.volumeMounts[{j}].name", vname)
-        if not vm.get("mountPath"):
+        mount_path = vm.get("mountPath")
+        if not mount_path:
             errs.required(f"{p}.volumeMounts[{j}].mountPath")
+            continue
+        why = _path_why(mount_path)
+        if why:
+            errs.invalid(f"{p}.volumeMounts[{j}].mountPath", mount_path, why)
+        elif mount_path.rstrip("/") in mount_paths:
+            errs.duplicate(f"{p}.volumeMounts[{j}].mountPath", mount_path)
+        else:
+            mount_paths.add(mount_path.rstrip("/"))
     policy = c.get("imagePullPolicy") or ""
     if policy not in PULL_POLICIES:
         errs.unsupported(f"{p}.imagePullPolicy", policy)
+
+
+def _check_quantity(errs: FieldErrors, v, res: str, path: str) -> None:
+    if not _is_int(v) or not 0 <= v <= RESOURCE_MAX[res]:
+        unit = "millicores" if res == "cpu" else "bytes"
+        errs.invalid(path, v, f"must be an integer from 0 to {RESOURCE_MAX[res]} ({unit})")
+
+
+def _path_why(path) -> str | None:
+    """Why ``path`` is not an acceptable mount path in a container, or None."""
+    if not isinstance(path, str):
+        return "must be a string"
+    if len(path) > PATH_MAX:
+        return f"must be at most {PATH_MAX} characters"
+    if not path.startswith("/"):
+        return "must be an absolute path"
+    if "\0" in path:
+        return "must not contain a NUL character"
+    if ".." in path.split("/"):
+        return "must not contain '..'"
+    return None
 
 
 def pod_spec_causes(spec: dict, path: str = POD_SPEC) -> list[Cause]:
@@ -238,6 +276,11 @@ def pod_spec_causes(spec: dict, path: str = POD_SPEC) -> list[Cause]:
         elif vname in volumes:
             errs.duplicate(vp, vname)
         volumes.add(vname)
+        host_path = (vol or {}).get("hostPath") if isinstance(vol, dict) else None
+        if isinstance(host_path, dict):
+            why = _path_why(host_path.get("path"))
+            if why:
+                errs.invalid(f"{path}.volumes[{i}].hostPath.path", host_path.get("path"), why)
     names: set[str] = set()
     host_ports: set[int] = set()
     for i, c in enumerate(spec.get("containers") or ()):
@@ -379,9 +422,7 @@ def node_causes(node: dict) -> list[Cause]:
         errs.invalid("status.hostIP", host_ip, "must be an IP address")
     capacity = status.get("capacity") or {}
     for res in ("cpu", "memory"):
-        v = capacity.get(res) or 0
-        if not _is_int(v) or v < 0:
-            errs.invalid(f"status.capacity.{res}", v, "must be a non-negative integer")
+        _check_quantity(errs, capacity.get(res) or 0, res, f"status.capacity.{res}")
     return errs.causes
 
 

@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from raftkube.model import validation
-from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, Timeout
+from raftkube.config import DEFAULT_MAX_OBJECT_BYTES
+from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, RequestTooLarge,
+                                   Timeout)
 from raftkube.model.objects import (ACTIVE_PHASES, DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of,
                                     name_of, namespace_of, pod_phase, rv_of)
 from raftkube.model.services import service_env, service_host
@@ -54,12 +56,17 @@ class Registry:
 
     ``quota_bytes`` (``[cluster] quota_bytes``; None: no quota) goes into every create and update this
     registry proposes, so the state machine refuses them (StoreFull) once the store holds that many bytes;
-    status updates, binds and deletes carry none and always apply."""
+    status updates, binds and deletes carry none and always apply.
+
+    ``max_object_bytes`` (``[cluster] max_object_bytes``; None: no cap): a create or update whose object takes
+    more bytes encoded is refused with 413 before anything is proposed."""
 
     def __init__(self, store, *, clock: Callable[[], float] = time.time,
-                 new_uid: Callable[[], str] = lambda: str(uuid.uuid4()), quota_bytes: int | None = None):
+                 new_uid: Callable[[], str] = lambda: str(uuid.uuid4()), quota_bytes: int | None = None,
+                 max_object_bytes: int | None = DEFAULT_MAX_OBJECT_BYTES):
         self.store = store
         self.quota_bytes = quota_bytes
+        self.max_object_bytes = max_object_bytes
         self.clock = clock
         self.new_uid = new_uid
         self._labels_cache: dict[tuple, tuple[int, dict | None]] = {}  # pod key -> (rv, labels or None
@@ -258,6 +265,10 @@ class Registry:
         """Propose a create or update of ``obj`` (refused with StoreFull past ``quota``); answer with the
         stored object."""
         op = {"op": op_name, "key": list(key), "data": encode_object(obj)}
+        if self.max_object_bytes is not None and len(op["data"]) > self.max_object_bytes:
+            raise RequestTooLarge(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" is too large: '
+                                  f'{len(op["data"])} bytes encoded, the most is {self.max_object_bytes} '
+                                  "([cluster] max_object_bytes)", kind=key[0], name=key[2])
         if expect_rv:
             op["rv"] = expect_rv
         if quota is not None:

@@ -21,7 +21,7 @@ from raftkube.state.codec import pack, unpack
 from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
 from raftkube.state.proposer import Proposer
-from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, RaftNode, SyncObjConf, node_id
+from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, PortLimits, RaftNode, SyncObjConf, node_id
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,9 @@ class RaftStore:
             onStateChanged=self._on_state_changed,
             onReady=self._ready.set,
         )
-        self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret, journal)
+        limits = PortLimits(settings.handshake_timeout_s, settings.max_handshakes)
+        self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret, journal,
+                              port_limits=limits)
         self._proposer = Proposer(self._raft.propose, max_batch=settings.max_batch,
                                   max_inflight=settings.max_inflight, write_timeout_s=settings.write_timeout_s)
         self._proposer.start()
@@ -316,6 +318,7 @@ class RaftStore:
             "quotaBytes": self.quota_bytes,
             "logLength": st["log_len"],
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
+            "raftPort": self._raft.port_stats(),  # Raft connections in their handshake, refusals (raftport.py)
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
             "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks

@@ -17,7 +17,9 @@ raftkube relies on more of pysyncobj than its public API, all of it here:
   ReadIndex messages (``state/readindex.py``) travel on the Raft connections and vote requests can be
   dropped before pysyncobj sees them; ``SyncObj.__pipeNotifier`` wakes the tick thread; ``SyncObj.__noopIDx``
   tells when the leader's first entry of its term is committed;
-- a log filter for one CRITICAL message pysyncobj 0.3.17 logs in a harmless case.
+- a log filter for one CRITICAL message pysyncobj 0.3.17 logs in a harmless case;
+- the Raft port against abuse (``state/raftport.py``: subclasses of its TcpConnection and TcpServer that the
+  transport is made to create; the handshake deadline runs as a tick callback).
 
 ``check_library()`` verifies at start that the release is the one this module was written for and that
 every internal it touches exists, so an upgrade fails at once with a clear message instead of per request.
@@ -42,7 +44,9 @@ from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 from raftkube.state.ackgate import AckGate
 from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
+from raftkube.state import raftport
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
+from raftkube.state.raftport import PortGuard, PortLimits
 from raftkube.state.readindex import TYPES as READ_TYPES
 from raftkube.state.readindex import ReadIndex
 from raftkube.state.transfer import LeaderTransfer
@@ -71,6 +75,9 @@ def check_library() -> None:
                          (_syncobj, "_COMMAND_TYPE"), (_serializer, "atomicReplace")):
         if not hasattr(module, name):
             raise UnsupportedLibrary(f"pysyncobj {module.__name__} no longer has {name}")
+    missing = raftport.check()
+    if missing:
+        raise UnsupportedLibrary(f"pysyncobj no longer has {', '.join(missing)} (state/raftport.py)")
 
 
 class _NoCompression:
@@ -218,6 +225,7 @@ def install() -> None:
     _tcp_connection.zlib = _NoCompression
     _syncobj.createJournal = _create_journal
     _serializer.atomicReplace = _replace_snapshot
+    raftport.install()
     syncobj_log = logging.getLogger("pysyncobj.syncobj")
     if not any(isinstance(f, QuietDuplicateAppend) for f in syncobj_log.filters):
         syncobj_log.addFilter(QuietDuplicateAppend())
@@ -249,7 +257,8 @@ class RaftNode(SyncObj):
     """
 
     def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, apply: Callable[[bytes], list],
-                 secret: str, journal: DurableJournal, *, tick_period_s: float = 0.05):
+                 secret: str, journal: DurableJournal, *, tick_period_s: float = 0.05,
+                 port_limits: PortLimits = PortLimits()):
         install()
         self._aead = AeadEncryptor(secret)
         # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
@@ -315,6 +324,8 @@ class RaftNode(SyncObj):
         self.addOnTickCallback(self.reads.on_tick)
         self.addOnTickCallback(self._sync_journal)
         self.addOnTickCallback(self.transfer.on_tick)
+        self.port_guard = PortGuard(self._transport, port_limits)
+        self.addOnTickCallback(self.port_guard.on_tick)
         self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
         self._tick_thread.start()
 
@@ -386,6 +397,10 @@ class RaftNode(SyncObj):
                 "syncedIndex": self.journal.synced_index(),
                 "acksHeld": self._acks_out.stats["held"] + self._acks_in.stats["held"],
                 "acksDropped": self._acks_out.stats["dropped"] + self._acks_in.stats["dropped"]}
+
+    def port_stats(self) -> dict:
+        """The Raft port's guard, for /raft: connections in their handshake, refusals of this process by kind."""
+        return {"pendingHandshakes": self.port_guard.pending(), "refused": raftport.refused()}
 
     # ---- operating the masters ------------------------------------------------------------------
     def _checkCommandsToApply(self):
@@ -496,5 +511,5 @@ def node_id(node) -> str | None:
     return None if node is None else str(getattr(node, "id", node))
 
 
-__all__ = ["FAIL_REASON", "LEADER", "ROLES", "RaftNode", "SyncObjConf", "UnsupportedLibrary", "check_library",
+__all__ = ["FAIL_REASON", "LEADER", "PortLimits", "ROLES", "RaftNode", "SyncObjConf", "UnsupportedLibrary", "check_library",
            "first_entries", "install", "node_id"]

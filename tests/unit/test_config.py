@@ -43,12 +43,16 @@ def test_defaults_for_a_minimal_file(tmp_path):
 def test_quota_and_burst_are_read(tmp_path):
     cfg = load(write(tmp_path, "[cluster]\nquota_bytes = 20000\n" + MASTERS + "[controllers]\nreplica_burst = 7\n"))
     assert cfg.quota_bytes == 20000 and cfg.controllers.replica_burst == 7
+    assert load(write(tmp_path, "[cluster]\nmax_object_bytes = 4096\n" + MASTERS)).max_object_bytes == 4096
 
 
 @pytest.mark.parametrize("text, needle", [
     (MASTERS + "\n[raft]\nbogus = 1\n", "raft.bogus"),
     (MASTERS + "\n[raft]\nmin_timeout_s = 'fast'\n", "raft.min_timeout_s"),
     (MASTERS + "\n[api]\nthreads = 1\n", "api.threads"),
+    (MASTERS + "\n[api]\nread_timeout_s = 0\n", "api.read_timeout_s"),
+    (MASTERS + "\n[raft]\nmax_handshakes = 0\n", "raft.max_handshakes"),
+    ("[cluster]\nmax_object_bytes = 10\n" + MASTERS, "cluster.max_object_bytes"),
     (MASTERS + "\n[api]\nmax_watches = 0\n", "api.max_watches"),
     (MASTERS + "\n[api]\nwatches_per_client = 0\n", "api.watches_per_client"),
     (MASTERS + "\n[api]\nwatch_buffer_bytes = 0\n", "api.watch_buffer_bytes"),

@@ -198,3 +198,25 @@ def test_a_follower_decides_404_and_409_on_state_as_new_as_the_request():
         here.delete("Pod", "default", "never-created")
     with pytest.raises(Conflict):
         here.update(changed)  # really stale
+
+
+def test_an_object_over_the_size_cap_is_refused_with_413_and_nothing_is_stored():
+    from raftkube.model.errors import RequestTooLarge
+    reg = Registry(LocalStore(), max_object_bytes=4096)
+    big = pod("big")
+    big["metadata"]["annotations"] = {f"a{i}": "x" * 1000 for i in range(5)}
+    with pytest.raises(RequestTooLarge) as err:
+        reg.create(big)
+    assert err.value.code == 413 and "bytes encoded, the most is 4096 ([cluster] max_object_bytes)" in str(err.value)
+    with pytest.raises(NotFound):
+        reg.get("Pod", "default", "big")
+    small = reg.create(pod("small"))
+    small["metadata"]["annotations"] = big["metadata"]["annotations"]
+    with pytest.raises(RequestTooLarge):  # an update that grows past the cap, too
+        reg.update(small)
+    assert "annotations" not in reg.get("Pod", "default", "small")["metadata"] or \
+        not reg.get("Pod", "default", "small")["metadata"]["annotations"]
+
+
+def test_the_default_cap_is_etcds_request_limit():
+    assert Registry(LocalStore()).max_object_bytes == 1536 * 1024
