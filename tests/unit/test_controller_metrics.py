@@ -60,8 +60,11 @@ def test_controller_metrics_move_with_the_work_done(running):
     client.create(rc(replicas=3))
     poll_until(lambda: sum(1 for p in client.list("Pod")[0] if pod_node(p) == "n1") == 3, 5.0,
                what="3 pods created and bound")
-    s = poll_until(lambda: (lambda s: s if value(s, "raftkube_scheduler_attempts_total", result="scheduled") == 3
-                            else None)(scrape(metrics)), 3.0, what="3 scheduling attempts counted")
+    def all_counted(s):  # every controller has finished a pass, and the 3 scheduling attempts are in
+        return s if (value(s, "raftkube_scheduler_attempts_total", result="scheduled") == 3 and all(
+            value(s, "raftkube_controller_sync_duration_seconds_count", controller=name) >= 1
+            for name in ("scheduler", "replication", "endpoints", "nodes"))) else None
+    s = poll_until(lambda: all_counted(scrape(metrics)), 15.0, what="3 scheduling attempts and a pass of each counted")
     assert value(s, "raftkube_replication_pod_creates_total", result="created") == 3
     assert value(s, "raftkube_scheduler_scheduling_duration_seconds_count") == 3
     assert 0 < value(s, "raftkube_scheduler_scheduling_duration_seconds_sum") < 5
@@ -90,5 +93,5 @@ def test_controller_metrics_move_with_the_work_done(running):
     cur["spec"]["replicas"] = 2
     client.update(cur)
     s = poll_until(lambda: (lambda s: s if value(s, "raftkube_replication_pod_creates_total", result="created") == 4
-                            else None)(scrape(metrics)), 5.0, what="the next term's create added to the total")
-    assert value(s, "raftkube_scheduler_attempts_total", result="scheduled") == 4
+                            and value(s, "raftkube_scheduler_attempts_total", result="scheduled") == 4
+                            else None)(scrape(metrics)), 15.0, what="the next term's create and its scheduling counted")
