@@ -45,22 +45,19 @@ def check_pod_spec(user, obj: dict, policy: AdmissionConfig) -> None:
     if spec is None:
         return
     admin = ADMIN_GROUP in user.groups
+    def check(what: str, plural: str, allowed: bool, key: str) -> None:
+        if not admin:
+            raise _refuse(obj, f'{what}: {plural} are for the admin only (user "{user.name}")')
+        if not allowed:
+            raise _refuse(obj, f"{what}: {plural} are not allowed in this cluster ([admission] {key} = false)")
     for c in spec.get("containers") or ():
         if c.get("privileged"):
-            what = f'container "{c.get("name", "")}" is privileged'
-            if not admin:
-                raise _refuse(obj, f'{what}: privileged containers are for the admin only (user "{user.name}")')
-            if not policy.allow_privileged:
-                raise _refuse(obj, f"{what}: privileged containers are not allowed in this cluster "
-                                   "([admission] allow_privileged = false)")
+            check(f'container "{c.get("name", "")}" is privileged', "privileged containers", policy.allow_privileged,
+                  "allow_privileged")
     for v in spec.get("volumes") or ():
         if v.get("hostPath") is not None:
-            what = f'volume "{v.get("name", "")}" is a hostDir ({(v["hostPath"] or {}).get("path", "")})'
-            if not admin:
-                raise _refuse(obj, f'{what}: hostDir volumes are for the admin only (user "{user.name}")')
-            if not policy.allow_host_dirs:
-                raise _refuse(obj, f"{what}: hostDir volumes are not allowed in this cluster "
-                                   "([admission] allow_host_dirs = false)")
+            check(f'volume "{v.get("name", "")}" is a hostDir ({(v["hostPath"] or {}).get("path", "")})',
+                  "hostDir volumes", policy.allow_host_dirs, "allow_host_dirs")
 
 
 def check_host(obj: dict, old: dict | None) -> None:
