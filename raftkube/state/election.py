@@ -4,8 +4,10 @@ pysyncobj draws every election timeout from U(min, max). On a loaded machine who
 starved for longer than that (issue 15: tick gaps of 0.7-1.5 s against 0.3-0.6 s timeouts), every candidate's
 deadline passes before the votes for its term arrive, so each starts a new term and the votes it then reads are
 for an old one: split votes with no end. Here the n-th election in a row that a master starts without hearing
-a leader in between waits ``U(min, max) * 2**(n-1)`` (at most ``cap`` times the range), so the timeouts soon
-outgrow the stalls and one candidate collects its votes; hearing a leader (or leading) resets it.
+a leader in between waits ``U(min, max) * 2**(n-2)`` for n >= 2 (at most ``cap`` times the range), so the
+timeouts soon outgrow the stalls and one candidate collects its votes; hearing a leader (or leading) resets
+it. The first two elections after a leader keep the plain range: one split vote in a failover (two survivors
+campaigning in the same term) is common and is retried at full speed, as pysyncobj does.
 
 Only when an election starts changes: terms and votes are persisted by pysyncobj (state/journal.py) exactly
 as before, so Raft's safety does not depend on it.
@@ -29,11 +31,12 @@ class ElectionBackoff:
         self.max_elections = 0
 
     def factor(self) -> int:
-        return min(2 ** self.elections, self.cap) if self.elections < 64 else self.cap
+        doublings = self.elections - 1
+        return 1 if doublings <= 0 else min(2 ** doublings, self.cap) if doublings < 64 else self.cap
 
     def timeout(self) -> float:
         """The next election timeout: pysyncobj asks when an election starts, a vote is granted or the leader is
-        heard. The first election after a leader waits U(min, max); each further one twice as long, up to cap."""
+        heard. The first two elections after a leader wait U(min, max); each further one twice as long, up to cap."""
         return (self.min_s + (self.max_s - self.min_s) * self._rand()) * self.factor()
 
     def started(self) -> None:
