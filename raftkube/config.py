@@ -79,6 +79,9 @@ class RaftConfig:
     #: a leader that hears no majority for this long steps down; below min_timeout_s so a
     #: partitioned leader steps down before a new one is elected
     leader_fallback_timeout_s: float = 0.25
+    #: after each election that ends without a leader, a master's next election timeout doubles, up to this
+    #: factor; hearing a leader resets it (state/election.py: starved masters stop splitting votes)
+    election_backoff_cap: int = 8
     #: how often a master retries a peer it is not connected to (pysyncobj's default of 5 s makes a
     #: restarted master take seconds to rejoin, stalling elections meanwhile)
     connection_retry_s: float = 0.25
@@ -317,6 +320,8 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     raft = _section(RaftConfig, doc.get("raft", {}), "raft", file)
     if raft.append_entries_period_s * 3 >= raft.min_timeout_s:
         raise ConfigError(f"{file}: raft.append_entries_period_s must be below raft.min_timeout_s / 3")
+    if raft.election_backoff_cap < 1:
+        raise ConfigError(f"{file}: raft.election_backoff_cap must be at least 1")
     if raft.max_timeout_s <= raft.min_timeout_s:
         raise ConfigError(f"{file}: raft.max_timeout_s must exceed raft.min_timeout_s")
     if raft.max_batch < 1 or raft.max_inflight < 1 or raft.watch_ring < 16:

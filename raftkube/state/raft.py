@@ -151,7 +151,7 @@ class RaftStore:
         )
         limits = PortLimits(settings.handshake_timeout_s, settings.max_handshakes)
         self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret, journal,
-                              port_limits=limits)
+                              port_limits=limits, election_backoff_cap=settings.election_backoff_cap)
         self._proposer = Proposer(self._raft.propose, max_batch=settings.max_batch,
                                   max_inflight=settings.max_inflight, write_timeout_s=settings.write_timeout_s)
         self._proposer.start()
@@ -322,6 +322,7 @@ class RaftStore:
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
             "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
+            "elections": self._raft.elections.as_dict(),  # elections in a row without a leader, back-off
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }

@@ -10,6 +10,9 @@ raftkube relies on more of pysyncobj than its public API, all of it here:
   it truncates only at a real conflict (state/logmatch.py);
 - the tick thread: pysyncobj's ``autoTick`` thread starts inside ``SyncObj.__init__``, before any hook could
   be installed, so the node runs with ``autoTick=False`` and its own thread calling ``doTick``;
+- elections: each tick first reads what arrived while the thread was not running (``SyncObj._poller``), then
+  lets pysyncobj check its election deadline; ``SyncObj.__generateRaftTimeout`` and ``__setCurrentTerm``
+  (name-mangled) are overridden for the election back-off (state/election.py);
 
 - the Raft port's framing: ``tcp_connection.zlib`` is replaced by a stand-in that does not compress, and the
   transport asks ``SyncObj.encryptor`` for every connection (``state/wire.py``'s AES-GCM instead of Fernet);
@@ -42,6 +45,7 @@ from pysyncobj import tcp_connection as _tcp_connection
 from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 
 from raftkube.state.ackgate import AckGate
+from raftkube.state.election import ElectionBackoff
 from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
 from raftkube.state import raftport
@@ -258,7 +262,7 @@ class RaftNode(SyncObj):
 
     def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, apply: Callable[[bytes], list],
                  secret: str, journal: DurableJournal, *, tick_period_s: float = 0.05,
-                 port_limits: PortLimits = PortLimits()):
+                 port_limits: PortLimits = PortLimits(), election_backoff_cap: int = 8):
         install()
         self._aead = AeadEncryptor(secret)
         # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
@@ -266,6 +270,7 @@ class RaftNode(SyncObj):
         self._consumer = _Replicated(apply)
         self.journal = journal
         self.ticks = TickGaps()
+        self.elections = ElectionBackoff(conf.raftMinTimeout, conf.raftMaxTimeout, election_backoff_cap)
         self._tick_period_s = tick_period_s
         self._stopping = threading.Event()
         self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
@@ -286,6 +291,10 @@ class RaftNode(SyncObj):
             self._SyncObj__raftMatchIndex, self._SyncObj__lastResponseTime  # read by peer_progress
             self._SyncObj__getCurrentLogIndex  # read by last_log_index (leadership transfer)
             self._SyncObj__raftElectionDeadline, self._SyncObj__conf  # set by _startup_grace
+            self._poller  # polled at the start of every tick (doTick)
+            for name in ("_SyncObj__generateRaftTimeout", "_SyncObj__setCurrentTerm"):  # overridden below
+                if not callable(getattr(SyncObj, name, None)):
+                    raise AttributeError(f"SyncObj.{name} is gone")
             if self._SyncObj__raftLog is not journal:
                 raise AttributeError("SyncObj.__raftLog is not the journal raftkube installed")
         except AttributeError as exc:  # a pysyncobj release that moved these: fail at start, not per read
@@ -336,6 +345,8 @@ class RaftNode(SyncObj):
                 self.ticks.tick()
                 try:
                     self.doTick(self._tick_period_s)
+                    if self._getLeader() is not None:
+                        self.elections.leader_heard()
                     if not started:
                         started = True
                         self._startup_grace()
@@ -354,6 +365,27 @@ class RaftNode(SyncObj):
         conf = self._SyncObj__conf
         grace = conf.raftMaxTimeout + conf.connectionRetryTime
         self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, time.monotonic() + grace)
+
+    def doTick(self, timeToWait=0.0):
+        """One tick, which first reads every message that arrived since the last one, then runs pysyncobj's.
+
+        pysyncobj's tick checks the election deadline (and a leader its fallback timeout) first and reads the
+        sockets only at its end. A tick thread starved for longer than the election timeout (issue 15) therefore
+        found its deadline passed at every tick and started a new term before reading the votes, heartbeats and
+        vote requests waiting in its sockets, which were then for an old term: elections never completed. Read
+        first, and a vote granted, a heartbeat or a majority of votes counts before the deadline is looked at.
+        Handling the messages of one poll earlier changes no Raft rule: pysyncobj's own poll ends every tick."""
+        self._poller.poll(0)
+        super().doTick(timeToWait)
+
+    def _SyncObj__generateRaftTimeout(self) -> float:
+        """pysyncobj's election timeout, with the back-off after elections without a leader (state/election.py)."""
+        return self.elections.timeout()
+
+    def _SyncObj__setCurrentTerm(self, term, votedForNodeId) -> None:
+        SyncObj._SyncObj__setCurrentTerm(self, term, votedForNodeId)  # durable first (DurableJournal.setCurrentTerm)
+        if votedForNodeId is not None and votedForNodeId == self.selfNode.id:
+            self.elections.started()
 
     def stop(self) -> None:
         """Stop the tick thread; it closes the connections and the journal (synced) on its way out."""
