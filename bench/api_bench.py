@@ -475,6 +475,8 @@ def main(argv=None) -> int:
     ap.add_argument("--apis", default="v1beta1,v1",
                     help="raftkube API versions to run the cells through (default v1beta1,v1)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    ap.add_argument("--metrics", choices=("on", "off"), default="on",
+                    help="[api] metrics of the masters (off: for the A/B of what /metrics counting costs)")
     ap.add_argument("--tls", action="store_true",
                     help="over TLS: raftkube's secure ports (admin token) vs etcd with --cert-file/--key-file")
     args = ap.parse_args(argv)
@@ -503,7 +505,8 @@ def main(argv=None) -> int:
     try:
         t0 = time.monotonic()
         (workdir / "raftkube").mkdir()
-        cluster = MasterCluster(workdir / "raftkube", secure=args.tls)
+        cluster = MasterCluster(workdir / "raftkube", secure=args.tls,
+                                extra_toml="" if args.metrics == "on" else "\n[api]\nmetrics = false\n")
         tls = {}  # system -> the clients' TLS settings
         if args.tls:
             from raftkube.pki import Pki
