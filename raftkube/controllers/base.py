@@ -17,8 +17,8 @@ from typing import Callable
 
 from raftkube.controllers.stats import ControllerStats
 from raftkube.informer import Handler, Informer, InformerSettings, ObjKey, obj_key
-from raftkube.model.errors import ApiError, NotLeader
-from raftkube.model.objects import namespace_of, name_of
+from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
+from raftkube.model.objects import namespace_of, name_of, uid_of
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,28 @@ __all__ = ["Controller", "LabelIndex", "ObjKey", "SharedInformers", "WATCH", "ob
 
 #: how the controllers' informers recover: a failed watch relists after 0.2, 0.4, ... s, up to 5 s
 WATCH = InformerSettings(retry_s=0.2, max_retry_s=5.0)
+
+
+
+def delete_by_uid(client, informer: Informer, obj: dict) -> bool:
+    """Delete ``obj`` only if its name still holds this very object (its uid is the precondition), then drop it
+    from ``informer``'s cache. True when it is gone (now or already); False after a refusal, which is logged
+    (a Conflict: the name belongs to a newer object now). NotLeader propagates: the controller stops."""
+    kind, what = informer.kind, f"{namespace_of(obj)}/{name_of(obj)}"
+    try:
+        client.delete(kind, name_of(obj), namespace_of(obj), uid=uid_of(obj))
+    except NotLeader:
+        raise
+    except NotFound:
+        pass
+    except Conflict:
+        log.info("%s %s: not deleted, the name now belongs to another object", kind, what)
+        return False
+    except ApiError as exc:
+        log.warning("%s %s: delete failed: %s", kind, what, exc)
+        return False
+    informer.store_local(obj, deleted=True)
+    return True
 
 
 class SharedInformers:

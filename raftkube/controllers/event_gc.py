@@ -7,10 +7,8 @@ from __future__ import annotations
 import logging
 import time
 
-from raftkube.controllers.base import Controller, obj_key
+from raftkube.controllers.base import Controller, delete_by_uid, obj_key
 from raftkube.controllers.nodes import parse_time
-from raftkube.model.errors import ApiError, NotFound, NotLeader
-from raftkube.model.objects import name_of, namespace_of, uid_of
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +41,6 @@ class EventGarbageCollector(Controller):
         for ev in expired:
             if self.stop_event.is_set():
                 return
-            try:
-                self.client.delete("Event", name_of(ev), namespace_of(ev), uid=uid_of(ev))
-            except NotLeader:
-                raise
-            except NotFound:
-                pass
-            except ApiError as exc:
-                log.warning("event %s/%s: delete failed: %s", namespace_of(ev), name_of(ev), exc)
-                continue
-            self.event_informer.store_local(ev, deleted=True)
+            delete_by_uid(self.client, self.event_informer, ev)
         if expired:
             log.info("deleted %d event(s) older than %g s", len(expired), self.ttl_s)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 
-from raftkube.controllers.base import Controller, obj_key
-from raftkube.model.errors import ApiError, NotFound, NotLeader
+from raftkube.controllers.base import Controller, delete_by_uid, obj_key
+from raftkube.model.errors import NotFound
 from raftkube.model.objects import name_of, namespace_of, uid_of
 from raftkube.registry.owners import OWNER_KINDS
 
@@ -62,17 +62,9 @@ class OwnerGarbageCollector(Controller):
                 return
             if any(uid in live for _kind, _name, uid in owners) or self._owner_exists(pod, owners):
                 continue
-            try:
-                self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))
-                log.info("pod %s/%s: deleted, its owner is gone", namespace_of(pod), name_of(pod))
-            except NotLeader:
-                raise
-            except NotFound:
-                pass
-            except ApiError as exc:
-                log.warning("pod %s/%s: delete failed: %s", namespace_of(pod), name_of(pod), exc)
+            if not delete_by_uid(self.client, self.pod_informer, pod):
                 continue
-            self.pod_informer.store_local(pod, deleted=True)
+            log.info("pod %s/%s: deleted, its owner is gone", namespace_of(pod), name_of(pod))
             self.owned.pop(obj_key(pod), None)
             self.stats.count("pod_deletes", "owner_gone")
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from raftkube.controllers.base import Controller, obj_key
+from raftkube.controllers.base import Controller, delete_by_uid, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.controllers.nodes import NODE_LOST, parse_time
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader
-from raftkube.model.objects import (ACTIVE_PHASES, FAILED, PENDING, name_of, namespace_of, pod_node, pod_phase,
-                                    uid_of)
+from raftkube.model.objects import ACTIVE_PHASES, FAILED, PENDING, name_of, namespace_of, pod_node, pod_phase
 
 log = logging.getLogger(__name__)
 
@@ -150,20 +149,7 @@ class PodGarbageCollector(Controller):
     def _delete_one(self, pod: dict) -> bool:
         if self.stop_event.is_set():
             return False
-        try:
-            self.client.delete("Pod", name_of(pod), namespace_of(pod), uid=uid_of(pod))  # never a newer pod
-        except NotFound:
-            pass
-        except NotLeader:
-            raise
-        except Conflict:
-            log.info("pod %s/%s: not deleted, the name now belongs to another pod", namespace_of(pod), name_of(pod))
-            return False
-        except ApiError as exc:
-            log.warning("pod %s/%s: delete failed: %s", namespace_of(pod), name_of(pod), exc)
-            return False
-        self.pod_informer.store_local(pod, deleted=True)
-        return True
+        return delete_by_uid(self.client, self.pod_informer, pod)  # never a newer pod of the name
 
     def _delete_all(self, pods: list[dict]) -> int:
         """Delete in parallel (the deletes share Raft entries), oldest first into the queue."""

@@ -70,8 +70,14 @@ class _BoundedHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address, handler, max_connections: int = MAX_CONNECTIONS):
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_connections = max_connections
         self.refused = 0
         super().__init__(address, handler)
+
+    @property
+    def in_use(self) -> int:
+        """Connections being served now."""
+        return self.max_connections - self._slots._value
 
     def process_request(self, request, client_address):
         if not self._slots.acquire(blocking=False):

@@ -44,3 +44,19 @@ def holds_for(predicate: Callable[[], object], duration_s: float, interval_s: fl
         if time.monotonic() >= deadline:
             return
         time.sleep(interval_s)
+
+
+def seconds_until_closed(sock, limit_s: float) -> float:
+    """Read ``sock`` until the peer closes it (EOF, a reset, a TLS error) or ``limit_s`` pass; the seconds taken.
+    What it reads is discarded: for connections a test expects the other side to cut."""
+    started = time.monotonic()
+    sock.settimeout(0.1)
+    while time.monotonic() - started < limit_s:
+        try:
+            if sock.recv(4096) == b"":
+                break
+        except TimeoutError:
+            pass
+        except OSError:  # ssl.SSLError included
+            break
+    return time.monotonic() - started

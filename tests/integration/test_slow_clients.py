@@ -14,6 +14,7 @@ from raftkube.pki import Pki
 from raftkube.testing import running_cluster
 from raftkube.testing.cluster import MasterCluster
 from raftkube.testing.processes import CLI
+from raftkube.testing.waiting import seconds_until_closed
 
 READ_TIMEOUT_S = 2.0
 
@@ -90,19 +91,6 @@ def secure(tmp_path_factory):
             print(cluster.logs())
 
 
-def _closed_within(sock, limit_s: float) -> float:
-    started = time.monotonic()
-    sock.settimeout(0.2)
-    while time.monotonic() - started < limit_s:
-        try:
-            if sock.recv(1024) == b"":
-                break
-        except socket.timeout:
-            pass
-        except (OSError, ssl.SSLError):
-            break
-    return time.monotonic() - started
-
 
 def test_a_silent_tls_client_is_cut_after_the_handshake_timeout(secure):
     cluster, pki = secure
@@ -112,7 +100,7 @@ def test_a_silent_tls_client_is_cut_after_the_handshake_timeout(secure):
         time.sleep(0.2)  # the acceptor took it and waits for its ClientHello
         r = requests.get(f"https://127.0.0.1:{port}/healthz", verify=str(pki.ca_cert), timeout=30)
         assert r.status_code in (200, 401)  # answered once the silent handshake was cut
-        took = _closed_within(silent, 30)
+        took = seconds_until_closed(silent, 30)
         assert took <= HANDSHAKE_TIMEOUT_S + 5, took
     finally:
         silent.close()
