@@ -69,6 +69,10 @@ class Watches:
         finally:
             self.ended[i] = True
             writer.close()
+            try:
+                await writer.wait_closed()  # the transport closed here, not left to the garbage collector
+            except (OSError, asyncio.CancelledError):
+                pass
 
     def start(self):
         import threading
