@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from raftkube.api.app import create_app
 from raftkube.api.auth import Authenticator
+from raftkube.api.revocations import RevocationList
 from raftkube.api.server import ApiServer
 from raftkube.api.tls import SecureServer
 from raftkube.api.watchpump import PumpLimits, WatchPump
@@ -128,7 +129,8 @@ class Master:
                                                          cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s))
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
-                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens),
+                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(
+                             pki.tokens, revoked=RevocationList(registry, self.store).revoked),
                          admission=cfg.admission, watch_pump=self.watch_pump,
                          secure_urls={m.name: m.secure_url for m in cfg.masters if m.secure_url})
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one

@@ -204,7 +204,7 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
             ca_file=ca_file, cert_file=str(Path(creds_dir) / f"{n}.crt"), key_file=str(Path(creds_dir) / f"{n}.key")))
             for n in names}
         client_of = own.__getitem__
-        if not (cert_file or token):  # the shared pod watch: the first minion's credential (nodes read all pods)
+        if not (cert_file or token):  # the service proxy and the pusher's default: the first minion's credential
             cert_file, key_file = str(Path(creds_dir) / f"{names[0]}.crt"), str(Path(creds_dir) / f"{names[0]}.key")
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
