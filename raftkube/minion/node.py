@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from raftkube.minion.agent import NodeAgent
 from raftkube.minion.kubelet import Kubelet, KubeletSettings
 from raftkube.minion.pod_source import PodSource
+from raftkube.minion.revocations import RevocationPoller
 from raftkube.minion.status_pusher import StatusPusher
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class MinionProcess:
         self.sources: dict[str, PodSource] = {}  # minion name -> the pod source its kubelet reads
         self.pusher: StatusPusher | None = None
         self.server = None
+        self.revocations: RevocationPoller | None = None
         self.metrics = None
 
     def _runtime(self, name: str):
@@ -168,8 +170,11 @@ class MinionProcess:
                                                                       self.client)).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
+            if s.tls is not None:  # certificates on the kubelet port: refuse the revoked ones too
+                self.revocations = RevocationPoller(self.client).start()
             self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
-                                       tls=s.tls).start()
+                                       tls=s.tls, revoked=self.revocations.revoked if self.revocations else
+                                       (lambda serial: False)).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
@@ -203,6 +208,8 @@ class MinionProcess:
             self.pusher.stop()
         if self.server is not None:
             self.server.stop()
+        if self.revocations is not None:
+            self.revocations.stop()
         for k in self.kubelets:
             k.runtime.close()
         log.info("minion(s) stopped")

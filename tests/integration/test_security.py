@@ -335,6 +335,17 @@ def test_kubelet_port_serves_https_and_wants_a_master_or_admin_certificate(secur
         assert r.status_code == 403 and 'user "node:n1" cannot read pods or logs' in r.text, r.text
         master_cert = tuple(map(str, pki.master("m1")))
         assert requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200
+        # a revoked certificate: the minion polls the masters' list (every 10 s) and refuses it too
+        serial = format(_serial(pki.master("m1")[0]), "x")
+        assert requests.post(url + "/raft/revocations", json={"serial": serial}, **_as(pki, "admin")).status_code == 201
+        try:
+            poll_until(lambda: requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 401, 30,
+                       what="the kubelet port refusing the revoked master certificate")
+            assert "is revoked" in requests.get(kubelet + "/pods", cert=master_cert, **ca).text
+        finally:
+            assert requests.delete(f"{url}/raft/revocations/{serial}", **_as(pki, "admin")).status_code == 200
+        poll_until(lambda: requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200, 30,
+                   what="the kubelet port accepting the master certificate again")
         # the minion advertises https; kubecfg logs uses it with the admin's certificate of the pki
         poll_until(lambda: requests.get(url + "/api/v1beta1/minions/n2", **_as(pki, "admin")).json()
                    .get("status", {}).get("kubeletTLS"), 30, what="n2 registered with kubeletTLS")

@@ -75,3 +75,32 @@ def test_a_token_file_that_does_not_parse_at_start_is_an_error(tmp_path):
     tokens.write_text("broken,line\n")
     with pytest.raises(ValueError, match="a line needs token,user,uid"):
         Authenticator(tokens)
+
+
+class _Masters:
+    """A client whose GET /raft/revocations answers what ``answer`` holds (an exception: the masters are away)."""
+
+    def __init__(self):
+        self.answer: object = {"revoked": []}
+
+    def request(self, method, path):
+        assert (method, path) == ("GET", "/raft/revocations")
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        answer = self.answer
+        return type("Resp", (), {"json": lambda _self: answer})()
+
+
+def test_the_kubelet_port_polls_the_revoked_serials_and_keeps_them_when_the_masters_are_away():
+    from raftkube.minion.revocations import RevocationPoller
+    masters = _Masters()
+    poller = RevocationPoller(masters)
+    masters.answer = {"revoked": [{"serial": "a1b"}, {"serial": "ff"}]}
+    poller.poll()
+    assert poller.revoked("0A1B") and poller.revoked("FF") and not poller.revoked("a1c") and not poller.revoked("")
+    masters.answer = ConnectionError("no master answers")
+    poller.poll()
+    assert poller.revoked("a1b")
+    masters.answer = {"revoked": [{"serial": "ff"}]}
+    poller.poll()
+    assert not poller.revoked("a1b") and poller.revoked("ff")
