@@ -11,18 +11,23 @@ cheroot once the head and first events are written (no terminating chunk, the co
 neither closes it nor reads from it again) and gives it to the watch pump (api/watchpump.py) as a
 non-blocking ``SocketSink``.
 
-Slow clients (api/deadlines.py): the TLS handshake, which cheroot does in its one acceptor thread, must finish
-within ``HANDSHAKE_TIMEOUT_S``; a request's head and body must have arrived ``read_timeout_s`` after a worker
-thread took the connection (disarmed when the app starts its response); cheroot's own ``timeout`` (per
-``recv``, and for an idle kept-alive connection) is ``read_timeout_s`` too.
+Slow clients (api/deadlines.py): cheroot does the TLS handshake in its one acceptor thread, so a client that
+connects and sends nothing held every other new connection. Here the acceptor only wraps the socket; the new
+connection waits in cheroot's selector, like an idle kept-alive one, until the client sends its first bytes
+(or ``read_timeout_s``: closed), and then a worker thread does the handshake, which must finish within
+``HANDSHAKE_TIMEOUT_S``. A request's head and body must have arrived ``read_timeout_s`` after a worker thread
+took the connection (disarmed when the app starts its response); cheroot's own ``timeout`` (per ``recv``, and for
+an idle kept-alive connection) is ``read_timeout_s`` too.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 
+from cheroot import errors as _errors
 from cheroot import server as _cheroot
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -46,12 +51,26 @@ class _Adapter(BuiltinSSLAdapter):
         self.handshakes = Deadlines("TLS handshake")
 
     def wrap(self, sock):
+        """In the acceptor thread: no handshake yet (``handshake``, in a worker thread, does it)."""
+        return self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True), {}
+
+    def handshake(self, sock: ssl.SSLSocket, timeout_s: float) -> dict:
+        """The TLS handshake, within ``HANDSHAKE_TIMEOUT_S``; the connection's WSGI environ entries. Failures as
+        cheroot's own ``wrap`` raises them: ``NoSSLError`` for plain HTTP, ``FatalSSLAlert`` for the rest."""
         sock.settimeout(HANDSHAKE_TIMEOUT_S)
         self.handshakes.arm(sock, HANDSHAKE_TIMEOUT_S)
         try:
-            return super().wrap(sock)
+            sock.do_handshake()
+        except ssl.SSLError as exc:
+            if exc.errno == ssl.SSL_ERROR_SSL and "http request" in str(exc).lower():
+                raise _errors.NoSSLError(*exc.args) from exc
+            raise _errors.FatalSSLAlert(*exc.args) from exc
+        except OSError as exc:  # the client went away, or the deadline shut the socket
+            raise _errors.FatalSSLAlert(*exc.args) from exc
         finally:
             self.handshakes.disarm(sock)
+        sock.settimeout(timeout_s)
+        return self.get_environ(sock)
 
     def get_environ(self, sock):
         env = super().get_environ(sock)
@@ -59,10 +78,37 @@ class _Adapter(BuiltinSSLAdapter):
         return env
 
 
+PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                     b"Content-Length: 71\r\n\r\nThe client sent a plain HTTP request, but this port only speaks HTTPS.\n")
+
+
 class _Connection(_cheroot.HTTPConnection):
-    """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests)."""
+    """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests); the
+    first call does the TLS handshake."""
+
+    def __init__(self, server, sock, makefile=_cheroot.MakeFile):
+        super().__init__(server, sock, makefile)
+        self.tls_pending = True  # not handshaken yet
+        self.waited = False  # has waited in the selector for the client's first bytes
+
+    def _handshake(self) -> bool:
+        try:
+            self.ssl_env = self.server.ssl_adapter.handshake(self.socket, self.server.timeout)
+        except _errors.NoSSLError:
+            try:  # the raw socket: the TLS layer has nothing to send
+                socket.socket.sendall(self.socket, PLAIN_HTTP_ANSWER)
+            except OSError:
+                pass
+            return False
+        except _errors.FatalSSLAlert as exc:
+            self.server.error_log(f"client {self.remote_addr}:{self.remote_port}: TLS handshake failed: {exc}")
+            return False
+        self.tls_pending = False
+        return True
 
     def communicate(self):
+        if self.tls_pending and not self._handshake():
+            return False  # cheroot closes it
         deadlines, timeout_s = self.server.raftkube_requests
         deadlines.arm(self.socket, timeout_s)
         try:
@@ -89,6 +135,17 @@ class _Gateway(wsgi.Gateway_10):
         return SocketSink(req.conn.socket, chunked)
 
 
+class _Server(wsgi.Server):
+    def process_conn(self, conn):
+        """A new connection waits in the selector for its first bytes before a worker takes it (and, in it, the
+        handshake): a silent client holds a file descriptor, no thread."""
+        if getattr(conn, "tls_pending", False) and not conn.waited:
+            conn.waited = True
+            self._connections.put(conn)
+            return
+        super().process_conn(conn)
+
+
 def _marked(app):
     def secure_app(environ, start_response):
         environ["raftkube.secure"] = True
@@ -101,8 +158,8 @@ class SecureServer:
 
     def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str,
                  connection_limit: int = 1000, read_timeout_s: float = 30.0):
-        self._server = wsgi.Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
-                                   request_queue_size=256, timeout=read_timeout_s)
+        self._server = _Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
+                               request_queue_size=256, timeout=read_timeout_s)
         self.requests = Deadlines("request")
         self._server.raftkube_requests = (self.requests, read_timeout_s)
         self._server.ConnectionClass = _Connection
