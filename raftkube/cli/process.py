@@ -185,17 +185,13 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
             raise click.ClickException(f"--masters not given and ./cluster.toml unusable: {exc}") from None
     if count > 1 and runtime != "hollow":
         raise click.UsageError("--count > 1 needs --runtime hollow")
-    settings = MinionSettings(
-        name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
-        port=port, labels=_key_values(labels, "--label"), count=count,
-        name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
-        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
-        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
+    minion_name = name or socket.gethostname().lower()
+    prefix = name_prefix or (f"{name or 'hollow'}-" if count > 1 else "")
     client_of = None
     if creds_dir:
         if not ca_file:
             raise click.UsageError("--credentials-dir needs --certificate-authority")
-        names = [f"{settings.name_prefix}{i}" for i in range(count)] if count > 1 else [settings.name]
+        names = [f"{prefix}{i}" for i in range(count)] if count > 1 else [minion_name]
         missing = [n for n in names if not (Path(creds_dir) / f"{n}.crt").is_file()]
         if missing:
             raise click.ClickException(f"--credentials-dir {creds_dir}: no certificate for {', '.join(missing[:5])}"
@@ -204,8 +200,14 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
             ca_file=ca_file, cert_file=str(Path(creds_dir) / f"{n}.crt"), key_file=str(Path(creds_dir) / f"{n}.key")))
             for n in names}
         client_of = own.__getitem__
-        if not (cert_file or token):  # the service proxy and the pusher's default: the first minion's credential
+        if not (cert_file or token):  # the proxy's, the pusher's default and the kubelet port's: the first one's
             cert_file, key_file = str(Path(creds_dir) / f"{names[0]}.crt"), str(Path(creds_dir) / f"{names[0]}.key")
+    settings = MinionSettings(
+        name=minion_name, address=address or host_address(urls), runtime=runtime,
+        port=port, labels=_key_values(labels, "--label"), count=count,
+        name_prefix=prefix, heartbeat_s=heartbeat_s,
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
+        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None

@@ -383,8 +383,9 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
     cluster, pki, url = secure
     subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "h-0", "--minion", "h-1"],
                    cwd=cluster.workdir, check=True, capture_output=True, timeout=60)
+    (port,) = free_ports(1)
     proc = start_cli(["minion", "--runtime", "hollow", "--count", "2", "--name-prefix", "h-", "--address", "127.0.0.1",
-                      "--port", "-1", "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
+                      "--port", str(port), "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
                       str(pki.ca_cert), "--credentials-dir", str(pki.root / "minions")],
                      cluster.workdir / "hollow.log", cwd=cluster.workdir)
     admin = _as(pki, "admin")
@@ -407,6 +408,11 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
                 sorted(p["spec"]["nodeName"] for p in got) in (["h-0", "h-1"], ["h-0", "h-0"], ["h-1", "h-1"])
         poll_until(running, 30, what="both hollow pods Running")
         assert "403" not in (cluster.workdir / "hollow.log").read_text(errors="replace")
+        # their one kubelet port serves https (the first one's certificate) and wants a master or the admin
+        kubelet = f"https://127.0.0.1:{port}/pods"
+        assert requests.get(kubelet, verify=str(pki.ca_cert), timeout=10).status_code == 401
+        served = requests.get(kubelet, cert=tuple(map(str, pki.admin)), verify=str(pki.ca_cert), timeout=10).json()
+        assert sorted(p["name"] for p in served["items"]) == ["hollow-pod-0", "hollow-pod-1"]
     finally:
         stop_process(proc, signal.SIGTERM, 20, "hollow minions")
         print((cluster.workdir / "hollow.log").read_text(errors="replace")[-3000:])
