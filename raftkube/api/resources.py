@@ -115,6 +115,16 @@ def _int_param(req: falcon.Request, name: str) -> int:
     return n
 
 
+def _bool_param(req: falcon.Request, name: str) -> bool:
+    """A boolean query parameter as Kubernetes reads one (Go's strconv.ParseBool); absent or empty: false."""
+    value = req.get_param(name)
+    if value in (None, ""):
+        return False
+    if value in ("1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False"):
+        return value in ("1", "t", "T", "true", "TRUE", "True")
+    raise BadRequest(f"invalid {name} {value[:40]!r}: must be true or false")
+
+
 def _json(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -252,6 +262,7 @@ class WatchResource(_VersionResource):
         res = self._resource(resource, "watch", req)
         labels, fields = self._selectors(req, res)
         rv = _int_param(req, "resourceVersion")
+        bookmarks = _bool_param(req, "allowWatchBookmarks")  # sent by the pump (none on the streaming path)
         encode = self.event_encoder(req, res)
         resp.content_type = "application/json"
         hand_over = req.env.get("raftkube.stream_sink")
@@ -266,6 +277,8 @@ class WatchResource(_VersionResource):
                 raise
             line, key = (self._line, self.version.name) if encode is None else (event_line(encode), None)
             watcher = Watcher(feed, line, key, self._gone_line, self.version.watch_filler, client)
+            if bookmarks:
+                watcher.bookmark = self.version.bookmark_line(res)
             resp.stream = self._hand_over(watcher, hand_over)
             req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
             return

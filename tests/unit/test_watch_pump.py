@@ -11,7 +11,7 @@ from raftkube.api.watchpump import PumpLimits, Watcher, WatchPump, event_line
 from raftkube.model.errors import TooManyRequests
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
-from raftkube.testing.objects import pod
+from raftkube.testing.objects import node, pod
 from raftkube.testing.waiting import poll_until
 
 
@@ -54,11 +54,16 @@ def _encode(obj):
     return {"name": obj["metadata"]["name"], "rv": obj["metadata"]["resourceVersion"]}
 
 
-def _watch(pump, registry, sink, rv=0, client="c"):
+def _bookmark(rv):
+    return json.dumps({"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": str(rv)}}}
+                      ).encode() + b"\n"
+
+
+def _watch(pump, registry, sink, rv=0, client="c", bookmarks=False):
     pump.admit(client)
     feed = registry.watch_feed("Pod", None, None, None, rv)
     w = Watcher(feed, event_line(_encode), "test", lambda m: json.dumps({"type": "ERROR", "message": m}).encode()
-                + b"\n", b" ", client, sink=sink)
+                + b"\n", b" ", client, sink=sink, bookmark=_bookmark if bookmarks else None)
     for ev in feed.initial:
         sink.send(w.line(ev))
     feed.initial = []
@@ -112,6 +117,38 @@ def test_a_resource_version_that_left_the_ring_gets_410_and_the_stream_ends(setu
     [error] = sink.lines()
     assert error["type"] == "ERROR" and "too old resource version" in error["message"]
     poll_until(lambda: pump.open_watches == 0, 5, what="the watch released")
+
+
+def test_an_idle_watch_with_bookmarks_is_told_the_store_revision_and_resumes_from_it_without_410():
+    registry = Registry(LocalStore(watch_ring=64))
+    pump = WatchPump(registry, PumpLimits(bookmark_s=0.5, keepalive_s=0.2))
+    try:
+        with_marks, without = ListSink(), ListSink()
+        _watch(pump, registry, with_marks, bookmarks=True)
+        _watch(pump, registry, without)
+        last_pod = _create(registry, ["p0"])[0]["metadata"]["resourceVersion"]
+        nodes = [registry.create(node(f"n{i}")) for i in range(100)]  # another kind: the ring (64) moves on
+        top = nodes[-1]["metadata"]["resourceVersion"]
+
+        def marks():
+            return [int(e["object"]["metadata"]["resourceVersion"]) for e in with_marks.lines()
+                    if e["type"] == "BOOKMARK"]
+        poll_until(lambda: marks() and marks()[-1] >= top, 10, what="a bookmark at the store's revision")
+        assert [e["type"] for e in with_marks.lines()][0] == "ADDED"  # the event came before any bookmark
+        poll_until(lambda: without.data.count(b" ") >= 3, 10, what="keep-alive filler on the other watch")
+        assert [e["type"] for e in without.lines()] == ["ADDED"]  # no BOOKMARK without asking
+        # resuming from the last event seen is too old now; from the bookmark it is fine
+        stale, resumed = ListSink(), ListSink()
+        _watch(pump, registry, stale, rv=last_pod)
+        poll_until(lambda: stale.ended, 10, what="the stale resume ends")
+        assert [e["type"] for e in stale.lines()] == ["ERROR"]
+        _watch(pump, registry, resumed, rv=marks()[-1])
+        _create(registry, ["p1"])
+        poll_until(lambda: resumed.lines(), 10, what="the later event")
+        assert [(e["type"], e["object"]["name"]) for e in resumed.lines()] == [("ADDED", "p1")]
+        assert not resumed.ended
+    finally:
+        pump.close()
 
 
 def test_a_watcher_that_does_not_read_is_dropped_and_the_others_keep_up(setup):
