@@ -263,6 +263,7 @@ class WatchResource(_VersionResource):
         labels, fields = self._selectors(req, res)
         rv = _int_param(req, "resourceVersion")
         bookmarks = _bool_param(req, "allowWatchBookmarks")  # sent by the pump (none on the streaming path)
+        timeout_s = _int_param(req, "timeoutSeconds")  # the pump ends the stream then (0: never)
         encode = self.event_encoder(req, res)
         resp.content_type = "application/json"
         hand_over = req.env.get("raftkube.stream_sink")
@@ -279,6 +280,8 @@ class WatchResource(_VersionResource):
             watcher = Watcher(feed, line, key, self._gone_line, self.version.watch_filler, client)
             if bookmarks:
                 watcher.bookmark = self.version.bookmark_line(res)
+            if timeout_s:
+                watcher.ends_at = time.monotonic() + timeout_s
             resp.stream = self._hand_over(watcher, hand_over)
             req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
             return

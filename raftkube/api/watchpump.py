@@ -51,6 +51,7 @@ class Watcher:
     last_write: float = field(default_factory=time.monotonic)
     bookmark: Callable | None = None  # resourceVersion -> bytes (a BOOKMARK line); None: not asked for
     last_bookmark: float = field(default_factory=time.monotonic)
+    ends_at: float | None = None  # time.monotonic() when the stream ends (the client's timeoutSeconds)
 
 
 class WatchPump:
@@ -259,13 +260,17 @@ class WatchPump:
         wakes.add(sink.wake)
 
     def _sweep(self, wakes: set, memo: dict) -> None:
-        """Once a second: drop watchers whose client went away, bookmark those due, send filler to idle ones."""
+        """Once a second: drop watchers whose client went away, end those past their timeoutSeconds, bookmark
+        those due, send filler to idle ones."""
         now = time.monotonic()
         idle_before, bookmark_before = now - self.limits.keepalive_s, now - self.limits.bookmark_s
         for kind_set in list(self._by_kind.values()):
             for w in list(kind_set):
                 if not w.sink.alive():
                     self._drop(w, end=False)
+                elif w.ends_at is not None and now >= w.ends_at:
+                    wakes.add(w.sink.wake)
+                    self._drop(w, end=True)
                 elif w.bookmark is not None and w.last_bookmark <= bookmark_before:
                     self._bookmark(w, memo, wakes)
                 elif w.last_write <= idle_before:

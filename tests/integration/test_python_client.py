@@ -20,7 +20,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory):
-    with running_cluster(tmp_path_factory.mktemp("pyclient")) as c:
+    with running_cluster(tmp_path_factory.mktemp("pyclient"), extra_toml="\n[api]\nwatch_bookmark_s = 1\n") as c:
         yield c
 
 
@@ -147,6 +147,35 @@ def test_watch_stream_sees_added_modified_deleted(kc):
     t.join(timeout=30)
     assert not t.is_alive()
     assert seen == [("ADDED", "pyw", ""), ("MODIFIED", "pyw", "2"), ("DELETED", "pyw", "2")]
+
+
+def test_watch_with_bookmarks_gets_one_at_the_latest_revision_and_resumes_from_it(kc):
+    v1 = core(kc)
+    made = v1.create_namespaced_pod(NS, pod("pybm1", "pybm"))
+    w = watch.Watch()
+    got = []
+    for ev in w.stream(core(kc, 1).list_namespaced_pod, NS, label_selector="app=pybm", allow_watch_bookmarks=True,
+                       timeout_seconds=30):
+        got.append(ev)
+        if ev["type"] == "BOOKMARK":
+            w.stop()
+    assert [e["type"] for e in got] == ["ADDED", "BOOKMARK"]
+    mark = got[-1]["object"]
+    assert mark["kind"] == "Pod" and mark["apiVersion"] == "v1"
+    assert int(mark["metadata"]["resourceVersion"]) >= int(made.metadata.resource_version)
+    assert w.resource_version == mark["metadata"]["resourceVersion"]  # what the client resumes from
+    later = v1.create_namespaced_pod(NS, pod("pybm2", "pybm"))
+    resumed = watch.Watch()
+    names = []
+    for ev in resumed.stream(v1.list_namespaced_pod, NS, label_selector="app=pybm",
+                             resource_version=mark["metadata"]["resourceVersion"], timeout_seconds=30):
+        assert ev["type"] == "ADDED", ev  # no 410, nothing from before the bookmark
+        names.append(ev["object"].metadata.name)
+        resumed.stop()
+    assert names == ["pybm2"] and int(later.metadata.resource_version) > int(mark["metadata"]["resourceVersion"])
+    plain = [ev["type"] for ev in watch.Watch().stream(v1.list_namespaced_pod, NS, label_selector="app=pybm",
+                                                           timeout_seconds=3)]
+    assert plain == ["ADDED", "ADDED"]  # no BOOKMARK unless asked for (3 s: three sweeps past watch_bookmark_s)
 
 
 def test_other_kinds_and_version_pass_the_strict_models(kc):
