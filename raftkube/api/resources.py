@@ -16,7 +16,7 @@ import falcon
 
 from raftkube.api import decode, protobuf
 from raftkube.api.admission import admit_create, admit_update, needs_old
-from raftkube.api.delete_options import delete_preconditions, orphans_dependents
+from raftkube.api.delete_options import delete_preconditions, propagation_policy
 from raftkube.api.watchpump import Watcher, event_line
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
@@ -211,9 +211,9 @@ class ItemResource(_VersionResource):
         res = self._resource(resource, "delete", req)
         body = read_body(req, self.body_limit, required=False)
         rv, uid = delete_preconditions(body)
-        orphan = orphans_dependents(body, default=True)  # 2014: deleting an RC leaves its pods
-        self._call(res, self.registry.delete, res.kind, _namespace(req), name, rv=rv, uid=uid, orphan=orphan,
-                   request=write_request(req))
+        policy = propagation_policy(body, default="Orphan")  # 2014: deleting an RC leaves its pods
+        self._call(res, self.registry.delete, res.kind, _namespace(req), name, rv=rv, uid=uid,
+                   orphan=policy == "Orphan", foreground=policy == "Foreground", request=write_request(req))
         _send(resp, self.version.success_body())
 
 

@@ -15,7 +15,8 @@
   ``ownerReferences`` entry with ``controller: true`` and its uid) and adopts those no controller owns (adds
   that reference: pods orphaned by ``propagationPolicy: Orphan``, made by hand or by 2014 code); a pod another
   controller owns is never counted, even if that owner is gone (``controllers/owner_gc.py`` deletes it).
-  Deleting an RC deletes its pods through the owner garbage collector unless the delete orphans them.
+  Deleting an RC deletes its pods through the owner garbage collector unless the delete orphans them; an RC
+  being deleted (``deletionTimestamp``: a foreground delete) is left alone.
 - Its pods always restart: a template stored with restartPolicy Never or OnFailure (before those were refused)
   makes pods with Always, and the controller gets one event saying so.
 """
@@ -222,8 +223,8 @@ class ReplicationManager(Controller):
     def sync_rc(self, rc: dict, now: float) -> None:
         key = obj_key(rc)
         selector = (rc.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return
+        if not selector or (rc.get("metadata") or {}).get("deletionTimestamp"):
+            return  # an RC being deleted makes, deletes and adopts no pods (Kubernetes' manager does the same)
         mine, orphans = claim_pods(rc, self.pods.select(key[0], selector_from_map(selector)))
         pods = mine + orphans  # adopted now: counted now (a failed adoption is seen by the next sync)
         with self.lock:

@@ -21,7 +21,7 @@ from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
-from raftkube.registry.owners import orphan_ops
+from raftkube.registry.owners import FOREGROUND_FINALIZER, OWNER_KINDS, orphan_ops
 from raftkube.registry.watchfeed import WatchFeed, WatchFilter
 from raftkube.state.codec import decode_object, encode_object
 from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
@@ -221,9 +221,21 @@ class Registry:
                            f"{rv} does not match the current {rv_of(old)}", kind=kind, name=key[2])
         strategy.prepare_for_update(obj, old)
         validation.validate(obj)
+        validation.validate_deleting_update(old, obj)
         if kind == "Pod":
             validation.validate_pod_update(old, obj)
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            return self._finalized(key, obj, rv_of(old), epoch, request)
         return self._write("update", key, obj, rv_of(old), epoch, self.quota_bytes, request)
+
+    def _finalized(self, key, obj: dict, expect_rv: int, epoch: int | None, request: WriteRequest | None) -> dict:
+        """An update that removes the last finalizer of an object being deleted deletes it (Kubernetes'
+        store does the same), conditional on the version it was read from; answers the object as deleted."""
+        revs = self._named(key, self._submit, [{"op": "delete", "key": list(key), "rv": expect_rv}], epoch, request)
+        if isinstance(revs, Replayed):
+            return self._gone(key, revs)
+        obj["metadata"]["resourceVersion"] = revs[-1]
+        return self._decorate(obj)
 
     def update_status(self, obj: dict, *, epoch: int | None = None, request: WriteRequest | None = None) -> dict:
         """Replace only ``status`` (pods from the kubelet, minions' heartbeats); the spec is untouched.
@@ -280,16 +292,22 @@ class Registry:
         return self._decorate(obj)
 
     def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
-               uid: str = "", orphan: bool = False, request: WriteRequest | None = None) -> dict:
+               uid: str = "", orphan: bool = False, foreground: bool = False,
+               request: WriteRequest | None = None) -> dict:
         """Delete an object and answer with the version deleted; ``rv``/``uid`` (DeleteOptions.preconditions)
         are checked by the state machine as the delete applies: 409 when the object there is not that version
         or not that object. ``orphan`` keeps its dependents: their references to it are removed in the same
-        transaction (``owners.orphan_ops``; without it the garbage collector deletes them).
+        transaction (``owners.orphan_ops``; without it the garbage collector deletes them). ``foreground``
+        (an owner kind only: nothing else has dependents) marks the object instead (``deletionTimestamp``, the
+        ``foregroundDeletion`` finalizer) and answers it marked; the owner garbage collector deletes its
+        dependents, then removes the finalizer, which deletes it (``update``).
 
         Without the client's ``rv`` the delete carries the resourceVersion of the copy it answers with, and a
         lost race (a write in between, or this master's copy behind) is tried again on a fresh read, so the
         answer is never an older version, nor another object of the same name."""
         key = self._key(kind, namespace, name)
+        if foreground and kind in OWNER_KINDS:
+            return self._mark_for_foreground(key, rv, uid, epoch, request)
         first = self._first_outcome(request)
         if first is not None:
             return self._gone(key, self._named(key, check_result, first))
@@ -315,6 +333,33 @@ class Registry:
                                    name=name) from None
                 continue
             return self._gone(key, revs) if isinstance(revs, Replayed) else old
+        raise AssertionError("unreachable")
+
+    def _mark_for_foreground(self, key, rv: int, uid: str, epoch: int | None, request: WriteRequest | None) -> dict:
+        """A foreground delete: ``deletionTimestamp`` and the ``foregroundDeletion`` finalizer, as one update
+        conditional on the version read (without the client's ``rv`` a lost race is read again and retried).
+        An object already marked answers as it is: a second delete is fine."""
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._replay_answer(first, key)
+        for attempt in range(DELETE_ATTEMPTS):
+            old = self._local(key) if attempt == 0 else self._fresh(key)
+            if rv and rv != rv_of(old):
+                old = self._fresh(key)
+            if (rv and rv != rv_of(old)) or (uid and old["metadata"].get("uid") != uid):
+                raise Conflict(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" cannot be deleted: the '
+                               "precondition (uid, resourceVersion) does not match the object", kind=key[0],
+                               name=key[2])
+            md = old["metadata"]
+            if FOREGROUND_FINALIZER in (md.get("finalizers") or ()) and md.get("deletionTimestamp"):
+                return self._decorate(old)
+            md["deletionTimestamp"] = md.get("deletionTimestamp") or rfc3339(self.clock())
+            md["finalizers"] = list(md.get("finalizers") or ()) + [FOREGROUND_FINALIZER]
+            try:  # no quota: a delete goes through on a full store
+                return self._write("update", key, old, rv_of(old), epoch, None, request)
+            except Conflict:
+                if rv or attempt == DELETE_ATTEMPTS - 1:
+                    raise
         raise AssertionError("unreachable")
 
     @staticmethod

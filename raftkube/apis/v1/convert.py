@@ -70,6 +70,10 @@ def meta_out(obj: dict, namespaced: bool) -> dict:
         out["generateName"] = md["generateName"]
     if md.get("ownerReferences"):
         out["ownerReferences"] = [{"apiVersion": API_VERSION, **r} for r in md["ownerReferences"]]
+    if md.get("deletionTimestamp"):
+        out["deletionTimestamp"] = md["deletionTimestamp"]
+    if md.get("finalizers"):
+        out["finalizers"] = list(md["finalizers"])
     return out
 
 
@@ -287,11 +291,16 @@ def _meta_in(body: dict, res, namespace: str) -> tuple[dict, dict]:
     return md, {k: v for k, v in beta.items() if v is not None}
 
 
+#: a finalizer is a qualified name (Kubernetes: a 253-character prefix, "/", a 63-character name)
+MAX_FINALIZER_LEN = 317
+
 _OWNER_FIELDS = {"kind": str, "name": str, "uid": str, "controller": bool, "blockOwnerDeletion": bool}
 
 
 def _identity_in(md: dict) -> dict:
-    """``generateName`` and ``ownerReferences`` (v1 only: v1beta1 has neither), type-checked."""
+    """``generateName``, ``ownerReferences`` and ``finalizers`` (v1 only: v1beta1 has none of them), type-checked.
+    ``finalizers`` is always set (an empty list: none), so that an update through v1 can remove the last one
+    while one through v1beta1, which cannot express them, keeps them. ``deletionTimestamp`` is the server's."""
     out: dict[str, Any] = {}
     gen = md.get("generateName")
     if gen not in (None, ""):
@@ -312,6 +321,12 @@ def _identity_in(md: dict) -> dict:
         refs.append(ref)
     if refs:
         out["ownerReferences"] = refs
+    finalizers = _l(md.get("finalizers"), "metadata.finalizers")
+    for i, f in enumerate(finalizers):
+        if not isinstance(f, str) or not f or len(f) > MAX_FINALIZER_LEN:
+            raise Invalid(f"metadata.finalizers[{i}]: Invalid value: {str(f)[:40]!r}: must be a non-empty string "
+                          f"of at most {MAX_FINALIZER_LEN} characters")
+    out["finalizers"] = list(dict.fromkeys(finalizers))
     return out
 
 
