@@ -16,7 +16,7 @@ from raftkube.config import DEFAULT_MAX_OBJECT_BYTES
 from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, RequestTooLarge,
                                    Timeout)
 from raftkube.model.objects import (ACTIVE_PHASES, DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of,
-                                    name_of, namespace_of, pod_phase, rv_of)
+                                    name_of, namespace_of, pod_phase, pod_ready, rv_of)
 from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
@@ -69,8 +69,8 @@ class Registry:
         self.max_object_bytes = max_object_bytes
         self.clock = clock
         self.new_uid = new_uid
-        self._labels_cache: dict[tuple, tuple[int, dict | None]] = {}  # pod key -> (rv, labels or None
-        # if terminated), for RC counts
+        self._labels_cache: dict[tuple, tuple[int, dict | None, bool]] = {}  # pod key -> (rv, labels or None
+        # if terminated, whether it is ready), for RC counts
         # (render, key) -> (rv, rendered): the last rendering of each object read through get_rendered
         self._rendered: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
         self._rendered_lock = threading.Lock()
@@ -137,24 +137,28 @@ class Registry:
 
     def _count_replicas(self, rcs: list[dict]) -> None:
         """RC status.replicas is computed on read: the pods matching the selector that are not terminated
-        (Succeeded/Failed pods do not count, so waits on the count end when one lingers)."""
+        (Succeeded/Failed pods do not count, so waits on the count end when one lingers); ``readyReplicas`` those
+        of them that are ready (``pod_ready``: Running, every container ready)."""
         if not rcs:
             return
-        by_ns: dict[str, list[dict]] = {}
+        by_ns: dict[str, list[tuple[dict, bool]]] = {}
         for rc in rcs:
             ns = namespace_of(rc)
             if ns not in by_ns:
                 by_ns[ns] = self._pod_labels(ns)
             sel = (rc.get("spec") or {}).get("selector") or {}
-            if not sel:
-                count = 0
-            else:
+            count = ready = 0
+            if sel:
                 s = selector_from_map(sel)
-                count = sum(1 for lbl in by_ns[ns] if s.matches(lbl))
-            rc.setdefault("status", {})["replicas"] = count
+                for lbl, is_ready in by_ns[ns]:
+                    if s.matches(lbl):
+                        count += 1
+                        ready += is_ready
+            status = rc.setdefault("status", {})
+            status["replicas"], status["readyReplicas"] = count, ready
 
-    def _pod_labels(self, namespace: str) -> list[dict]:
-        """The labels of every pod in a namespace that is not terminated, decoding only pods changed since
+    def _pod_labels(self, namespace: str) -> list[tuple[dict, bool]]:
+        """(labels, ready) of every pod in a namespace that is not terminated, decoding only pods changed since
         the last call."""
         _rev, raw = self.store.read(consistent=False).list("Pod", namespace)
         cache = self._labels_cache
@@ -164,9 +168,9 @@ class Registry:
             if hit is None or hit[0] != rv:
                 pod = decode_object(data, rv)
                 live = pod_phase(pod) in ACTIVE_PHASES
-                hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None)
+                hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None, pod_ready(pod))
             if hit[1] is not None:
-                out.append(hit[1])
+                out.append((hit[1], hit[2]))
         if len(cache) > 2 * len(raw) + 1024:  # forget deleted pods now and then
             live = {key for key, _rv, _data in raw}
             for key in [k for k in list(cache) if k[1] == namespace and k not in live]:

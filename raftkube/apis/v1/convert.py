@@ -16,7 +16,7 @@ from typing import Any
 from raftkube.apis.v1.resources import API_VERSION, resource_of
 from raftkube.apis.v1beta1 import from_wire as beta_from_wire
 from raftkube.model.errors import ApiError, BadRequest, Cause, Invalid
-from raftkube.model.objects import DEFAULT_NAMESPACE
+from raftkube.model.objects import DEFAULT_NAMESPACE, pod_ready
 
 # ---- quantities ---------------------------------------------------------------------------------------
 _SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -130,8 +130,7 @@ def _pod_status_out(st: dict) -> dict:
         statuses.append(cs)
     if statuses:
         out["containerStatuses"] = statuses
-    ready = bool(statuses) and all(c["ready"] for c in statuses) and out["phase"] == "Running"
-    out["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    out["conditions"] = [{"type": "Ready", "status": "True" if pod_ready({"status": st}) else "False"}]
     return out
 
 
@@ -147,10 +146,21 @@ def _rc_out(obj: dict) -> dict:
     for k in ("labels", "annotations"):
         if tmd.get(k):
             tmeta[k] = dict(tmd[k])
-    replicas = int((obj.get("status") or {}).get("replicas") or 0)
     return {"spec": {"replicas": int(spec.get("replicas") or 0), "selector": dict(spec.get("selector") or {}),
                      "template": {"metadata": tmeta, "spec": _pod_spec_out(tpl.get("spec") or {})}},
-            "status": {"replicas": replicas}}
+            "status": _rc_status_out(obj.get("status") or {})}
+
+
+def _rc_status_out(st: dict) -> dict:
+    """``replicas`` always; the counts Kubernetes omits when zero only when they are not (every counted pod
+    matches the selector, so it is fully labeled; with no minReadySeconds a ready pod is available)."""
+    replicas, ready = int(st.get("replicas") or 0), int(st.get("readyReplicas") or 0)
+    out = {"replicas": replicas}
+    if replicas:
+        out["fullyLabeledReplicas"] = replicas
+    if ready:
+        out["readyReplicas"] = out["availableReplicas"] = ready
+    return out
 
 
 def _service_out(obj: dict) -> dict:
