@@ -106,6 +106,44 @@ def test_rc_create_scale_patch_replace_delete(kc):
                interval_s=0.5, what="the RC's pods deleted with it")
 
 
+def test_rc_foreground_delete_goes_after_its_pods(kc):
+    v1 = core(kc)
+    rc = v1.create_namespaced_replication_controller(NS, {
+        "metadata": {"name": "pyfg", "finalizers": ["example.com/hold"]},  # holds it after its pods are gone
+        "spec": {"replicas": 2, "selector": {"app": "pyfg"},
+                 "template": {"metadata": {"labels": {"app": "pyfg"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    assert rc.metadata.finalizers == ["example.com/hold"] and rc.metadata.deletion_timestamp is None
+
+    def pods():
+        return v1.list_namespaced_pod(NS, label_selector="app=pyfg").items
+    poll_until(lambda: len(pods()) == 2, timeout_s=30, interval_s=0.5, what="the RC's two pods")
+    assert all(p.metadata.owner_references[0].block_owner_deletion for p in pods())
+    v1.delete_namespaced_replication_controller("pyfg", NS,
+                                                body=client.V1DeleteOptions(propagation_policy="Foreground"))
+    marked = core(kc, 2).read_namespaced_replication_controller("pyfg", NS)  # visible, being deleted
+    assert marked.metadata.deletion_timestamp is not None
+    assert set(marked.metadata.finalizers) <= {"example.com/hold", "foregroundDeletion"}
+    held = poll_until(lambda: (r := v1.read_namespaced_replication_controller("pyfg", NS)).metadata.finalizers ==
+                      ["example.com/hold"] and r, timeout_s=30, interval_s=0.3, what="the collector's finalizer removed")
+    assert pods() == []  # its pods went first
+    with pytest.raises(ApiException) as e:  # no new finalizers while being deleted
+        v1.patch_namespaced_replication_controller("pyfg", NS, {"metadata": {"finalizers": ["example.com/hold",
+                                                                                            "example.com/more"]}})
+    assert e.value.status == 422 and "no new finalizers" in e.value.body
+    v1.delete_namespaced_replication_controller(  # a second delete is fine (as in Kubernetes, it asks the
+        "pyfg", NS, body=client.V1DeleteOptions(propagation_policy="Foreground"))  # collector again)
+    again = v1.read_namespaced_replication_controller("pyfg", NS)
+    assert again.metadata.deletion_timestamp == marked.metadata.deletion_timestamp
+    held = poll_until(lambda: (r := v1.read_namespaced_replication_controller("pyfg", NS)).metadata.finalizers ==
+                      ["example.com/hold"] and r, timeout_s=30, interval_s=0.3, what="the finalizer removed again")
+    held.metadata.finalizers = []
+    v1.replace_namespaced_replication_controller("pyfg", NS, held)  # the last finalizer goes: so does the RC
+    with pytest.raises(ApiException) as e:
+        v1.read_namespaced_replication_controller("pyfg", NS)
+    assert e.value.status == 404
+
+
 def test_rc_delete_with_orphan_keeps_its_pods(kc):
     v1 = core(kc)
     rc = v1.create_namespaced_replication_controller(NS, {
