@@ -507,3 +507,21 @@ def test_delete_rc_cascade_foreground_returns_once_its_pods_and_it_are_gone(kc, 
     [rc_gone] = [rv for rv, n in deletions("replicationcontrollers") if n == d]
     assert len([n for _rv, n in pods_gone if n.startswith(d)]) == 2
     assert all(rv < rc_gone for rv, n in pods_gone if n.startswith(d)), (pods_gone, rc_gone)
+
+
+def test_get_rc_shows_current_and_ready_pods(kc, cache, tmp_path):
+    """CURRENT is status.replicas, READY status.readyReplicas: the RC's pods running on a hollow minion."""
+    d = "rdyold" if cache.old else "rdynew"
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", d).split("---")[0].replace(
+        "spec: {containers:", f"spec: {{nodeSelector: {{ready: {d}}}, containers:"))
+    with hollow_minion(kc.urls, f"m{d}", {"ready": d}):
+        try:
+            kubectl(kc, cache, "create", "-f", str(f))
+            row = poll_until(lambda: (r := rows(kubectl(kc, cache, "get", "rc", d).stdout)[1])[1:4] == ["2", "2", "2"]
+                             and r, timeout_s=60, interval_s=0.5, what="two ready pods")
+            assert row[0] == d
+            status = json.loads(kubectl(kc, cache, "get", "rc", d, "-o", "json").stdout)["status"]
+            assert status["replicas"] == 2 and status["readyReplicas"] == 2
+        finally:
+            kubectl(kc, cache, "delete", "rc", d, "--wait=false", check=False)
