@@ -304,7 +304,8 @@ class Registry:
         transaction (``owners.orphan_ops``; without it the garbage collector deletes them). ``foreground``
         (an owner kind only: nothing else has dependents) marks the object instead (``deletionTimestamp``, the
         ``foregroundDeletion`` finalizer) and answers it marked; the owner garbage collector deletes its
-        dependents, then removes the finalizer, which deletes it (``update``).
+        dependents, then removes the finalizer, which deletes it (``update``). An object with finalizers of its
+        own is marked the same way by any delete (answered marked) and goes when an update removes the last one.
 
         Without the client's ``rv`` the delete carries the resourceVersion of the copy it answers with, and a
         lost race (a write in between, or this master's copy behind) is tried again on a fresh read, so the
@@ -317,9 +318,21 @@ class Registry:
             return self._gone(key, self._named(key, check_result, first))
         old = self._local(key)
         for attempt in range(DELETE_ATTEMPTS):
-            op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
-            if uid:
-                op["uid"] = uid
+            # finalizers of its own hold the object (a Background or Orphan delete drops foregroundDeletion):
+            # it is marked, and deleted when an update removes the last of them
+            held = [f for f in old["metadata"].get("finalizers") or () if f != FOREGROUND_FINALIZER]
+            if held and old["metadata"].get("deletionTimestamp") and held == old["metadata"]["finalizers"]:
+                return self._decorate(old)  # already marked so: a second delete changes nothing
+            if held:
+                if uid and old["metadata"].get("uid") != uid:
+                    raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{name}" cannot be deleted: the '
+                                   f"precondition uid {uid} does not match the object", kind=kind, name=name)
+                marked = self._being_deleted(old, held)
+                op = {"op": "update", "key": list(key), "data": encode_object(marked), "rv": rv or rv_of(old)}
+            else:
+                op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
+                if uid:
+                    op["uid"] = uid
             ops = (orphan_ops(self._local_view(), old) if orphan else []) + [op]
             try:
                 revs = self._named(key, self._submit, ops, epoch, request)
@@ -336,8 +349,20 @@ class Registry:
                                    f"{DELETE_ATTEMPTS} times while being deleted; try again", kind=kind,
                                    name=name) from None
                 continue
-            return self._gone(key, revs) if isinstance(revs, Replayed) else old
+            if isinstance(revs, Replayed):
+                return self._gone(key, revs)
+            if held:
+                marked["metadata"]["resourceVersion"] = revs[-1]
+                return self._decorate(marked)
+            return old
         raise AssertionError("unreachable")
+
+    def _being_deleted(self, obj: dict, finalizers: list[str]) -> dict:
+        """A copy of ``obj`` marked for deletion (its ``deletionTimestamp`` kept if it has one) with ``finalizers``."""
+        md = dict(obj["metadata"])
+        md["deletionTimestamp"] = md.get("deletionTimestamp") or rfc3339(self.clock())
+        md["finalizers"] = finalizers
+        return dict(obj, metadata=md)
 
     def _mark_for_foreground(self, key, rv: int, uid: str, epoch: int | None, request: WriteRequest | None) -> dict:
         """A foreground delete: ``deletionTimestamp`` and the ``foregroundDeletion`` finalizer, as one update
@@ -354,13 +379,12 @@ class Registry:
                 raise Conflict(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" cannot be deleted: the '
                                "precondition (uid, resourceVersion) does not match the object", kind=key[0],
                                name=key[2])
-            md = old["metadata"]
-            if FOREGROUND_FINALIZER in (md.get("finalizers") or ()) and md.get("deletionTimestamp"):
+            finalizers = list(old["metadata"].get("finalizers") or ())
+            if FOREGROUND_FINALIZER in finalizers and old["metadata"].get("deletionTimestamp"):
                 return self._decorate(old)
-            md["deletionTimestamp"] = md.get("deletionTimestamp") or rfc3339(self.clock())
-            md["finalizers"] = list(md.get("finalizers") or ()) + [FOREGROUND_FINALIZER]
+            marked = self._being_deleted(old, finalizers + [FOREGROUND_FINALIZER])
             try:  # no quota: a delete goes through on a full store
-                return self._write("update", key, old, rv_of(old), epoch, None, request)
+                return self._write("update", key, marked, rv_of(old), epoch, None, request)
             except Conflict:
                 if rv or attempt == DELETE_ATTEMPTS - 1:
                     raise

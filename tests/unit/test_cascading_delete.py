@@ -251,3 +251,32 @@ def test_removing_the_last_finalizer_of_an_object_being_deleted_deletes_it(clust
     held["metadata"]["finalizers"] = []
     assert cluster.api.simulate_put(f"{RCS}/held", json=held).status_code == 200
     assert cluster.api.simulate_get(f"{RCS}/held").status_code == 404
+
+
+def test_finalizers_of_its_own_hold_any_delete_until_an_update_removes_them(cluster):
+    r = cluster.api.simulate_post(PODS, json=dict(_pod("kept"), metadata={"name": "kept",
+                                                                          "finalizers": ["example.com/hold"]}))
+    assert r.status_code == 201
+    first = cluster.api.simulate_delete(f"{PODS}/kept")
+    assert first.status_code == 200 and first.json["metadata"]["deletionTimestamp"]
+    again = cluster.api.simulate_delete(f"{PODS}/kept")  # a second delete changes nothing
+    assert again.json["metadata"]["resourceVersion"] == first.json["metadata"]["resourceVersion"]
+    held = cluster.api.simulate_get(f"{PODS}/kept").json
+    assert held["metadata"]["finalizers"] == ["example.com/hold"]
+    # an RC held by its own finalizer, deleted in the background: its pods stay while it does
+    uid = cluster.create_rc("web")
+    cluster.sync_rcs()
+    rc = cluster.api.simulate_patch(f"{RCS}/web", headers={"Content-Type": "application/merge-patch+json"},
+                                    body=json.dumps({"metadata": {"finalizers": ["example.com/hold"]}})).json
+    assert cluster.api.simulate_delete(f"{RCS}/web").json["metadata"]["deletionTimestamp"]
+    cluster.collect()
+    assert sorted(map(str, cluster.pods().values())) == sorted(map(str, [None, uid, uid]))
+    rc = cluster.api.simulate_get(f"{RCS}/web").json
+    rc["metadata"]["finalizers"] = []
+    assert cluster.api.simulate_put(f"{RCS}/web", json=rc).status_code == 200
+    assert cluster.api.simulate_get(f"{RCS}/web").status_code == 404
+    cluster.collect()
+    assert list(cluster.pods()) == ["kept"]
+    held["metadata"]["finalizers"] = []
+    assert cluster.api.simulate_put(f"{PODS}/kept", json=held).status_code == 200
+    assert cluster.pods() == {}
