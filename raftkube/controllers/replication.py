@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader, StoreFull, Timeout
-from raftkube.model.objects import (ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of,
+from raftkube.model.objects import (RUNNING, name_of, namespace_of, pod_active, pod_node, pod_phase, rv_of,
                                     uid_of)
 from raftkube.model.selectors import selector_from_map
 
@@ -71,14 +71,14 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
                   pending_deletes: int = 0) -> tuple[int, list[dict]]:
     """(number of pods to create, pods to delete) so that ``rc`` has exactly ``spec.replicas`` active pods.
 
-    ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed. ``pending_creates``
+    ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed nor being deleted. ``pending_creates``
     are creates in flight (or not yet seen): they count against creating more, but never cause a delete,
     since a create's echo may already be among ``pods``; only pods that exist are ever surplus.
     ``burst`` (None: no bound) is the most creates, and separately deletes, outstanding at once:
     ``pending_creates``/``pending_deletes`` already count towards it.
     """
     replicas = int((rc.get("spec") or {}).get("replicas") or 0)
-    active = [p for p in pods if pod_phase(p) in ACTIVE_PHASES]
+    active = [p for p in pods if pod_active(p)]
     if len(active) > replicas:
         surplus = len(active) - replicas
         if burst is not None:
@@ -115,7 +115,7 @@ def claim_pods(rc: dict, pods: list[dict]) -> tuple[list[dict], list[dict]]:
         owner = controller_uid(p)
         if owner == uid:
             mine.append(p)
-        elif owner is None and pod_phase(p) in ACTIVE_PHASES:
+        elif owner is None and pod_active(p):
             orphans.append(p)
     return mine, orphans
 

@@ -15,8 +15,8 @@ from raftkube.model import validation
 from raftkube.config import DEFAULT_MAX_OBJECT_BYTES
 from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, RequestTooLarge,
                                    Timeout)
-from raftkube.model.objects import (ACTIVE_PHASES, DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of,
-                                    name_of, namespace_of, pod_phase, pod_ready, rv_of)
+from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
+                                    namespace_of, pod_active, pod_ready, rv_of)
 from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
@@ -136,8 +136,8 @@ class Registry:
         return obj
 
     def _count_replicas(self, rcs: list[dict]) -> None:
-        """RC status.replicas is computed on read: the pods matching the selector that are not terminated
-        (Succeeded/Failed pods do not count, so waits on the count end when one lingers); ``readyReplicas`` those
+        """RC status.replicas is computed on read: the pods matching the selector that are active (``pod_active``:
+        Succeeded/Failed pods do not count, so waits on the count end when one lingers, nor pods being deleted); ``readyReplicas`` those
         of them that are ready (``pod_ready``: Running, every container ready)."""
         if not rcs:
             return
@@ -167,7 +167,7 @@ class Registry:
             hit = cache.get(key)
             if hit is None or hit[0] != rv:
                 pod = decode_object(data, rv)
-                live = pod_phase(pod) in ACTIVE_PHASES
+                live = pod_active(pod)
                 hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None, pod_ready(pod))
             if hit[1] is not None:
                 out.append((hit[1], hit[2]))

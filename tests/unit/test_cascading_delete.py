@@ -280,3 +280,17 @@ def test_finalizers_of_its_own_hold_any_delete_until_an_update_removes_them(clus
     held["metadata"]["finalizers"] = []
     assert cluster.api.simulate_put(f"{PODS}/kept", json=held).status_code == 200
     assert cluster.pods() == {}
+
+
+def test_a_pod_being_deleted_is_not_counted_and_the_manager_replaces_it(cluster):
+    uid = cluster.create_rc("web", replicas=2)
+    cluster.sync_rcs()
+    doomed = sorted(cluster.pods())[0]
+    merge = {"Content-Type": "application/merge-patch+json"}
+    assert cluster.api.simulate_patch(f"{PODS}/{doomed}", headers=merge, body=json.dumps(
+        {"metadata": {"finalizers": ["example.com/hold"]}})).status_code == 200
+    assert cluster.api.simulate_delete(f"{PODS}/{doomed}").json["metadata"]["deletionTimestamp"]
+    assert cluster.api.simulate_get(f"{RCS}/web").json["status"]["replicas"] == 1
+    cluster.sync_rcs()
+    assert sorted(cluster.pods().values()) == [uid, uid, uid] and doomed in cluster.pods()
+    assert cluster.api.simulate_get(f"{RCS}/web").json["status"]["replicas"] == 2
