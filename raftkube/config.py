@@ -126,6 +126,8 @@ class ApiConfig:
     watch_buffer_bytes: int = 1024 * 1024
     #: an idle watch stream gets filler this often (clients and proxies see it is alive)
     watch_keepalive_s: float = 15.0
+    #: a v1 watch that asked for bookmarks (allowWatchBookmarks) gets a BOOKMARK this often (Kubernetes: ~1 min)
+    watch_bookmark_s: float = 60.0
     #: count and time API requests and serve Prometheus metrics on /metrics
     metrics: bool = True
 
@@ -338,8 +340,9 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
         if getattr(api, key) < 1:
             raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")
-    if not api.watch_keepalive_s > 0:
-        raise ConfigError(f"{file}: api.watch_keepalive_s must be positive, got {api.watch_keepalive_s}")
+    for key in ("watch_keepalive_s", "watch_bookmark_s"):
+        if not getattr(api, key) > 0:
+            raise ConfigError(f"{file}: api.{key} must be positive, got {getattr(api, key)}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
     if controllers.event_ttl_s <= 0:
         raise ConfigError(f"{file}: controllers.event_ttl_s must be positive, got {controllers.event_ttl_s}")

@@ -8,7 +8,9 @@ one decode), encodes each (encoder, revision, type) once, and queues the bytes o
 A watcher whose unsent bytes would pass ``max_buffer`` is dropped: its connection closes and the client
 watches again from its last resourceVersion (or relists on 410), as with a Kubernetes watch cache that
 overflows. Idle streams get ``keepalive_s`` filler, which is also how waitress' channel timeout and
-TCP notice a client that went away.
+TCP notice a client that went away. A watch that asked for bookmarks (``allowWatchBookmarks``) is brought up
+to the store's revision every ``bookmark_s`` and sent a BOOKMARK carrying it, so a client resuming there from an
+idle watch misses nothing and is not sent a 410.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class PumpLimits:
     watches_per_client: int = 1000  # per (user, remote address)
     max_buffer: int = 1024 * 1024  # unsent bytes per watch before it is dropped
     keepalive_s: float = 15.0
+    bookmark_s: float = 60.0  # a watch that asked for bookmarks gets one this often
 
 
 @dataclass(eq=False)
@@ -46,6 +49,9 @@ class Watcher:
     client: object
     sink: object = None
     last_write: float = field(default_factory=time.monotonic)
+    bookmark: Callable | None = None  # resourceVersion -> bytes (a BOOKMARK line); None: not asked for
+    last_bookmark: float = field(default_factory=time.monotonic)
+    ends_at: float | None = None  # time.monotonic() when the stream ends (the client's timeoutSeconds)
 
 
 class WatchPump:
@@ -169,7 +175,7 @@ class WatchPump:
                     for w in list(self._by_kind.get(kind, ())):
                         self._pull(w, memo, wakes)
                 if time.monotonic() >= next_sweep:
-                    self._sweep(wakes)
+                    self._sweep(wakes, memo)
                     next_sweep = time.monotonic() + 1.0
                 for wake in wakes:
                     wake()
@@ -253,15 +259,30 @@ class WatchPump:
         w.last_write = time.monotonic()
         wakes.add(sink.wake)
 
-    def _sweep(self, wakes: set) -> None:
-        """Once a second: drop watchers whose client went away, send filler to idle ones."""
-        idle_before = time.monotonic() - self.limits.keepalive_s
+    def _sweep(self, wakes: set, memo: dict) -> None:
+        """Once a second: drop watchers whose client went away, end those past their timeoutSeconds, bookmark
+        those due, send filler to idle ones."""
+        now = time.monotonic()
+        idle_before, bookmark_before = now - self.limits.keepalive_s, now - self.limits.bookmark_s
         for kind_set in list(self._by_kind.values()):
             for w in list(kind_set):
                 if not w.sink.alive():
                     self._drop(w, end=False)
+                elif w.ends_at is not None and now >= w.ends_at:
+                    wakes.add(w.sink.wake)
+                    self._drop(w, end=True)
+                elif w.bookmark is not None and w.last_bookmark <= bookmark_before:
+                    self._bookmark(w, memo, wakes)
                 elif w.last_write <= idle_before:
                     self._send(w, w.filler, wakes)
+
+    def _bookmark(self, w: Watcher, memo: dict, wakes: set) -> None:
+        """Bring ``w`` up to the store's revision (its events of the kind so far go first, or its 410), then
+        tell it that revision: every event of its kind up to it has been sent."""
+        w.last_bookmark = time.monotonic()
+        self._pull(w, memo, wakes)
+        if w in self._by_kind.get(w.feed.kind, ()):
+            self._send(w, w.bookmark(w.feed.cursor), wakes)
 
     def _end_all(self) -> None:
         wakes = set()

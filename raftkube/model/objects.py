@@ -168,6 +168,18 @@ def pod_phase(pod: dict) -> str:
     return (pod.get("status") or {}).get("phase") or PENDING
 
 
+def pod_active(pod: dict) -> bool:
+    """A pod an RC counts (Kubernetes' FilterActivePods): not Succeeded or Failed, and not being deleted."""
+    return pod_phase(pod) in ACTIVE_PHASES and not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def pod_ready(pod: dict) -> bool:
+    """Kubernetes' Ready condition of a pod: Running, with container statuses, every one of them ready."""
+    st = pod.get("status") or {}
+    statuses = st.get("containerStatuses") or ()
+    return st.get("phase") == RUNNING and bool(statuses) and all(c.get("ready") for c in statuses)
+
+
 def node_ready(node: dict) -> bool:
     for cond in (node.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "Ready":

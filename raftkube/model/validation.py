@@ -534,6 +534,19 @@ def validate_pod_update(old: dict, new: dict) -> None:
         raise invalid_error("Pod", _meta(new).get("name") or _meta(old).get("name") or "", causes)
 
 
+def validate_deleting_update(old: dict, new: dict) -> None:
+    """An object being deleted (``metadata.deletionTimestamp``) takes updates, as in Kubernetes, but no new
+    finalizers: ``Invalid`` naming them."""
+    if not _meta(old).get("deletionTimestamp"):
+        return
+    extra = sorted(set(_meta(new).get("finalizers") or ()) - set(_meta(old).get("finalizers") or ()))
+    if extra:
+        errs = FieldErrors()
+        errs.forbidden("metadata.finalizers", "no new finalizers can be added if the object is being deleted, "
+                       f"found new finalizers {extra}")
+        raise invalid_error(new["kind"], _meta(new).get("name") or "", errs.causes)
+
+
 TERMINAL_PHASES = (SUCCEEDED, FAILED)
 
 
