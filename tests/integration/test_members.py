@@ -190,3 +190,57 @@ def test_the_member_list_survives_a_restart_of_every_master(cluster):
     assert cluster.wait_ready(names=expected) in expected
     for name in expected:
         assert "m3" not in {m["name"] for m in members_of(cluster, name)["members"]}
+
+
+# ---- the rule pysyncobj does not keep: a change waits until the previous one is committed ---------------------
+
+def solo_store(tmp_path, name):
+    from raftkube.config import RaftConfig
+    from raftkube.state.raft import RaftStore
+    from raftkube.testing import free_ports
+    [port] = free_ports(1)
+    store = RaftStore(name, f"127.0.0.1:{port}", {}, tmp_path / name, "s" * 32, RaftConfig(), fsync=False)
+    poll_until(lambda: store.leadership.epoch, 10.0, what="the store leading")
+    return store
+
+
+def test_pysyncobj_appends_a_second_change_before_the_first_commits_and_reconfig_refuses_it(tmp_path):
+    """A cluster of one adds a master that is not running: the change cannot commit (it needs both). pysyncobj's
+    own addNodeToCluster appends a second change anyway (its ``__changeClusterIDx`` is never set); raftkube's
+    path refuses it while the first is pending (the refusal while it is in the log uncommitted: tests/unit)."""
+    from raftkube.model.errors import Conflict, NotLeader, Unavailable
+    from raftkube.state.members import record
+    from raftkube.testing import free_ports
+    a, b, c, d = free_ports(4)
+    raw = solo_store(tmp_path, "raw")
+    try:
+        answers = []
+        raw._raft.addNodeToCluster(f"127.0.0.1:{a}", callback=lambda r, e: answers.append(e))
+        raw._raft.addNodeToCluster(f"127.0.0.1:{b}", callback=lambda r, e: answers.append(e))
+        poll_until(lambda: len(raw._raft.otherNodes) == 2, 5, what="both changes in effect")
+        assert answers == []  # neither committed, neither refused: two uncommitted changes in the log
+    finally:
+        raw.close()
+    store = solo_store(tmp_path, "solo")
+    try:
+        out = []
+        first = threading.Thread(target=lambda: out.append(_attempt(store, record("x1", "127.0.0.1", c, c))))
+        first.start()
+        poll_until(lambda: len(store._raft.otherNodes) == 1, 5, what="the first change in effect")
+        second = _attempt(store, record("x2", "127.0.0.1", d, d))
+        assert isinstance(second, Conflict) and "in progress (adding x1)" in second.message
+        first.join()
+        assert isinstance(out[0], Unavailable), out  # it cannot commit: x1 is not running
+        # the leader of a two-member configuration hearing no one stepped down; the change stays in its log
+        third = _attempt(store, record("x2", "127.0.0.1", d, d))
+        assert isinstance(third, NotLeader) and len(store._raft.otherNodes) == 1
+    finally:
+        store.close()
+
+
+def _attempt(store, rec):
+    from raftkube.model.errors import ApiError
+    try:
+        return store.change_members("add", rec, 1.0)
+    except ApiError as exc:
+        return exc
