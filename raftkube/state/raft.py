@@ -257,7 +257,9 @@ class RaftStore:
             members = self._snapshot_members(doc)
             self._members.reset(members, max(prev_entry[1], last_entry[1]))
         log.info("loaded snapshot at revision %d", self._machine.revision)
-        return tuple(prev_entry), tuple(last_entry), {member_records.address(r) for r in members.values()}
+        # the others (pysyncobj compares the addresses with its own Node, so it would keep this master's as a peer)
+        return tuple(prev_entry), tuple(last_entry), {member_records.address(r) for n, r in members.items()
+                                                      if n != self.name}
 
     # ---- tick-thread callbacks: only set flags ----------------------------------------------
     def _on_state_changed(self, old: int, new: int) -> None:

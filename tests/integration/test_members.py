@@ -10,7 +10,9 @@ import requests
 
 from raftkube.testing import MasterCluster, pod_body, poll_until
 from raftkube.testing.load import Writers
+from raftkube.testing.cluster import running_cluster
 from raftkube.testing.processes import CLI
+from tests.conftest import call_failed
 
 PODS = "/api/v1beta1/pods"
 
@@ -68,7 +70,13 @@ def assert_members(cluster, names, expected) -> None:
             if view["raftPeers"] != sorted(a for n, a in addresses.items() if n != name):
                 return False
         return True
-    poll_until(ok, 20, what=f"members of {names} == {sorted(expected)}")
+    try:
+        poll_until(ok, 20, what=f"members of {names} == {sorted(expected)}")
+    except AssertionError:
+        for name in names:
+            view = members_of(cluster, name)
+            print(name, [m["name"] for m in view["members"]], view["raftPeers"])
+        raise
 
 
 def test_add_a_fourth_master_under_load_then_remove_an_original(cluster):
@@ -168,10 +176,25 @@ def test_refused_membership_changes(cluster, tmp_path):
         solo.close()
 
 
-def test_the_member_list_survives_a_restart_of_every_master(cluster):
+#: snapshots every few seconds: a joining master gets one, and restarts load their member list from them
+SNAPSHOTS = "[raft]\nlog_compaction_min_entries = 20\nlog_compaction_min_time_s = 3\n"
+
+
+def test_the_member_list_survives_a_restart_of_every_master(tmp_path, request):
+    with running_cluster(tmp_path, extra_toml=SNAPSHOTS, failed=lambda: call_failed(request)) as cluster:
+        check_restarts(cluster)
+
+
+def check_restarts(cluster):
     cluster.leader()
-    add(cluster, "m4", via="m1")
-    poll_until(lambda: cluster.raft("m4")["ready"], 30, what="m4 caught up")
+    with Writers(cluster.urls) as writers:
+        writers.wait_for(100)
+        poll_until(lambda: all(cluster.raft(n)["snapshots"]["count"] for n in cluster.names), 30,
+                   what="a snapshot on every master")
+        add(cluster, "m4", via="m1")
+        poll_until(lambda: cluster.raft("m4")["ready"], 30, what="m4 caught up")
+        writers.wait_for(len(writers.acked) + 100)
+    assert (cluster.data_dir("m4") / "raft.dump").exists()  # it started from the leader's snapshot
     assert cli(cluster.workdir, "members", "remove", "m3").returncode == 0
     assert cluster.stop("m3") in (0, -15)
     expected = ["m1", "m2", "m4"]
@@ -190,6 +213,7 @@ def test_the_member_list_survives_a_restart_of_every_master(cluster):
     assert cluster.wait_ready(names=expected) in expected
     for name in expected:
         assert "m3" not in {m["name"] for m in members_of(cluster, name)["members"]}
+    assert_every_write_on(cluster, expected, writers)
 
 
 # ---- the rule pysyncobj does not keep: a change waits until the previous one is committed ---------------------
