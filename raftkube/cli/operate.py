@@ -109,8 +109,9 @@ def transfer_leader(name: str, server: str | None, timeout_s: float) -> None:
 
 
 def _on_leader(client: HttpClient, method: str, path: str, body: dict | None = None) -> dict:
-    """``method path`` on the leader (found through ``client``'s master), again at the new one if it changed."""
-    deadline = time.monotonic() + REQUEST_RETRY_S
+    """``method path`` on the leader (found through ``client``'s master), again at the new one if it changed
+    (for up to 15 s: removing the leader moves the leadership first)."""
+    deadline = time.monotonic() + 15.0
     while True:
         view, leader = _members(client)
         leader = HttpClient([leader.current_url], timeout_s=10.0, retry_for_s=0.0, credentials=client.credentials)

@@ -457,12 +457,7 @@ class RaftStore:
         if self._leader_term() is None:
             raise NotLeader(f"master {self.name} is not the leader; ask the leader to change the members")
         if op == "rem" and rec["name"] == self.name:
-            # pysyncobj cannot remove its own leader: hand the leadership over, the caller asks the new leader
-            peers = {a: m for a, m in self._raft.peer_progress().items()}
-            target = max(peers, key=lambda a: peers[a]["matchIndex"] or 0)
-            out = self.transfer_leadership(self._names()[target], min(timeout_s, 10.0))
-            raise NotLeader(f"master {self.name} was the leader: it handed the leadership to {out['leader']} "
-                            f"so that it can be removed; ask {out['leader']}")
+            raise NotLeader(self._hand_over_for_removal(timeout_s))
         started = time.monotonic()
         pending = self._raft.reconfig.start(op, rec, timeout_s)
         self._raft.wake()
@@ -482,6 +477,23 @@ class RaftStore:
         if kind == reconfig.NOT_LEADER:
             raise NotLeader(f"master {self.name} is not the leader any more; ask the new leader")
         raise Unavailable(f"membership change failed: {message}", retry_after_s=1.0)
+
+    def _hand_over_for_removal(self, timeout_s: float) -> str:
+        """pysyncobj cannot remove its own leader: hand the leadership to the most up-to-date peer (again if an
+        election gave it back to this master); the caller asks the new leader to remove this one."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            progress = self._raft.peer_progress()
+            if not progress:
+                raise NotLeader(f"master {self.name} is not the leader any more; ask the new leader")
+            target = max(progress, key=lambda a: progress[a]["matchIndex"] or 0)
+            out = self.transfer_leadership(self._names()[target], max(1.0, min(5.0, deadline - time.monotonic())))
+            if out["leader"] != self.name:
+                return (f"master {self.name} was the leader: it handed the leadership to {out['leader']} so that it "
+                        f"can be removed; ask {out['leader']}")
+            if time.monotonic() > deadline:
+                raise Unavailable(f"master {self.name} is the leader and could not hand the leadership over to be "
+                                  "removed (elections gave it back); retry", retry_after_s=1.0)
 
     def transfer_leadership(self, target: str, timeout_s: float) -> dict:
         """Hand the leadership to master ``target`` (state/transfer.py); returns once it leads, with timings."""

@@ -162,6 +162,10 @@ def test_refused_membership_changes(cluster, tmp_path):
             assert "in progress" in a.json()["message"] or "not committed yet" in a.json()["message"], a.text
     added = {a.json()["member"]["name"] for a in answers if a.status_code == 201}
     assert {m["name"] for m in members_of(cluster, leader)["members"]} == set(cluster.names) | added
+    # a master that was not added cannot join
+    out = cli(wd, "master", "m9", "--join", cluster.url(follower), "--config", cluster.config)
+    assert out.returncode == 1 and "the cluster has no master m9" in out.stderr, out.stderr[-500:]
+    assert not (cluster.workdir / "data" / "m9").exists()
     # the last master cannot be removed
     (tmp_path / "solo").mkdir()
     solo = MasterCluster(tmp_path / "solo", n=1)
