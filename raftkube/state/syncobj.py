@@ -20,6 +20,10 @@ raftkube relies on more of pysyncobj than its public API, all of it here:
   ReadIndex messages (``state/readindex.py``) travel on the Raft connections and vote requests can be
   dropped before pysyncobj sees them; ``SyncObj.__pipeNotifier`` wakes the tick thread; ``SyncObj.__noopIDx``
   tells when the leader's first entry of its term is committed;
+- membership (state/reconfig.py, state/members.py): ``dynamicMembershipChange`` with changes proposed through
+  ``_applyCommand(..., _COMMAND_TYPE.MEMBERSHIP)`` only after raftkube's checks; ``SyncObj.__doApplyCommand``
+  (name-mangled) is overridden so that a committed change is not applied a second time; the transport's utility
+  ``add``/``remove`` callbacks are replaced by a refusal;
 - a log filter for one CRITICAL message pysyncobj 0.3.17 logs in a harmless case;
 - the Raft port against abuse (``state/raftport.py``: subclasses of its TcpConnection and TcpServer that the
   transport is made to create; the handshake deadline runs as a tick callback).
@@ -296,7 +300,6 @@ class RaftNode(SyncObj):
         self._stopping = threading.Event()
         self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
         self.transfer = LeaderTransfer(self)
-        self.members = members
         self.reconfig = Reconfig(self, members) if members is not None else None
         conf.autoTick = False
         _JOURNALS[conf.journalFile] = journal
