@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -39,26 +40,61 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def _join_seed(config, name: str, url: str, wait_s: float = 10.0) -> dict[str, dict]:
+    """The member list of the cluster at ``url`` (``GET /raft/members``), which must name ``name``: records
+    (state/members.py) to seed this master's new data directory with. An https URL is verified with the cluster
+    CA in --config's pki and asked with its admin token."""
+    from raftkube.pki import Pki
+    creds = Credentials()
+    if url.startswith("https://"):
+        pki = Pki(config.pki_dir)
+        creds = Credentials(ca_file=str(pki.ca_cert), token=pki.token_of("admin"))
+    client = HttpClient([url], timeout_s=10.0, retry_for_s=5.0, credentials=creds)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            view = client.request("GET", "/raft/members").json()
+        except Exception as exc:
+            raise click.ClickException(f"--join {url}: {exc}") from None
+        seed = {m["name"]: {"name": m["name"], "host": m["host"], "apiPort": m["apiPort"],
+                            "raftPort": m["raftPort"], "securePort": m.get("securePort", 0)}
+                for m in view["members"]}
+        if name in seed:
+            return seed
+        if time.monotonic() > deadline:  # the add may still be on its way to the master asked
+            raise click.ClickException(f"--join {url}: the cluster has no master {name} (members: "
+                                       f"{', '.join(sorted(seed))}); add it first: raftkube members add {name} "
+                                       "--host H --api-port P --raft-port R")
+        time.sleep(0.2)
+
+
 @click.command()
 @click.argument("name")
 @click.option("--config", "config_path", default="cluster.toml", show_default=True,
               help="cluster description (masters, ports, data directory)")
+@click.option("--join", "join_url", default=None, metavar="URL",
+              help="a new master: the API URL of any master of the cluster, to learn the member list from (after "
+                   "`raftkube members add NAME ...`); the cluster's secret and pki come from --config's data_dir")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
-def master(name: str, config_path: str, verbose: bool) -> None:
+def master(name: str, config_path: str, join_url: str | None, verbose: bool) -> None:
     """Run master NAME of the cluster: Raft replica of the store and the REST API.
 
-    Example: raftkube master m1 --config cluster.toml
+    A master added at runtime starts with --join URL once; afterwards its data directory holds the member list.
+
+    Examples: raftkube master m1 --config cluster.toml; raftkube master m4 --join http://127.0.0.1:8080
     """
     setup_logging(verbose)
     try:
         config = load(config_path)
-        config.master(name)
+        if join_url is None and not config.master_dir(name).is_dir():
+            config.master(name)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    seed = _join_seed(config, name, join_url) if join_url else None
     from raftkube.master import StartError, run_master
     stop = stop_on_signals()
     try:
-        run_master(config, name, stop)
+        run_master(config, name, stop, seed)
     except (ConfigError, StartError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
