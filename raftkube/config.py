@@ -96,9 +96,6 @@ class RaftConfig:
     #: Python's GIL switch interval in a master process: short, so the Raft tick thread is not starved by
     #: busy API threads (see master.py)
     gil_switch_interval_s: float = 0.001
-    #: every thread of a master but the Raft tick thread runs SCHED_BATCH on Linux: a thread woken by another
-    #: does not preempt it while it holds the GIL (state/cpusched.py)
-    sched_batch: bool = True
     #: events each master keeps for watch resume; older resourceVersions get 410 Gone
     watch_ring: int = 100_000
     #: an incoming Raft connection must prove it knows the cluster secret and name its master within this time

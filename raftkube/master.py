@@ -20,7 +20,6 @@ from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_cre
 from raftkube.controllers.manager import ControllerManager
 from raftkube.pki import Pki
 from raftkube.registry import LocalClient, Registry
-from raftkube.state.cpusched import batch_process
 from raftkube.state.journal import JournalCorrupt
 from raftkube.state.raft import RaftStore
 from raftkube.state.syncobj import UnsupportedLibrary
@@ -100,8 +99,6 @@ class Master:
             if cpu is not None:
                 pin_process(cpu)  # first, so that every thread started below inherits it
                 log.info("master %s runs on CPU %d (cpu = %r)", me.name, cpu, me.cpu)
-        if cfg.raft.sched_batch and batch_process():  # before any thread starts: they inherit it
-            log.info("master %s: threads run SCHED_BATCH, the Raft tick thread SCHED_OTHER", me.name)
         # The Raft tick thread shares the GIL with every API and controller thread. With the default 5 ms
         # switch interval a busy API starved it past the election timeout (leader changes under load);
         # a shorter interval lets it in promptly for a small throughput cost.

@@ -320,7 +320,6 @@ class RaftStore:
             "proposals": dict(self._proposer.stats),  # entries this master proposed and the writes they carried
             "raftPort": self._raft.port_stats(),  # Raft connections in their handshake, refusals (raftport.py)
             "journal": self._raft.durability(),  # syncs: how many, p50/p99 latency, entries per sync
-            "scheduling": self._raft.scheduling(),  # SCHED_BATCH threads, the tick thread SCHED_OTHER (cpusched.py)
             "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
             "elections": self._raft.elections.as_dict(),  # elections in a row without a leader, back-off

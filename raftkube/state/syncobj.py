@@ -45,7 +45,6 @@ from pysyncobj import tcp_connection as _tcp_connection
 from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 
 from raftkube.state.ackgate import AckGate
-from raftkube.state.cpusched import normal_this_thread, policy_name
 from raftkube.state.election import ElectionBackoff
 from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
@@ -336,13 +335,10 @@ class RaftNode(SyncObj):
         self.addOnTickCallback(self.transfer.on_tick)
         self.port_guard = PortGuard(self._transport, port_limits)
         self.addOnTickCallback(self.port_guard.on_tick)
-        self.tick_thread_id: int | None = None  # the OS thread id, once it runs
         self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
         self._tick_thread.start()
 
     def _tick_loop(self) -> None:
-        self.tick_thread_id = threading.get_native_id()
-        normal_this_thread()  # a SCHED_BATCH master's tick thread still preempts when a message wakes it
         started = False
         try:
             while not self._stopping.is_set():
@@ -433,11 +429,6 @@ class RaftNode(SyncObj):
                 "syncedIndex": self.journal.synced_index(),
                 "acksHeld": self._acks_out.stats["held"] + self._acks_in.stats["held"],
                 "acksDropped": self._acks_out.stats["dropped"] + self._acks_in.stats["dropped"]}
-
-    def scheduling(self) -> dict:
-        """The scheduling policy of this process's main thread and of the tick thread, for /raft (cpusched.py)."""
-        tid = self.tick_thread_id
-        return {"process": policy_name(os.getpid()), "tickThread": policy_name(tid) if tid else None}
 
     def port_stats(self) -> dict:
         """The Raft port's guard, for /raft: connections in their handshake, refusals of this process by kind."""
