@@ -481,6 +481,8 @@ def main(argv=None) -> int:
                     help="over TLS: raftkube's secure ports (admin token) vs etcd with --cert-file/--key-file")
     ap.add_argument("--raft", action="append", default=[], metavar="KEY=VALUE",
                     help="a [raft] setting of the masters, e.g. max_inflight=2 (repeatable; for A/B runs)")
+    ap.add_argument("--master-cpu", default="auto",
+                    help="the masters' cpu setting: auto (each pinned to one CPU, the default), none, or a CPU number")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 1.0, 0.3
@@ -511,6 +513,11 @@ def main(argv=None) -> int:
         if args.raft:
             extra += "\n[raft]\n" + "".join(f"{kv.strip()}\n" for kv in args.raft)
         cluster = MasterCluster(workdir / "raftkube", secure=args.tls, extra_toml=extra)
+        if args.master_cpu != "auto":  # every [[masters]] table gets the setting (config.py: cpu)
+            text = cluster.config.read_text()
+            for name in cluster.names:
+                text = text.replace(f'name = "{name}"\n', f'name = "{name}"\ncpu = "{args.master_cpu}"\n')
+            cluster.config.write_text(text)
         tls = {}  # system -> the clients' TLS settings
         if args.tls:
             from raftkube.pki import Pki
