@@ -50,18 +50,24 @@ def _no_constant(name: str):
     raise BadRequest(f"the request body contains {name}, which is not a JSON number")
 
 
-def _int(digits: str) -> int:
-    v = int(digits)
+def _checked_int(v: int) -> int:
     if not INT_MIN <= v <= INT_MAX:
         raise BadRequest(f"the number {v} in the request body is out of range (64-bit integers)")
     return v
 
 
-def _float(digits: str) -> float:
-    v = float(digits)
-    if not math.isfinite(v):  # 1e999
+def _checked_float(v: float) -> float:
+    if not math.isfinite(v):  # NaN, Infinity, or 1e999 in JSON
         raise BadRequest("the request body contains a non-finite number (NaN or Infinity)")
     return v
+
+
+def _int(digits: str) -> int:
+    return _checked_int(int(digits))
+
+
+def _float(digits: str) -> float:
+    return _checked_float(float(digits))
 
 
 def _small(text: str) -> bool:
@@ -123,11 +129,9 @@ def check(value, yaml_types: bool = False) -> None:
         elif isinstance(v, bool) or v is None:
             pass
         elif isinstance(v, int):
-            if not INT_MIN <= v <= INT_MAX:
-                raise BadRequest(f"the number {v} in the request body is out of range (64-bit integers)")
+            _checked_int(v)
         elif isinstance(v, float):
-            if not math.isfinite(v):
-                raise BadRequest("the request body contains a non-finite number (NaN or Infinity)")
+            _checked_float(v)
         elif isinstance(v, dict):
             if len(v) > MAX_KEYS:
                 raise BadRequest(f"an object in the request body has more than {MAX_KEYS} keys")
