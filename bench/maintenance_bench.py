@@ -121,31 +121,30 @@ def remove_master(cluster: MasterCluster, name: str) -> None:
         stop(cluster, name)
 
 
+def _gap(writers: Writers, action) -> float:
+    """The longest write gap around ``action()`` (with MARGIN_S of writes before and after it)."""
+    time.sleep(MARGIN_S)
+    start = time.monotonic() - MARGIN_S
+    action()
+    time.sleep(MARGIN_S)
+    return writers.longest_gap(start, time.monotonic())
+
+
 def membership_round(cluster: MasterCluster, writers: Writers, first: int) -> dict:
     """Add a master, remove an original follower, replace a killed one whose data is gone: the gap of each."""
-    gaps = {}
-    time.sleep(MARGIN_S)
-    start = time.monotonic() - MARGIN_S
-    add_master(cluster, writers, f"m{first}")
-    time.sleep(MARGIN_S)
-    gaps["add"] = writers.longest_gap(start, time.monotonic())
+    gaps = {"add": _gap(writers, lambda: add_master(cluster, writers, f"m{first}"))}
     leader = cluster.wait_ready()
     victim = next(n for n in cluster.running() if n != leader)
-    time.sleep(MARGIN_S)
-    start = time.monotonic() - MARGIN_S
-    remove_master(cluster, victim)
-    time.sleep(MARGIN_S)
-    gaps["remove"] = writers.longest_gap(start, time.monotonic())
+    gaps["remove"] = _gap(writers, lambda: remove_master(cluster, victim))
     leader = cluster.wait_ready()
     dead = next(n for n in cluster.running() if n != leader)
-    time.sleep(MARGIN_S)
-    start = time.monotonic() - MARGIN_S
-    cluster.kill(dead)
-    shutil.rmtree(cluster.data_dir(dead))
-    remove_master(cluster, dead)
-    add_master(cluster, writers, f"m{first + 1}")
-    time.sleep(MARGIN_S)
-    gaps["replace"] = writers.longest_gap(start, time.monotonic())
+
+    def replace():
+        cluster.kill(dead)
+        shutil.rmtree(cluster.data_dir(dead))
+        remove_master(cluster, dead)
+        add_master(cluster, writers, f"m{first + 1}")
+    gaps["replace"] = _gap(writers, replace)
     return {k: round(v, 3) for k, v in gaps.items()}
 
 
