@@ -27,8 +27,7 @@ campaigns only once a majority runs it, while the others elect as before.
 
 from __future__ import annotations
 
-import time
-from typing import Callable, Protocol
+from typing import Protocol
 
 ASK, ANSWER = "rk_pre_vote", "rk_pre_vote_answer"
 TYPES = frozenset((ASK, ANSWER))
@@ -53,22 +52,23 @@ def _node_id(node) -> str:
 
 
 class PreVote:
-    def __init__(self, view: PreVoteView, *, valid_s: float, clock: Callable[[], float] = time.monotonic):
-        """``valid_s``: how long a won pre-vote lets the master campaign (it does so at the next tick)."""
+    def __init__(self, view: PreVoteView):
         self.view = view
-        self.valid_s = valid_s
-        self.clock = clock
         self._term: int | None = None      # the term proposed by the round in progress
         self._granted: set[str] = set()
-        self._won: tuple[int, float] | None = None  # (term, when)
+        self._won: int | None = None       # the term a majority said yes to, until a leader is heard
         # rounds started, rounds won, pre-votes this master granted and refused to others
         self.stats = {"rounds": 0, "won": 0, "granted": 0, "refused": 0}
 
     # ---- candidate --------------------------------------------------------------------------
     def may_campaign(self) -> bool:
-        """True if a majority said yes to ``term + 1`` just now: let pysyncobj start the election."""
-        won = self._won
-        return won is not None and won[0] == self.view.term() + 1 and self.clock() - won[1] <= self.valid_s
+        """True if a majority said yes to ``term + 1`` and no leader was heard since: let pysyncobj start the
+        election."""
+        return self._won is not None and self._won == self.view.term() + 1
+
+    def leader_heard(self) -> None:
+        """An append_entries of the current term (or newer) arrived: a won pre-vote is void."""
+        self._won = None
 
     def start(self) -> None:
         """This master's election deadline passed: ask every peer about ``term + 1``."""
@@ -88,7 +88,7 @@ class PreVote:
         return (len(self._granted) + 1) * 2 > len(self.view.peers()) + 1
 
     def _win(self) -> None:
-        self._won = (self._term, self.clock())
+        self._won = self._term
         self.stats["won"] += 1
         self.view.campaign()
 

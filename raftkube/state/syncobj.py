@@ -280,7 +280,7 @@ class RaftNode(SyncObj):
         self.journal = journal
         self.ticks = TickGaps()
         self.elections = ElectionBackoff(conf.raftMinTimeout, conf.raftMaxTimeout, election_backoff_cap)
-        self.prevote = PreVote(self, valid_s=conf.raftMinTimeout)
+        self.prevote = PreVote(self)
         self._tick_period_s = tick_period_s
         self._stopping = threading.Event()
         self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
@@ -341,6 +341,7 @@ class RaftNode(SyncObj):
                     pysyncobj_handler(node, message)
             elif self.reads.admit(node, message):
                 if message.get("type") == "append_entries" and message.get("term", -1) >= self.raftCurrentTerm:
+                    self.prevote.leader_heard()
                     message = trim_known_entries(journal, message)
                 pysyncobj_handler(node, message)
 

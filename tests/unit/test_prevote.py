@@ -35,20 +35,12 @@ class FakeNode:
         self.campaigns += 1
 
 
-class Clock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self):
-        return self.t
-
-
 def ask(term=4, index=10, last_term=3):
     return {"type": ASK, "term": term, "last_log_index": index, "last_log_term": last_term}
 
 
 def answer_to(node: FakeNode, message: dict) -> dict:
-    pv = PreVote(node, valid_s=0.3)
+    pv = PreVote(node)
     pv.on_message("a", message)
     [(to, reply)] = node.sent
     assert to == "a" and reply["type"] == ANSWER
@@ -84,8 +76,8 @@ def test_malformed_asks_are_refused():
 
 
 def test_a_majority_of_pre_votes_starts_the_election_once():
-    node, clock = FakeNode(term=3, peers=("b", "c")), Clock()
-    pv = PreVote(node, valid_s=0.3, clock=clock)
+    node = FakeNode(term=3, peers=("b", "c"))
+    pv = PreVote(node)
     pv.start()
     assert [m["term"] for _, m in node.sent] == [4, 4] and {n for n, _ in node.sent} == {"b", "c"}
     assert node.sent[0][1]["last_log_index"] == 10 and node.sent[0][1]["last_log_term"] == 3
@@ -94,13 +86,13 @@ def test_a_majority_of_pre_votes_starts_the_election_once():
     assert node.campaigns == 1 and pv.may_campaign()
     pv.on_message("c", {"type": ANSWER, "term": 4, "granted": True, "current_term": 3})
     assert node.campaigns == 1
-    clock.t += 0.5  # a win is for the next tick, not for a later election
+    pv.leader_heard()  # a leader's heartbeat before the election started: the win is void
     assert not pv.may_campaign()
 
 
 def test_refusals_and_stale_answers_do_not_start_an_election():
     node = FakeNode(term=3, peers=("b", "c", "d", "e"))
-    pv = PreVote(node, valid_s=0.3, clock=Clock())
+    pv = PreVote(node)
     pv.start()
     pv.on_message("b", {"type": ANSWER, "term": 4, "granted": True, "current_term": 3})
     pv.on_message("b", {"type": ANSWER, "term": 4, "granted": True, "current_term": 3})  # counted once
@@ -113,7 +105,7 @@ def test_refusals_and_stale_answers_do_not_start_an_election():
 
 def test_a_won_pre_vote_is_void_once_the_term_moved():
     node = FakeNode(term=3, peers=("b", "c"))
-    pv = PreVote(node, valid_s=0.3, clock=Clock())
+    pv = PreVote(node)
     pv.start()
     pv.on_message("b", {"type": ANSWER, "term": 4, "granted": True, "current_term": 3})
     node._term = 4  # a leader of term 4 was heard meanwhile
@@ -122,7 +114,7 @@ def test_a_won_pre_vote_is_void_once_the_term_moved():
 
 def test_a_refusal_with_a_higher_term_is_adopted():
     node = FakeNode(term=3, peers=("b", "c"))
-    pv = PreVote(node, valid_s=0.3, clock=Clock())
+    pv = PreVote(node)
     pv.start()
     pv.on_message("b", {"type": ANSWER, "term": 4, "granted": False, "current_term": 7})
     assert node.adopted == [7] and node.campaigns == 0
@@ -133,6 +125,6 @@ def test_a_refusal_with_a_higher_term_is_adopted():
 
 def test_a_cluster_of_one_needs_no_answer():
     node = FakeNode(peers=())
-    pv = PreVote(node, valid_s=0.3, clock=Clock())
+    pv = PreVote(node)
     pv.start()
     assert node.campaigns == 1 and not node.sent
