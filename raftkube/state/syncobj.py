@@ -506,6 +506,13 @@ class RaftNode(SyncObj):
         self._SyncObj__raftElectionDeadline = 0
         self.wake()
 
+    def hold_election(self) -> None:
+        """After granting a pre-vote: no election of this master for half the shortest timeout (state/prevote.py).
+        Delaying an election is always safe."""
+        hold_until = raft_clock() + 0.5 * self.elections.min_s
+        if self._SyncObj__raftElectionDeadline < hold_until:
+            self._SyncObj__raftElectionDeadline = hold_until
+
     # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
     def term(self) -> int:
         return self.raftCurrentTerm

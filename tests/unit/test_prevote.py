@@ -10,6 +10,7 @@ class FakeNode:
         self._term, self._last_log, self._peers, self._leader_recent = term, last_log, list(peers), leader_recent
         self.sent: list[tuple[str, dict]] = []
         self.campaigns = 0
+        self.holds = 0
         self.adopted: list[int] = []
 
     def term(self):
@@ -34,6 +35,9 @@ class FakeNode:
     def campaign(self):
         self.campaigns += 1
 
+    def hold_election(self):
+        self.holds += 1
+
 
 def ask(term=4, index=10, last_term=3):
     return {"type": ASK, "term": term, "last_log_index": index, "last_log_term": last_term}
@@ -52,6 +56,13 @@ def test_a_peer_that_heard_no_leader_grants_a_pre_vote_and_changes_nothing():
     reply = answer_to(node, ask(term=4, index=10, last_term=3))
     assert reply == {"type": ANSWER, "term": 4, "granted": True, "current_term": 3}
     assert node.term() == 3 and not node.adopted and node.campaigns == 0
+    assert node.holds == 1  # it gives the candidate a moment before campaigning itself
+
+
+def test_a_refusal_holds_nothing():
+    node = FakeNode(leader_recent=True)
+    answer_to(node, ask())
+    assert node.holds == 0
 
 
 def test_a_peer_that_hears_its_leader_refuses():
