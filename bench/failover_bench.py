@@ -16,6 +16,15 @@ Then it restarts the killed master and waits until all 3 are ready with one lead
 until every master reports every Raft peer connected, before the next trial. The rejoin columns show how long
 that took, how far the term moved while the killed master rejoined, and how many writes failed meanwhile.
 Targets (issue 15, with the journal synced): median write <= 0.45 s, max write <= 0.9 s.
+
+    python bench/failover_bench.py --cold-start --trials 5
+
+--cold-start: each trial kills all 3 masters with SIGKILL (as a power loss of the whole cluster, without losing
+the page cache), starts all 3 again and measures, from the instant before the first start, the first create
+issued after it that was answered 200 (`write`) and the first /raft of a leader (`leader`). Target (issue 20,
+`raftkube verify`'s recovery after a power loss of all masters): write <= 3 s. It also prints when the second
+and third masters' APIs first answered (`2nd API`, `3rd API`) and `write - 2nd API`, the part after a majority
+of processes was up (election and first commit; the rest is Python starting the masters).
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from raftkube.testing import MasterCluster, pod_body  # noqa: E402
 PODS = "/api/v1beta1/pods"
 TARGET_MEDIAN_S = 0.45
 TARGET_MAX_S = 0.9
+TARGET_COLD_START_S = 3.0
 
 
 class Writer:
@@ -61,6 +71,16 @@ class Writer:
         for t in self.threads:
             t.start()
         return self
+
+    def wait_flowing(self, trial: int) -> int:
+        """Before a kill: wait for 20 more acknowledged writes; the count of acknowledged writes before them."""
+        n0 = len(self.acked)
+        t_wait = time.monotonic() + 10
+        while len(self.acked) < n0 + 20 and time.monotonic() < t_wait:
+            time.sleep(0.01)
+        if len(self.acked) < n0 + 20:
+            raise RuntimeError(f"trial {trial}: writer made no progress before the kill")
+        return n0
 
     def __exit__(self, *exc):
         self.stop_ev.set()
@@ -127,13 +147,7 @@ def run_trial(cluster: MasterCluster, writer: Writer, idx: int, deadline_s: floa
     leader = cluster.wait_ready(timeout_s=60)
     st = cluster.raft(leader)
     old_term = st["term"]
-    # make sure the writer is flowing before the kill
-    n0 = len(writer.acked)
-    t_wait = time.monotonic() + 10
-    while len(writer.acked) < n0 + 20 and time.monotonic() < t_wait:
-        time.sleep(0.01)
-    if len(writer.acked) < n0 + 20:
-        raise RuntimeError(f"trial {idx}: writer made no progress before the kill")
+    n0 = writer.wait_flowing(idx)
     survivors = [n for n in cluster.names if n != leader]
     t_kill = time.monotonic()
     cluster.kill(leader)
@@ -217,6 +231,70 @@ def run_trial(cluster: MasterCluster, writer: Writer, idx: int, deadline_s: floa
     return res
 
 
+def run_cold_start(cluster: MasterCluster, writer: Writer, idx: int, deadline_s: float) -> dict:
+    """Kill -9 every master, start them all again; time the first leader and the first acknowledged write."""
+    cluster.wait_ready(names=list(cluster.names), timeout_s=60)
+    writer.wait_flowing(idx)
+    for name in list(cluster.names):
+        cluster.kill(name)
+    n1 = len(writer.acked)
+    t_start = time.monotonic()
+    for name in cluster.names:
+        cluster.start(name)
+    t_started = time.monotonic() - t_start
+    t_leader = t_write = None
+    t_up: dict[str, float] = {}
+    end = t_start + deadline_s
+    while time.monotonic() < end and (t_leader is None or t_write is None or len(t_up) < len(cluster.names)):
+        for n in cluster.names:
+            if t_leader is not None and n in t_up:
+                continue
+            s = raft_status(cluster.api_ports[n], 0.5)
+            if s is not None:
+                t_up.setdefault(n, time.monotonic() - t_start)
+            if s and s.get("role") == "leader" and t_leader is None:
+                t_leader = time.monotonic() - t_start
+        if t_write is None:
+            after = [a for a in writer.acked[n1:] if a[0] >= t_start]
+            if after:
+                t_write = min(a[1] for a in after) - t_start
+        time.sleep(0.01)
+    up = sorted(t_up.values())
+    return {"trial": idx, "write_s": t_write, "leader_s": t_leader, "spawn_s": t_started,
+            "second_up_s": up[1] if len(up) > 1 else None, "all_up_s": up[-1] if len(up) == len(cluster.names) else None}
+
+
+def cold_start_main(cluster: MasterCluster, writer: Writer, args) -> int:
+    print(f"{'#':>2s}  {'spawn s':>7s}  {'2nd API s':>9s}  {'3rd API s':>9s}  {'leader s':>8s}  {'write s':>7s}"
+          f"  {'write - 2nd API s':>17s}", flush=True)
+    results = []
+    for i in range(1, args.trials + 1):
+        r = run_cold_start(cluster, writer, i, args.deadline)
+        results.append(r)
+        since = None if r["write_s"] is None or r["second_up_s"] is None else r["write_s"] - r["second_up_s"]
+        r["since_majority_s"] = since
+        print(f"{i:>2d}  {r['spawn_s']:>7.3f}  {fmt(r['second_up_s']):>9s}  {fmt(r['all_up_s']):>9s}"
+              f"  {fmt(r['leader_s']):>8s}  {fmt(r['write_s']):>7s}  {fmt(since):>17s}", flush=True)
+    writes = [r["write_s"] for r in results if r["write_s"] is not None]
+    leaders = [r["leader_s"] for r in results if r["leader_s"] is not None]
+    missing = len(results) - len(writes)
+    med_w = statistics.median(writes) if writes else float("nan")
+    max_w = max(writes) if writes and not missing else float("inf")
+    print()
+    print(f"cold start, first write acknowledged: median {med_w:.3f} s, max {max_w:.3f} s "
+          f"(target <= {TARGET_COLD_START_S}), p-all {sorted(round(w, 3) for w in writes)}")
+    if leaders:
+        print(f"cold start, first leader in /raft:    median {statistics.median(leaders):.3f} s, "
+              f"max {max(leaders):.3f} s")
+    since = [r["since_majority_s"] for r in results if r["since_majority_s"] is not None]
+    if since:
+        print(f"first write after a majority's API answered: median {statistics.median(since):.3f} s, "
+              f"max {max(since):.3f} s (the election's share; the rest is process start)")
+    ok = not missing and max_w <= TARGET_COLD_START_S
+    print(f"target {'MET' if ok else 'NOT MET'}")
+    return 0 if ok else 1
+
+
 def fmt(v):
     return "   -  " if v is None else f"{v:6.3f}"
 
@@ -232,6 +310,8 @@ def main(argv=None) -> int:
                     help="start the next trial as soon as /raft says ready (do not wait for all peers connected)")
     ap.add_argument("--trace", action="store_true", help="print the survivors' /raft transitions of every trial")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 trials")
+    ap.add_argument("--cold-start", action="store_true",
+                    help="kill -9 all 3 masters and start them again in each trial (see above)")
     ap.add_argument("--raft", default="", metavar="TOML",
                     help='[raft] keys for the masters, e.g. "max_timeout_s = 0.6" (default: the built-in defaults)')
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (master logs, data)")
@@ -254,44 +334,48 @@ def main(argv=None) -> int:
         cluster.start_all()
         print(f"3 masters ready; workdir {workdir}; {args.writers} writer threads, pause {args.pause}s, "
               f"client timeout {args.timeout}s", flush=True)
-        print(f"{'#':>2s}  {'killed':6s}  {'new':4s}  {'term':>9s}  {'write s':>7s}  {'leader s':>8s}  {'ctrl s':>7s}"
-              f"  {'failed':>6s}  {'rejoin s':>8s}  {'mesh s':>6s}  {'rejoin terms':>12s}  {'rj fail':>7s}"
-              f"  failures until first post-kill ack")
-        with Writer(cluster, args.writers, args.pause, args.timeout) as writer:
-            for i in range(1, args.trials + 1):
-                r = run_trial(cluster, writer, i, args.deadline, not args.no_mesh_wait)
-                results.append(r)
-                print(f"{i:>2d}  {r['killed']:6s}  {str(r['new_leader']):4s}  {r['old_term']:>3d} -> {str(r['new_term']):>3s}"
-                      f"  {fmt(r['write_s']):>7s}  {fmt(r['leader_s']):>8s}  {fmt(r['ctrl_s']):>7s}"
-                      f"  {r['failed_until_write']:>6d}  {r['rejoin_s']:>8.2f}  {fmt(r['mesh_s']):>6s}"
-                      f"  {r['new_term']} -> {r['rejoin_term']:<4d}  {r['rejoin_fail']:>7d}  {r['fail_kinds']}", flush=True)
-                if args.trace or r["write_s"] is None or r["write_s"] > TARGET_MAX_S:
-                    print("      survivors' /raft (role/term/leader) after the kill: " + "; ".join(r["trace"]))
-            total_acked = len(writer.acked)
-        writes = [r["write_s"] for r in results]
-        leaders = [r["leader_s"] for r in results]
-        ctrls = [r["ctrl_s"] for r in results]
-        print()
-        missing = sum(w is None for w in writes)
-        ok_w = [w for w in writes if w is not None]
-        ok_l = [x for x in leaders if x is not None]
-        ok_c = [x for x in ctrls if x is not None]
-        med_w = statistics.median(ok_w) if ok_w else float("nan")
-        max_w = max(ok_w) if ok_w else float("nan")
-        if missing:
-            max_w = float("inf")
-        print(f"first post-kill write acknowledged: median {med_w:.3f} s (target <= {TARGET_MEDIAN_S}), "
-              f"max {max_w:.3f} s (target <= {TARGET_MAX_S}), p-all {sorted(round(w, 3) for w in ok_w)}")
-        if ok_l:
-            print(f"new leader visible in /raft:        median {statistics.median(ok_l):.3f} s, max {max(ok_l):.3f} s")
-        if ok_c:
-            print(f"new leader controllersActive:       median {statistics.median(ok_c):.3f} s, max {max(ok_c):.3f} s")
-        print(f"writes acknowledged in total: {total_acked}; failed attempts (retried): {len(writer.failed)}; "
-              f"unexpected answers: {len(writer.unexpected)} {writer.unexpected[:3]}")
-        ok = (not missing) and med_w <= TARGET_MEDIAN_S and max_w <= TARGET_MAX_S
-        print(f"targets {'MET' if ok else 'NOT MET'}"
-              + (f" ({missing} trials without a post-kill write within {args.deadline}s)" if missing else ""))
-        exit_code = 0 if ok else 1
+        if args.cold_start:
+            with Writer(cluster, args.writers, args.pause, args.timeout) as writer:
+                exit_code = cold_start_main(cluster, writer, args)
+        else:
+            print(f"{'#':>2s}  {'killed':6s}  {'new':4s}  {'term':>9s}  {'write s':>7s}  {'leader s':>8s}  {'ctrl s':>7s}"
+                  f"  {'failed':>6s}  {'rejoin s':>8s}  {'mesh s':>6s}  {'rejoin terms':>12s}  {'rj fail':>7s}"
+                  f"  failures until first post-kill ack")
+            with Writer(cluster, args.writers, args.pause, args.timeout) as writer:
+                for i in range(1, args.trials + 1):
+                    r = run_trial(cluster, writer, i, args.deadline, not args.no_mesh_wait)
+                    results.append(r)
+                    print(f"{i:>2d}  {r['killed']:6s}  {str(r['new_leader']):4s}  {r['old_term']:>3d} -> {str(r['new_term']):>3s}"
+                          f"  {fmt(r['write_s']):>7s}  {fmt(r['leader_s']):>8s}  {fmt(r['ctrl_s']):>7s}"
+                          f"  {r['failed_until_write']:>6d}  {r['rejoin_s']:>8.2f}  {fmt(r['mesh_s']):>6s}"
+                          f"  {r['new_term']} -> {r['rejoin_term']:<4d}  {r['rejoin_fail']:>7d}  {r['fail_kinds']}", flush=True)
+                    if args.trace or r["write_s"] is None or r["write_s"] > TARGET_MAX_S:
+                        print("      survivors' /raft (role/term/leader) after the kill: " + "; ".join(r["trace"]))
+                total_acked = len(writer.acked)
+            writes = [r["write_s"] for r in results]
+            leaders = [r["leader_s"] for r in results]
+            ctrls = [r["ctrl_s"] for r in results]
+            print()
+            missing = sum(w is None for w in writes)
+            ok_w = [w for w in writes if w is not None]
+            ok_l = [x for x in leaders if x is not None]
+            ok_c = [x for x in ctrls if x is not None]
+            med_w = statistics.median(ok_w) if ok_w else float("nan")
+            max_w = max(ok_w) if ok_w else float("nan")
+            if missing:
+                max_w = float("inf")
+            print(f"first post-kill write acknowledged: median {med_w:.3f} s (target <= {TARGET_MEDIAN_S}), "
+                  f"max {max_w:.3f} s (target <= {TARGET_MAX_S}), p-all {sorted(round(w, 3) for w in ok_w)}")
+            if ok_l:
+                print(f"new leader visible in /raft:        median {statistics.median(ok_l):.3f} s, max {max(ok_l):.3f} s")
+            if ok_c:
+                print(f"new leader controllersActive:       median {statistics.median(ok_c):.3f} s, max {max(ok_c):.3f} s")
+            print(f"writes acknowledged in total: {total_acked}; failed attempts (retried): {len(writer.failed)}; "
+                  f"unexpected answers: {len(writer.unexpected)} {writer.unexpected[:3]}")
+            ok = (not missing) and med_w <= TARGET_MEDIAN_S and max_w <= TARGET_MAX_S
+            print(f"targets {'MET' if ok else 'NOT MET'}"
+                  + (f" ({missing} trials without a post-kill write within {args.deadline}s)" if missing else ""))
+            exit_code = 0 if ok else 1
     except KeyboardInterrupt:
         print("interrupted; stopping everything", file=sys.stderr)
         exit_code = 130

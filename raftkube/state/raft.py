@@ -410,6 +410,7 @@ class RaftStore:
             "snapshots": self._snapshots.stats(),  # written by the raft-snapshot thread, off the tick thread
             **self._raft.ticks.as_dict(),  # the longest gaps between two Raft ticks
             "elections": self._raft.elections.as_dict(),  # elections in a row without a leader, back-off
+            "preVote": self._raft.prevote.as_dict(),  # pre-vote rounds started and won; pre-votes granted, refused
             "reads": dict(self._raft.reads.stats),  # linearizable reads, leader rounds, asks to the leader
             "peers": peers,
         }

@@ -131,10 +131,14 @@ class ReadIndex:
             if message.get("term", -1) >= self.view.term():
                 self._leader_contact = self.clock()
         elif kind == "request_vote":
-            if not self.view.is_leader() and self.clock() - self._leader_contact < self.stick_s:
+            if not self.view.is_leader() and self.heard_leader():
                 self.stats["votes_ignored"] += 1
                 return False
         return True
+
+    def heard_leader(self) -> bool:
+        """This follower heard from its leader within ``stick_s`` (it ignores vote requests, refuses pre-votes)."""
+        return self.clock() - self._leader_contact < self.stick_s
 
     def on_message(self, node, message: dict) -> None:
         kind = message.get("type")

@@ -12,7 +12,12 @@ raftkube relies on more of pysyncobj than its public API, all of it here:
   be installed, so the node runs with ``autoTick=False`` and its own thread calling ``doTick``;
 - elections: each tick first reads what arrived while the thread was not running (``SyncObj._poller``), then
   lets pysyncobj check its election deadline; ``SyncObj.__generateRaftTimeout`` and ``__setCurrentTerm``
-  (name-mangled) are overridden for the election back-off (state/election.py);
+  (name-mangled) are overridden for the election back-off (state/election.py); before pysyncobj sees a passed
+  deadline, Pre-Vote (state/prevote.py) pushes it back (``__raftElectionDeadline``) until a majority would
+  vote, reading ``__raftState``, ``__transferInProgress``, ``__connectedToAnyone``, the last log entry, and
+  adopting a higher term with ``__setCurrentTerm``/``__setState``/``__raftLeader`` as pysyncobj does;
+  pysyncobj's deadlines and contact times are on its own clock (``pysyncobj.monotonic``: CLOCK_MONOTONIC_RAW,
+  which drifts from ``time.monotonic``, 0.32 s apart after 3 h on this VM), so they are read with ``raft_clock``;
 
 - the Raft port's framing: ``tcp_connection.zlib`` is replaced by a stand-in that does not compress, and the
   transport asks ``SyncObj.encryptor`` for every connection (``state/wire.py``'s AES-GCM instead of Fernet);
@@ -47,6 +52,8 @@ from pysyncobj import FAIL_REASON, SERIALIZER_STATE, SyncObj, SyncObjConf, SyncO
 from pysyncobj import serializer as _serializer
 from pysyncobj import syncobj as _syncobj
 from pysyncobj import tcp_connection as _tcp_connection
+from pysyncobj.monotonic import monotonic as raft_clock
+from pysyncobj.syncobj import _RAFT_STATE
 from pysyncobj.version import VERSION as _PYSYNCOBJ_VERSION
 
 from raftkube.state.ackgate import AckGate
@@ -54,6 +61,8 @@ from raftkube.state.election import ElectionBackoff
 from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
 from raftkube.state.members import Change, MemberList, change_of
+from raftkube.state.prevote import TYPES as PRE_VOTE_TYPES
+from raftkube.state.prevote import PreVote
 from raftkube.state import raftport
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
 from raftkube.state.raftport import PortGuard, PortLimits
@@ -83,7 +92,7 @@ def check_library() -> None:
         raise UnsupportedLibrary(f"raftkube needs pysyncobj {PYSYNCOBJ_VERSION} (its Raft node uses that release's "
                                  f"internals); installed: {_PYSYNCOBJ_VERSION} at {pysyncobj.__file__}")
     for module, name in ((_tcp_connection, "zlib"), (_syncobj, "createJournal"), (_syncobj, "_bchr"),
-                         (_syncobj, "_COMMAND_TYPE"), (_serializer, "atomicReplace")):
+                         (_syncobj, "_COMMAND_TYPE"), (_syncobj, "_RAFT_STATE"), (_serializer, "atomicReplace")):
         if not hasattr(module, name):
             raise UnsupportedLibrary(f"pysyncobj {module.__name__} no longer has {name}")
     if not hasattr(_syncobj._COMMAND_TYPE, "MEMBERSHIP") or \
@@ -296,6 +305,7 @@ class RaftNode(SyncObj):
         self.journal = journal
         self.ticks = TickGaps()
         self.elections = ElectionBackoff(conf.raftMinTimeout, conf.raftMaxTimeout, election_backoff_cap)
+        self.prevote = PreVote(self)
         self._tick_period_s = tick_period_s
         self._stopping = threading.Event()
         self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
@@ -316,7 +326,11 @@ class RaftNode(SyncObj):
             self._SyncObj__noopIDx  # read by leader_read_index
             self._SyncObj__raftMatchIndex, self._SyncObj__lastResponseTime  # read by peer_progress
             self._SyncObj__getCurrentLogIndex  # read by last_log_index (leadership transfer)
-            self._SyncObj__raftElectionDeadline, self._SyncObj__conf  # set by _startup_grace
+            self._SyncObj__raftElectionDeadline, self._SyncObj__transferInProgress  # read by _pre_vote_gate
+            self._SyncObj__raftState, self._SyncObj__raftLeader, self._SyncObj__getCurrentLogTerm  # Pre-Vote
+            for name in ("_SyncObj__connectedToAnyone", "_SyncObj__setState"):
+                if not callable(getattr(self, name, None)):
+                    raise AttributeError(f"SyncObj.{name} is gone")
             self._poller  # polled at the start of every tick (doTick)
             for name in ("_SyncObj__generateRaftTimeout", "_SyncObj__setCurrentTerm"):  # overridden below
                 if not callable(getattr(SyncObj, name, None)):
@@ -344,12 +358,15 @@ class RaftNode(SyncObj):
                 pysyncobj_handler(node, message)
             elif message.get("type") in READ_TYPES:
                 self.reads.on_message(node, message)
+            elif message.get("type") in PRE_VOTE_TYPES:
+                self.prevote.on_message(node, message)
             elif message.get("type") == "next_node_idx":
                 index = message["next_node_idx"] - 1 if message.get("success") else 0
                 if not self._acks_in.offer(node, message, index):
                     pysyncobj_handler(node, message)
             elif self.reads.admit(node, message):
                 if message.get("type") == "append_entries" and message.get("term", -1) >= self.raftCurrentTerm:
+                    self.prevote.leader_heard()
                     message = trim_known_entries(journal, message)
                 pysyncobj_handler(node, message)
 
@@ -368,7 +385,6 @@ class RaftNode(SyncObj):
         self._tick_thread.start()
 
     def _tick_loop(self) -> None:
-        started = False
         try:
             while not self._stopping.is_set():
                 self.ticks.tick()
@@ -376,24 +392,11 @@ class RaftNode(SyncObj):
                     self.doTick(self._tick_period_s)
                     if self._getLeader() is not None:
                         self.elections.leader_heard()
-                    if not started:
-                        started = True
-                        self._startup_grace()
                 except Exception:
                     log.exception("Raft tick failed")  # as pysyncobj's own tick thread: log, retry
                     self._stopping.wait(self._tick_period_s)
         finally:
             self._doDestroy()
-
-    def _startup_grace(self) -> None:
-        """After the first tick (it loaded the snapshot and applied the committed journal, which can take longer
-        than an election timeout), wait a full election timeout plus a connection retry for the leader before
-        campaigning. Else a restarted master campaigned at once, before the leader had reconnected to it, and its
-        higher term made the leader step down (no PreVote): a needless election in every rolling restart
-        (measured: a restarted master's self-vote 14 ms after its API was up). Delaying an election is safe."""
-        conf = self._SyncObj__conf
-        grace = conf.raftMaxTimeout + conf.connectionRetryTime
-        self._SyncObj__raftElectionDeadline = max(self._SyncObj__raftElectionDeadline, time.monotonic() + grace)
 
     def doTick(self, timeToWait=0.0):
         """One tick, which first reads every message that arrived since the last one, then runs pysyncobj's.
@@ -403,9 +406,25 @@ class RaftNode(SyncObj):
         found its deadline passed at every tick and started a new term before reading the votes, heartbeats and
         vote requests waiting in its sockets, which were then for an old term: elections never completed. Read
         first, and a vote granted, a heartbeat or a majority of votes counts before the deadline is looked at.
-        Handling the messages of one poll earlier changes no Raft rule: pysyncobj's own poll ends every tick."""
+        Handling the messages of one poll earlier changes no Raft rule: pysyncobj's own poll ends every tick.
+        Then Pre-Vote looks at the election deadline before pysyncobj does (``_pre_vote_gate``)."""
         self._poller.poll(0)
+        self._pre_vote_gate()
         super().doTick(timeToWait)
+
+    def _pre_vote_gate(self) -> None:
+        """A follower or candidate whose election deadline passed (the condition of pysyncobj's election start)
+        asks for pre-votes and gets a new deadline instead, unless a majority already said yes to term + 1 or a
+        leadership transfer asked it to campaign (state/prevote.py). A restarted master needs no startup grace
+        any more: while the leader is alive its peers refuse it, so it cannot make the leader step down."""
+        if self._alone or self._SyncObj__raftState == _RAFT_STATE.LEADER or self._SyncObj__transferInProgress:
+            return
+        if self._SyncObj__raftElectionDeadline >= raft_clock() or not self._SyncObj__connectedToAnyone():
+            return
+        if self.prevote.may_campaign():
+            return  # pysyncobj starts the election in this tick
+        self._SyncObj__raftElectionDeadline = raft_clock() + self.elections.timeout()
+        self.prevote.start()
 
     def _SyncObj__generateRaftTimeout(self) -> float:
         """pysyncobj's election timeout, with the back-off after elections without a leader (state/election.py)."""
@@ -500,7 +519,7 @@ class RaftNode(SyncObj):
             return {}
         match = dict(self._SyncObj__raftMatchIndex)
         contact = dict(self._SyncObj__lastResponseTime)
-        now = time.monotonic()  # pysyncobj's monotonicTime is time.monotonic on Python 3
+        now = raft_clock()
         return {node_id(n): {"matchIndex": match.get(n),
                              "lastContactS": round(now - contact[n], 3) if n in contact else None}
                 for n in list(self.otherNodes)}
@@ -520,6 +539,31 @@ class RaftNode(SyncObj):
 
     def send_timeout_now(self, target: str) -> None:
         self.transferLeadership(target)
+
+    # ---- PreVoteView (tick thread) ------------------------------------------------------------------
+    def last_log(self) -> tuple[int, int]:
+        return self._SyncObj__getCurrentLogIndex(), self._SyncObj__getCurrentLogTerm()
+
+    def leader_recent(self) -> bool:
+        return self._isLeader() or self.reads.heard_leader()
+
+    def adopt_term(self, term: int) -> None:
+        """What pysyncobj does on a vote request with a higher term: durable term, no vote, follower."""
+        if term > self.raftCurrentTerm:
+            self._SyncObj__setCurrentTerm(term, None)
+            self._SyncObj__setState(_RAFT_STATE.FOLLOWER)
+            self._SyncObj__raftLeader = None
+
+    def campaign(self) -> None:
+        self._SyncObj__raftElectionDeadline = 0
+        self.wake()
+
+    def hold_election(self) -> None:
+        """After granting a pre-vote: no election of this master for half the shortest timeout (state/prevote.py).
+        Delaying an election is always safe."""
+        hold_until = raft_clock() + 0.5 * self.elections.min_s
+        if self._SyncObj__raftElectionDeadline < hold_until:
+            self._SyncObj__raftElectionDeadline = hold_until
 
     # ---- RaftView for ReadIndex (tick thread) --------------------------------------------------
     def term(self) -> int:

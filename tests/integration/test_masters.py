@@ -28,7 +28,10 @@ def test_raft_status_on_every_master(cluster):
         assert st["role"] == ("leader" if name == leader else "follower")
         assert st["term"] >= 1 and st["appliedIndex"] <= st["commitIndex"] or st["appliedIndex"] >= 1
         assert sorted(p["name"] for p in st["peers"]) == sorted(set(cluster.names) - {name})
-        assert all(p["connected"] for p in st["peers"])
+        # a leader can be elected (and every master ready) before the two followers' connection is up: it is
+        # retried every connection_retry_s
+        poll_until(lambda: all(p["connected"] for p in cluster.raft(name)["peers"]), 10,
+                   what=f"{name} connected to every peer")
     assert requests.get(cluster.urls[0] + "/healthz").text == "ok"
     assert requests.get(cluster.urls[1] + "/readyz").status_code == 200
     assert "gitVersion" in requests.get(cluster.urls[2] + "/version").json()
