@@ -10,6 +10,8 @@ the machine) falls on both. The cluster not measured idles (heartbeats only). Th
 (``bench/api_bench.py``: multiprocessing client processes, keep-alive connections, 1 KB v1beta1 pods,
 linearizable GETs). Printed: every cell, then per op the median ops/s and server CPU per op of each variant and
 the ratio on/off of each round's means with their median: the figure to quote (0.97 = a 3 % cost).
+``--control`` runs the same with metrics on in both clusters (an A/A run): what the two clusters differ by
+without any change, to read the A/B against.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per cell (default 1)")
     ap.add_argument("--procs", type=int, default=2, help="client processes (default 2)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    ap.add_argument("--control", action="store_true",
+                    help="A/A: metrics on in both clusters (what the two clusters differ by without the change)")
     args = ap.parse_args(argv)
+    variants = dict.fromkeys(VARIANTS, VARIANTS["on"]) if args.control else VARIANTS
 
     from raftkube.testing import MasterCluster
     workdir = Path(tempfile.mkdtemp(prefix="raftkube-metrics-ab-"))
@@ -48,14 +53,14 @@ def main(argv=None) -> int:
     cells: list[tuple[int, str, str, float, float]] = []  # round, op, variant, ops/s, server µs CPU per op
     clean = True
     try:
-        for name, toml in VARIANTS.items():
+        for name, toml in variants.items():
             (workdir / name).mkdir()
             clusters[name] = MasterCluster(workdir / name, extra_toml=toml)
             clusters[name].start_all()
             endpoints = [("127.0.0.1", clusters[name].api_ports[n]) for n in clusters[name].names]
             prepopulate("raftkube", endpoints, read_names, template)
         pool = ClientPool(args.procs)
-        print(f"two clusters (metrics off, on) up; C={args.concurrency}, {args.warmup} s warm-up + {args.duration} s "
+        print(f"two clusters (metrics {'on, on: --control' if args.control else 'off, on'}) up; C={args.concurrency}, {args.warmup} s warm-up + {args.duration} s "
               f"per cell, {args.rounds} rounds; workdir {workdir}")
         print(f"{'round':>5s}  {'op':6s}  {'metrics':7s}  {'ops/s':>7s}  {'µs CPU/op':>9s}")
         cell = 0
