@@ -417,7 +417,7 @@ class RaftNode(SyncObj):
         asks for pre-votes and gets a new deadline instead, unless a majority already said yes to term + 1 or a
         leadership transfer asked it to campaign (state/prevote.py). A restarted master needs no startup grace
         any more: while the leader is alive its peers refuse it, so it cannot make the leader step down."""
-        if self._alone or self._SyncObj__raftState == _RAFT_STATE.LEADER or self._SyncObj__transferInProgress:
+        if not self.otherNodes or self._SyncObj__raftState == _RAFT_STATE.LEADER or self._SyncObj__transferInProgress:
             return
         if self._SyncObj__raftElectionDeadline >= raft_clock() or not self._SyncObj__connectedToAnyone():
             return
