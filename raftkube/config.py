@@ -122,8 +122,11 @@ class ApiConfig:
     max_watches: int = 20_000
     #: open watches per client (user and remote address); more -> 429 with Retry-After
     watches_per_client: int = 1000
-    #: unsent bytes a watch may have queued; a watcher past it is dropped (its stream closes, it watches again)
+    #: unsent bytes of a watch at which the watch pump sends it no more until its client has read below it
+    #: (one event is always sent to a watch below it, whatever its size)
     watch_buffer_bytes: int = 1024 * 1024
+    #: a watch at watch_buffer_bytes whose client reads nothing for this long is dropped (it watches again)
+    watch_stall_s: float = 30.0
     #: an idle watch stream gets filler this often (clients and proxies see it is alive)
     watch_keepalive_s: float = 15.0
     #: count and time API requests and serve Prometheus metrics on /metrics
@@ -338,8 +341,11 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
         if getattr(api, key) < 1:
             raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")
-    if not api.watch_keepalive_s > 0:
-        raise ConfigError(f"{file}: api.watch_keepalive_s must be positive, got {api.watch_keepalive_s}")
+    if api.watch_buffer_bytes > 8 * 1024 * 1024:  # with one event on top, below waitress' 16 MiB watermark
+        raise ConfigError(f"{file}: api.watch_buffer_bytes must be at most 8 MiB, got {api.watch_buffer_bytes}")
+    for key in ("watch_keepalive_s", "watch_stall_s"):
+        if not getattr(api, key) > 0:
+            raise ConfigError(f"{file}: api.{key} must be positive, got {getattr(api, key)}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)
     if controllers.event_ttl_s <= 0:
         raise ConfigError(f"{file}: controllers.event_ttl_s must be positive, got {controllers.event_ttl_s}")

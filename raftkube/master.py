@@ -125,7 +125,8 @@ class Master:
         registry = Registry(self.store, quota_bytes=cfg.quota_bytes, max_object_bytes=cfg.max_object_bytes)
         raise_fd_limit()  # every open watch is a connection
         self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
-                                                         cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s))
+                                                         cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s,
+                                                         cfg.api.watch_stall_s))
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
                          masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens),

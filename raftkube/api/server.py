@@ -72,6 +72,7 @@ class _OneSendTask(WSGITask):
 class _Channel(HTTPChannel):
     task_class = _OneSendTask
     streaming = False  # a watch pump owns the response: nothing the client sends is a request
+    on_flushed = None  # the pump's sink (api/sinks.py): told after each send of a streaming response
     request_since: float | None = None  # when the first byte of a request not yet complete arrived
 
     def received(self, data):
@@ -97,6 +98,8 @@ class _Channel(HTTPChannel):
                 self.will_close = True
         if self.will_close:
             self.handle_close()
+        elif self.on_flushed is not None:
+            self.on_flushed()
 
     def service(self):
         _serving.channel = self

@@ -5,10 +5,15 @@ initial ADDED events and hands the connection over as a ``Sink`` (api/sinks.py);
 The pump wakes when the store publishes events of a kind (``Registry.on_watch_events``), pulls each watcher's
 events from its cursor without waiting (``WatchFeed.pull``: watchers at the same cursor share one fetch and
 one decode), encodes each (encoder, revision, type) once, and queues the bytes on the sink without blocking.
-A watcher whose unsent bytes would pass ``max_buffer`` is dropped: its connection closes and the client
-watches again from its last resourceVersion (or relists on 410), as with a Kubernetes watch cache that
-overflows. Idle streams get ``keepalive_s`` filler, which is also how waitress' channel timeout and
-TCP notice a client that went away.
+
+Flow control: a watcher whose unsent bytes are below ``max_buffer`` always gets its next events, at least
+one whatever its size; a batch stops at the event that fills the buffer and the feed is rewound to it (the
+rest stays in the store's ring, not in memory of the watcher's own). A watcher at or past ``max_buffer`` is
+not pulled (paused) until its sink tells that it drained below it (``Sink.when_below``; the sweep checks
+too). A paused watcher whose client reads nothing for ``stall_s`` is dropped: its connection closes and the
+client watches again from its last resourceVersion, or relists on 410 (the ERROR a watcher gets instead when
+its cursor left the ring while it was paused, as a too-old resourceVersion does). Idle streams get
+``keepalive_s`` filler, which is also how waitress' channel timeout and TCP notice a client that went away.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ log = logging.getLogger(__name__)
 class PumpLimits:
     max_watches: int = 20_000  # open watches per master
     watches_per_client: int = 1000  # per (user, remote address)
-    max_buffer: int = 1024 * 1024  # unsent bytes per watch before it is dropped
+    max_buffer: int = 1024 * 1024  # unsent bytes per watch at which the pump sends it no more (pauses it)
     keepalive_s: float = 15.0
+    stall_s: float = 30.0  # a paused watcher whose client reads nothing for this long is dropped
 
 
 @dataclass(eq=False)
@@ -46,6 +52,9 @@ class Watcher:
     client: object
     sink: object = None
     last_write: float = field(default_factory=time.monotonic)
+    paused: bool = False  # its unsent bytes reached max_buffer: not pulled until they drain below it
+    stall_mark: int = 0  # while paused: the unsent bytes when its client last read some ...
+    stall_since: float = 0.0  # ... and when
 
 
 class WatchPump:
@@ -54,6 +63,9 @@ class WatchPump:
         self.limits = limits
         self._lock = threading.Lock()
         self._pending: list[Watcher] = []
+        self._resumed: list[Watcher] = []  # paused watchers whose sink drained (any thread appends)
+        self._ending: dict[object, float] = {}  # sinks ended with bytes unsent -> when they are cut anyway
+        self._sweep_s = min(1.0, limits.stall_s / 4)
         self._dirty: set | None = set()  # kinds with new events; None: every kind
         self._by_kind: dict[str, set[Watcher]] = defaultdict(set)
         self._per_client: dict[object, int] = defaultdict(int)
@@ -63,7 +75,8 @@ class WatchPump:
         self._thread: threading.Thread | None = None
         self._sel: selectors.BaseSelector | None = None
         self._wake_r = self._wake_w = -1
-        self.dropped_slow = 0  # watchers dropped for a full buffer
+        self.dropped_slow = 0  # watchers dropped for not reading (stall_s with a full buffer)
+        self.pauses = 0  # times a watcher reached max_buffer and was not pulled until it drained
         self.busy_s = 0.0  # time the pump thread spent serving (not waiting), for its utilisation
         registry.on_watch_events(self._on_events)
 
@@ -106,6 +119,11 @@ class WatchPump:
             self._pending.append(watcher)
         self._wake()
 
+    def _resume(self, w: Watcher) -> None:  # a sink's drain callback: any thread, never blocks
+        with self._lock:
+            self._resumed.append(w)
+        self._wake()
+
     def _on_events(self, kinds) -> None:  # the store's apply thread: never blocks
         with self._lock:
             if kinds is None:
@@ -142,19 +160,20 @@ class WatchPump:
         self._thread.start()
 
     def _run(self) -> None:
-        next_sweep = time.monotonic() + 1.0
+        next_sweep = time.monotonic() + self._sweep_s
         try:
             while True:
                 for key, mask in self._sel.select(max(0.0, next_sweep - time.monotonic())):
                     if key.data is None:
                         self._drain_wake()
                     else:
-                        key.data.sink.on_ready(mask)
+                        key.data.sink.on_ready(mask)  # a drained sink calls back (when_below): _resumed
                         if not key.data.sink.alive():
                             self._drop(key.data, end=False)
                 with self._lock:
                     self._woken = False
                     pending, self._pending = self._pending, []
+                    resumed, self._resumed = self._resumed, []
                     dirty, self._dirty = self._dirty, set()
                     stopped = self._stopped
                 if stopped:
@@ -165,12 +184,15 @@ class WatchPump:
                 for w in pending:
                     self._register(w)
                     self._pull(w, memo, wakes)
+                for w in resumed:
+                    if self._serving(w):
+                        self._pull(w, memo, wakes)
                 for kind in (list(self._by_kind) if dirty is None else dirty):
                     for w in list(self._by_kind.get(kind, ())):
                         self._pull(w, memo, wakes)
                 if time.monotonic() >= next_sweep:
-                    self._sweep(wakes)
-                    next_sweep = time.monotonic() + 1.0
+                    self._sweep(memo, wakes)
+                    next_sweep = time.monotonic() + self._sweep_s
                 for wake in wakes:
                     wake()
                 self.busy_s += time.perf_counter() - t0
@@ -191,16 +213,25 @@ class WatchPump:
         if hasattr(w.sink, "watch"):  # a socket of its own: the selector tells of EOF and room to write
             w.sink.watch(self._sel, w)
 
+    def _serving(self, w: Watcher) -> bool:
+        return w in self._by_kind.get(w.feed.kind, ())
+
     def _drop(self, w: Watcher, *, end: bool) -> None:
-        """Stop serving ``w``: ``end`` finishes its stream in order, else its connection closes at once."""
-        kind_set = self._by_kind.get(w.feed.kind)
-        if kind_set is None or w not in kind_set:
+        """Stop serving ``w``: ``end`` finishes its stream in order (what is queued, then the end; cut after
+        ``stall_s`` if the client does not take it), else its connection closes at once."""
+        if not self._serving(w):
             return
+        kind_set = self._by_kind[w.feed.kind]
         kind_set.discard(w)
         if not kind_set:
             del self._by_kind[w.feed.kind]
         try:
-            w.sink.end() if end else w.sink.abort()
+            if end:
+                w.sink.end()
+                if w.sink.alive():
+                    self._ending[w.sink] = time.monotonic() + self.limits.stall_s
+            else:
+                w.sink.abort()
         except OSError:
             pass
         with self._lock:
@@ -211,6 +242,10 @@ class WatchPump:
         if not sink.alive():
             self._drop(w, end=False)
             return
+        if w.paused:
+            if sink.backlog() >= self.limits.max_buffer:
+                return  # its client has not read enough yet: its events wait in the feed
+            w.paused = False
         try:
             got = w.feed.pull(memo)
         except Gone as exc:
@@ -223,45 +258,80 @@ class WatchPump:
             return
         events, more = got
         if events:
-            lines = []
-            for ev in events:
-                if w.line_key is None:
-                    lines.append(w.line(ev))
-                    continue
-                key = ("line", w.line_key, ev.revision, ev.type)
-                line = memo.get(key)
-                if line is None:
-                    line = memo[key] = w.line(ev)
+            room = self.limits.max_buffer - sink.backlog()
+            lines, size = [], 0
+            for i, ev in enumerate(events):
+                line = self._line(w, ev, memo)
                 lines.append(line)
+                size += len(line)
+                if size >= room and i + 1 < len(events):
+                    w.feed.rewind(ev.revision)  # the rest when the client has read this
+                    more = True
+                    break
             self._send(w, b"".join(lines), wakes)
-        if more:
+        if sink.backlog() >= self.limits.max_buffer:
+            self._pause(w)
+        elif more:
             with self._lock:
                 if self._dirty is not None:
                     self._dirty.add(w.feed.kind)
             self._wake()
 
-    def _send(self, w: Watcher, data: bytes, wakes: set) -> None:
-        sink = w.sink
-        if sink.backlog() + len(data) > self.limits.max_buffer:
-            log.info("watch of %s dropped: its client is not reading (%d bytes unsent)", w.feed.kind,
-                     sink.backlog())
-            self.dropped_slow += 1
-            self._drop(w, end=False)
-            wakes.add(sink.wake)
-            return
-        sink.send(data)
-        w.last_write = time.monotonic()
-        wakes.add(sink.wake)
+    @staticmethod
+    def _line(w: Watcher, ev, memo: dict) -> bytes:
+        if w.line_key is None:
+            return w.line(ev)
+        key = ("line", w.line_key, ev.revision, ev.type)
+        line = memo.get(key)
+        if line is None:
+            line = memo[key] = w.line(ev)
+        return line
 
-    def _sweep(self, wakes: set) -> None:
-        """Once a second: drop watchers whose client went away, send filler to idle ones."""
-        idle_before = time.monotonic() - self.limits.keepalive_s
+    def _pause(self, w: Watcher) -> None:
+        self.pauses += 1
+        w.paused = True
+        w.stall_mark, w.stall_since = w.sink.backlog(), time.monotonic()
+        when_below = getattr(w.sink, "when_below", None)
+        if when_below is not None:  # else the sweep finds it drained
+            when_below(self.limits.max_buffer, lambda: self._resume(w))
+
+    def _send(self, w: Watcher, data: bytes, wakes: set) -> None:
+        w.sink.send(data)
+        w.last_write = time.monotonic()
+        wakes.add(w.sink.wake)
+
+    def _sweep(self, memo: dict, wakes: set) -> None:
+        """Every ``_sweep_s``: drop watchers whose client went away or stalls, resume drained ones, send
+        filler to idle ones, cut ended streams not taken in time."""
+        now = time.monotonic()
+        idle_before = now - self.limits.keepalive_s
         for kind_set in list(self._by_kind.values()):
             for w in list(kind_set):
                 if not w.sink.alive():
                     self._drop(w, end=False)
+                elif w.paused:
+                    self._check_paused(w, now, memo, wakes)
                 elif w.last_write <= idle_before:
                     self._send(w, w.filler, wakes)
+        for sink, cut_at in list(self._ending.items()):
+            if not sink.alive():
+                del self._ending[sink]
+            elif now >= cut_at:
+                del self._ending[sink]
+                sink.abort()
+
+    def _check_paused(self, w: Watcher, now: float, memo: dict, wakes: set) -> None:
+        backlog = w.sink.backlog()
+        if backlog < self.limits.max_buffer:
+            self._pull(w, memo, wakes)
+        elif backlog < w.stall_mark:  # the client read some: it is slow, not stuck
+            w.stall_mark, w.stall_since = backlog, now
+        elif now - w.stall_since >= self.limits.stall_s:
+            log.info("watch of %s dropped: its client read nothing for %.0f s with %d bytes unsent "
+                     "(api.watch_stall_s)", w.feed.kind, now - w.stall_since, backlog)
+            self.dropped_slow += 1
+            self._drop(w, end=False)
+            wakes.add(w.sink.wake)
 
     def _end_all(self) -> None:
         wakes = set()
@@ -271,6 +341,10 @@ class WatchPump:
                 self._drop(w, end=True)
         for wake in wakes:
             wake()
+        for sink in self._ending:
+            if hasattr(sink, "watch"):  # flushed by this thread's selector, which closes now
+                sink.abort()
+        self._ending.clear()
         with self._lock:
             for w in self._pending:
                 w.sink.abort()
