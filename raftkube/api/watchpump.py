@@ -52,6 +52,7 @@ class Watcher:
     client: object
     sink: object = None
     last_write: float = field(default_factory=time.monotonic)
+    group: tuple = ()  # watchers sharing this one's sink (/ui/watch): they end together
     paused: bool = False  # its unsent bytes reached max_buffer: not pulled until they drain below it
     stall_mark: int = 0  # while paused: the unsent bytes when its client last read some ...
     stall_since: float = 0.0  # ... and when
@@ -107,21 +108,26 @@ class WatchPump:
         if not self._per_client[client]:
             del self._per_client[client]
 
-    def add(self, watcher: Watcher) -> None:
-        """Serve ``watcher`` (admitted, its sink attached) from now on."""
+    def add(self, *watchers: Watcher) -> None:
+        """Serve ``watchers`` (each admitted, their sink attached) from now on; several share one sink (a
+        group: they are paused, resumed and dropped together)."""
+        if len(watchers) > 1:
+            for w in watchers:
+                w.group = watchers
         with self._lock:
             if self._stopped:
-                self._release_locked(watcher.client)
-                watcher.sink.abort()
+                for w in watchers:
+                    self._release_locked(w.client)
+                watchers[0].sink.abort()
                 return
             if self._thread is None:
                 self._start_locked()
-            self._pending.append(watcher)
+            self._pending.extend(watchers)
         self._wake()
 
     def _resume(self, w: Watcher) -> None:  # a sink's drain callback: any thread, never blocks
         with self._lock:
-            self._resumed.append(w)
+            self._resumed.extend(w.group or (w,))
         self._wake()
 
     def _on_events(self, kinds) -> None:  # the store's apply thread: never blocks
@@ -181,8 +187,9 @@ class WatchPump:
                 t0 = time.perf_counter()
                 memo: dict = {}
                 wakes: set = set()
-                for w in pending:
+                for w in pending:  # every watcher of a group first: one's 410 ends them all
                     self._register(w)
+                for w in pending:
                     self._pull(w, memo, wakes)
                 for w in resumed:
                     if self._serving(w):
@@ -210,8 +217,8 @@ class WatchPump:
 
     def _register(self, w: Watcher) -> None:
         self._by_kind[w.feed.kind].add(w)
-        if hasattr(w.sink, "watch"):  # a socket of its own: the selector tells of EOF and room to write
-            w.sink.watch(self._sel, w)
+        if hasattr(w.sink, "watch") and w is (w.group or (w,))[0]:  # a socket: the selector tells of EOF and
+            w.sink.watch(self._sel, w)  # room to write (once per sink)
 
     def _serving(self, w: Watcher) -> bool:
         return w in self._by_kind.get(w.feed.kind, ())
@@ -221,10 +228,15 @@ class WatchPump:
         ``stall_s`` if the client does not take it), else its connection closes at once."""
         if not self._serving(w):
             return
-        kind_set = self._by_kind[w.feed.kind]
-        kind_set.discard(w)
-        if not kind_set:
-            del self._by_kind[w.feed.kind]
+        for x in w.group or (w,):
+            kind_set = self._by_kind.get(x.feed.kind)
+            if kind_set is None or x not in kind_set:
+                continue
+            kind_set.discard(x)
+            if not kind_set:
+                del self._by_kind[x.feed.kind]
+            with self._lock:
+                self._release_locked(x.client)
         try:
             if end:
                 w.sink.end()
@@ -234,8 +246,6 @@ class WatchPump:
                 w.sink.abort()
         except OSError:
             pass
-        with self._lock:
-            self._release_locked(w.client)
 
     def _pull(self, w: Watcher, memo: dict, wakes: set) -> None:
         sink = w.sink
@@ -359,3 +369,25 @@ class WatchPump:
 def event_line(encode) -> Callable:
     """WatchEvent -> one JSON line ``{"type": ..., "object": encode(obj)}``."""
     return lambda ev: json.dumps({"type": ev.type, "object": encode(ev.object)}, separators=(",", ":")).encode() + b"\n"
+
+
+def pumped_body(pump: WatchPump, watchers: list[Watcher], hand_over, filler: bytes):
+    """A watch's WSGI body: the head leaves with ``filler``, then the initial events of each watcher (this
+    thread, blocking, in batches), then the pump owns the connection (one sink for all ``watchers``); the
+    server writes nothing more. Their admissions are released if the stream ends before that."""
+    attached = False
+    try:
+        yield filler
+        for w in watchers:
+            initial, w.feed.initial = w.feed.initial, []
+            for i in range(0, len(initial), 500):
+                yield b"".join(w.line(ev) for ev in initial[i:i + 500])
+        sink = hand_over()
+        for w in watchers:
+            w.sink = sink
+        attached = True
+        pump.add(*watchers)
+    finally:
+        if not attached:
+            for w in watchers:
+                pump.release(w.client)

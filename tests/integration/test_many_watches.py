@@ -219,3 +219,42 @@ def test_a_watcher_that_does_not_read_is_dropped(master):
         assert s.get(f"{url}/api/v1/namespaces/default/pods/big0", timeout=10).status_code == 200
     finally:
         raw.close()
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^Threads:\s+(\d+)$", f.read(), re.M)[1])
+
+
+def test_ui_watch_streams_hold_no_thread(master):
+    """The dashboard's /ui/watch (six resources on one stream) is served by the watch pump: 60 open streams on
+    both ports leave the master's thread count where it was (it held seven threads per stream before)."""
+    cluster, pki, url = master
+    s = _session(pki)
+    pid = cluster.procs["m1"].pid
+    rv = s.get(f"{url}/api/v1/pods", timeout=10).json()["metadata"]["resourceVersion"]
+    path = f"/ui/watch?resources=nodes,pods,replicationcontrollers,services,endpoints,events&resourceVersion={rv}"
+    plain = requests.Session()
+    plain.trust_env = False
+    streams = []
+    try:
+        streams.append(plain.get(f"http://127.0.0.1:{cluster.api_ports['m1']}{path}", stream=True, timeout=30))
+        before = _threads(pid)  # the watch pump's thread exists by now
+        for i in range(59):
+            streams.append(plain.get(f"http://127.0.0.1:{cluster.api_ports['m1']}{path}", stream=True, timeout=30)
+                           if i % 2 else s.get(url + path, stream=True, timeout=30))
+        assert [r.status_code for r in streams] == [200] * 60
+        assert s.post(f"{url}/api/v1/namespaces/default/pods", json={**POD, "metadata": {"name": "ui-seen"}},
+                      timeout=10).status_code == 201
+        for r in streams:
+            for line in r.iter_lines():
+                if line.strip():
+                    ev = json.loads(line)
+                    assert (ev["resource"], ev["type"], ev["object"]["metadata"]["name"]) == \
+                        ("pods", "ADDED", "ui-seen")
+                    break
+        assert _threads(pid) <= before + 2, (before, _threads(pid))  # +2: a Raft or GC thread may come and go
+    finally:
+        for r in streams:
+            r.close()
+        plain.close()

@@ -341,3 +341,31 @@ def test_a_burst_many_times_the_buffer_reaches_a_slow_reader_in_order(socket_pum
     rvs = [e["object"]["rv"] for e in reader.events()]
     assert rvs == sorted(rvs) and len(set(rvs)) == 150
     assert sink.alive() and pump.dropped_slow == 0 and pump.pauses >= 1  # it had to wait for the reader
+
+
+def test_watchers_sharing_a_sink_are_served_and_end_together(setup):
+    """/ui/watch: one watcher per resource on one connection; one's 410 ends the stream for all of them."""
+    registry, pump = setup
+    sink = ListSink()
+    line = event_line(_encode)
+    gone = lambda m: json.dumps({"type": "ERROR", "message": m}).encode() + b"\n"  # noqa: E731
+    rv = registry.create(pod("first"))["metadata"]["resourceVersion"]
+    watchers = []
+    for kind in ("Pod", "Node"):
+        pump.admit("c")
+        watchers.append(Watcher(registry.watch_feed(kind, None, None, None, rv), line, "t", gone, b" ", "c",
+                                sink=sink))
+    pump.add(*watchers)
+    _create(registry, ["p1"])
+    registry.create({"kind": "Node", "metadata": {"name": "n1"}})
+    poll_until(lambda: len(sink.lines()) == 2, 10, what="the pod's and the node's events")
+    assert sorted(e["object"]["name"] for e in sink.lines()) == ["n1", "p1"] and pump.open_watches == 2
+    old = Watcher(registry.watch_feed("Pod", None, None, None, 1), line, "t", gone, b" ", "c", sink=ListSink())
+    other = Watcher(registry.watch_feed("Node", None, None, None, rv), line, "t", gone, b" ", "c", sink=old.sink)
+    _create(registry, [f"q{i}" for i in range(70)])  # the ring holds 64: revision 1 is gone
+    pump.admit("c")
+    pump.admit("c")
+    pump.add(old, other)
+    poll_until(lambda: old.sink.ended, 10, what="the group's stream ended")
+    assert old.sink.lines()[-1]["type"] == "ERROR"
+    poll_until(lambda: pump.open_watches == 2, 5, what="both watchers of the ended group released")
