@@ -252,10 +252,11 @@ class WatchPump:
         if not sink.alive():
             self._drop(w, end=False)
             return
-        if w.paused:
-            if sink.backlog() >= self.limits.max_buffer:
-                return  # its client has not read enough yet: its events wait in the feed
-            w.paused = False
+        if sink.backlog() >= self.limits.max_buffer:  # its client has not read enough yet (or, in a group,
+            if not w.paused:  # another watcher filled the sink): its events wait in the feed
+                self._pause(w)
+            return
+        w.paused = False
         try:
             got = w.feed.pull(memo)
         except Gone as exc:
