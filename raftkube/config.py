@@ -113,6 +113,9 @@ class ApiConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     #: waitress connection limit (the plain port; open watches on it count)
     connection_limit: int = 1000
+    #: connections open at once from one client address, per API port; more are answered 429 and closed
+    #: (0: no limit). A watch on the TLS port stops counting once the watch pump serves it
+    connections_per_client: int = 1000
     #: a request whose head and body have not all arrived this long after its first byte is cut (both ports)
     read_timeout_s: float = 30.0
     #: a connection with no request and no traffic for this long is closed (plain port: waitress'
@@ -338,6 +341,9 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: api.read_timeout_s and api.idle_timeout_s must be positive")
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
+    if api.connections_per_client < 0:
+        raise ConfigError(f"{file}: api.connections_per_client must be 0 (no limit) or more, "
+                          f"got {api.connections_per_client}")
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
         if getattr(api, key) < 1:
             raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")

@@ -136,9 +136,9 @@ class Master:
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
                                               str(pki.ca_cert), cfg.api.connection_limit,
-                                              cfg.api.read_timeout_s).start()
+                                              cfg.api.read_timeout_s, cfg.api.connections_per_client).start()
         self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit,
-                                cfg.api.read_timeout_s, cfg.api.idle_timeout_s).start()
+                                cfg.api.read_timeout_s, cfg.api.idle_timeout_s, cfg.api.connections_per_client).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         if cfg.api.metrics:  # scraped with the API's and the store's metrics

@@ -27,6 +27,7 @@ from cheroot import server as _cheroot
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from raftkube.api.clientlimit import ClientConnections
 from raftkube.api.deadlines import Deadlines
 from raftkube.api.sinks import SocketSink
 
@@ -61,6 +62,14 @@ class _Adapter(BuiltinSSLAdapter):
 
 class _Connection(_cheroot.HTTPConnection):
     """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests)."""
+
+    client: str | None = None  # the address counted in ClientConnections until close (a watch: its hand-over)
+
+    def close(self):
+        client, self.client = self.client, None
+        if client is not None:
+            self.server.raftkube_clients.release(client)
+        super().close()
 
     def communicate(self):
         deadlines, timeout_s = self.server.raftkube_requests
@@ -100,7 +109,7 @@ class SecureServer:
     """``app`` over TLS on ``host:port`` in a thread the master can stop."""
 
     def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str,
-                 connection_limit: int = 1000, read_timeout_s: float = 30.0):
+                 connection_limit: int = 1000, read_timeout_s: float = 30.0, connections_per_client: int = 0):
         self._server = wsgi.Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
                                    request_queue_size=256, timeout=read_timeout_s)
         self.requests = Deadlines("request")
@@ -112,7 +121,31 @@ class SecureServer:
         self._server.gateway = _Gateway
         self._server.ssl_adapter = self._adapter = _Adapter(cert, key, ca)
         self._server.prepare()
+        if connections_per_client:
+            self._limit_clients(ClientConnections(connections_per_client, "secure API port"))
         self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)
+
+    def _limit_clients(self, clients: ClientConnections) -> None:
+        """Each connection cheroot accepts (after its TLS handshake) is counted, or answered 429 and closed."""
+        self._server.raftkube_clients = clients
+        manager = self._server._connections
+        accept = manager._from_server_socket
+
+        def accept_counted(server_socket):
+            conn = accept(server_socket)
+            if conn is None or not conn.remote_addr:
+                return conn
+            if clients.acquire(conn.remote_addr):
+                conn.client = conn.remote_addr
+                return conn
+            try:
+                conn.wfile.write(clients.refusal())
+                conn.wfile.flush()
+            except OSError:
+                pass
+            conn.close()
+            return None
+        manager._from_server_socket = accept_counted
 
     @property
     def port(self) -> int:

@@ -58,6 +58,7 @@ def test_quota_and_burst_are_read(tmp_path):
     (MASTERS + "\n[api]\nwatch_buffer_bytes = 0\n", "api.watch_buffer_bytes"),
     (MASTERS + "\n[api]\nwatch_keepalive_s = 0\n", "api.watch_keepalive_s"),
     (MASTERS + "\n[api]\nwatch_stall_s = 0\n", "api.watch_stall_s"),
+    (MASTERS + "\n[api]\nconnections_per_client = -1\n", "api.connections_per_client"),
     (MASTERS + "\n[api]\nwatch_buffer_bytes = 9000000\n", "api.watch_buffer_bytes"),
     ("extra = 1\n" + MASTERS, "unknown key extra"),
     (MASTERS + "nickname = 1\n", "masters[0].nickname"),
