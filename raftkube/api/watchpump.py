@@ -271,8 +271,15 @@ class WatchPump:
         if events:
             room = self.limits.max_buffer - sink.backlog()
             lines, size = [], 0
+            line_key = w.line_key
             for i, ev in enumerate(events):
-                line = self._line(w, ev, memo)
+                if line_key is None:  # lines of this watcher are its own
+                    line = w.line(ev)
+                else:  # encoded once per pass for every watcher of the same encoder
+                    key = ("line", line_key, ev.revision, ev.type)
+                    line = memo.get(key)
+                    if line is None:
+                        line = memo[key] = w.line(ev)
                 lines.append(line)
                 size += len(line)
                 if size >= room and i + 1 < len(events):
@@ -287,16 +294,6 @@ class WatchPump:
                 if self._dirty is not None:
                     self._dirty.add(w.feed.kind)
             self._wake()
-
-    @staticmethod
-    def _line(w: Watcher, ev, memo: dict) -> bytes:
-        if w.line_key is None:
-            return w.line(ev)
-        key = ("line", w.line_key, ev.revision, ev.type)
-        line = memo.get(key)
-        if line is None:
-            line = memo[key] = w.line(ev)
-        return line
 
     def _pause(self, w: Watcher) -> None:
         self.pauses += 1
