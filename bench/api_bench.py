@@ -479,6 +479,10 @@ def main(argv=None) -> int:
                     help="[api] metrics of the masters (off: for the A/B of what /metrics counting costs)")
     ap.add_argument("--tls", action="store_true",
                     help="over TLS: raftkube's secure ports (admin token) vs etcd with --cert-file/--key-file")
+    ap.add_argument("--raft", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [raft] setting of the masters, e.g. max_inflight=2 (repeatable; for A/B runs)")
+    ap.add_argument("--master-cpu", default="auto",
+                    help="the masters' cpu setting: auto (each pinned to one CPU, the default), none, or a CPU number")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 1.0, 0.3
@@ -505,8 +509,15 @@ def main(argv=None) -> int:
     try:
         t0 = time.monotonic()
         (workdir / "raftkube").mkdir()
-        cluster = MasterCluster(workdir / "raftkube", secure=args.tls,
-                                extra_toml="" if args.metrics == "on" else "\n[api]\nmetrics = false\n")
+        extra = "" if args.metrics == "on" else "\n[api]\nmetrics = false\n"
+        if args.raft:
+            extra += "\n[raft]\n" + "".join(f"{kv.strip()}\n" for kv in args.raft)
+        cluster = MasterCluster(workdir / "raftkube", secure=args.tls, extra_toml=extra)
+        if args.master_cpu != "auto":  # every [[masters]] table gets the setting (config.py: cpu)
+            text = cluster.config.read_text()
+            for name in cluster.names:
+                text = text.replace(f'name = "{name}"\n', f'name = "{name}"\ncpu = "{args.master_cpu}"\n')
+            cluster.config.write_text(text)
         tls = {}  # system -> the clients' TLS settings
         if args.tls:
             from raftkube.pki import Pki

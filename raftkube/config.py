@@ -132,6 +132,8 @@ class ApiConfig:
     watch_stall_s: float = 30.0
     #: an idle watch stream gets filler this often (clients and proxies see it is alive)
     watch_keepalive_s: float = 15.0
+    #: a v1 watch that asked for bookmarks (allowWatchBookmarks) gets a BOOKMARK this often (Kubernetes: ~1 min)
+    watch_bookmark_s: float = 60.0
     #: count and time API requests and serve Prometheus metrics on /metrics
     metrics: bool = True
 
@@ -349,7 +351,7 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
             raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")
     if api.watch_buffer_bytes > 8 * 1024 * 1024:  # with one event on top, below waitress' 16 MiB watermark
         raise ConfigError(f"{file}: api.watch_buffer_bytes must be at most 8 MiB, got {api.watch_buffer_bytes}")
-    for key in ("watch_keepalive_s", "watch_stall_s"):
+    for key in ("watch_keepalive_s", "watch_stall_s", "watch_bookmark_s"):
         if not getattr(api, key) > 0:
             raise ConfigError(f"{file}: api.{key} must be positive, got {getattr(api, key)}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)

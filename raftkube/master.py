@@ -13,15 +13,17 @@ from prometheus_client import CollectorRegistry
 
 from raftkube.api.app import create_app
 from raftkube.api.auth import Authenticator
+from raftkube.api.revocations import RevocationList
 from raftkube.api.server import ApiServer
 from raftkube.api.tls import SecureServer
 from raftkube.api.watchpump import PumpLimits, WatchPump
-from raftkube.config import ClusterConfig, ConfigError, is_loopback, read_or_create_secret
+from raftkube.config import ClusterConfig, ConfigError, MasterConfig, is_loopback, read_or_create_secret
 from raftkube.controllers.manager import ControllerManager
 from raftkube.pki import Pki
 from raftkube.registry import LocalClient, Registry
 from raftkube.state.journal import JournalCorrupt
-from raftkube.state.raft import RaftStore
+from raftkube.state.members import record
+from raftkube.state.raft import NotAMember, RaftStore
 from raftkube.state.syncobj import UnsupportedLibrary
 
 log = logging.getLogger(__name__)
@@ -77,25 +79,56 @@ class StartError(Exception):
     """This master cannot start (a damaged data directory, an unsupported library): the message says why."""
 
 
+def seed_of(config: ClusterConfig) -> dict[str, dict]:
+    """The member list a new cluster starts with: cluster.toml's masters (state/members.py records)."""
+    return {m.name: record(m.name, m.host, m.api_port, m.raft_port, m.secure_port) for m in config.masters}
+
+
+def master_config(config: ClusterConfig, rec: dict) -> MasterConfig:
+    """A member's settings: its record's addresses (the replicated list wins over cluster.toml), cluster.toml's
+    ``cpu`` if it lists the master."""
+    listed = next((m for m in config.masters if m.name == rec["name"]), None)
+    return MasterConfig(rec["name"], rec["host"], rec["apiPort"], rec["raftPort"],
+                        cpu=listed.cpu if listed is not None else "auto", secure_port=rec.get("securePort", 0))
+
+
 class Master:
-    def __init__(self, config: ClusterConfig, name: str):
+    def __init__(self, config: ClusterConfig, name: str, seed: dict[str, dict] | None = None):
+        """``seed``: the member list to start a new data directory with (what ``--join`` learned from the
+        cluster); default cluster.toml's masters. A data directory's own member list wins over both."""
         self.config = config
-        self.me = config.master(name)
+        self.seed = seed if seed is not None else seed_of(config)
+        if name in self.seed:
+            self.me = master_config(config, self.seed[name])
+        elif config.master_dir(name).is_dir() and any(config.master_dir(name).iterdir()):
+            self.me = MasterConfig(name)  # a joined master's restart: its data directory's list says where it is
+        else:
+            raise StartError(f"master {name} is not in {config.path} and has no data directory "
+                             f"({config.master_dir(name)}): a new master starts with --join URL")
         self.store: RaftStore | None = None
         self.server: ApiServer | None = None
         self.secure_server: SecureServer | None = None
         self.controllers: ControllerManager | None = None
         self.watch_pump: WatchPump | None = None
 
+    def _check_plain_only_on_loopback(self, me: MasterConfig) -> None:
+        cfg = self.config
+        if is_loopback(me.host) or me.secure_port:
+            return
+        listed = [m.name for m in cfg.masters]
+        where = (f"masters[{listed.index(me.name)}].secure_port is not set in {cfg.path}" if me.name in listed else
+                 "its secure_port is not set (`raftkube members add --secure-port`)")
+        raise StartError(
+            f"master {me.name}: host {me.host!r} is not a loopback address and {where}: the plain-HTTP API is for "
+            f"loopback only (no TLS, no credentials); set secure_port (and run `raftkube init`) to serve other "
+            f"hosts over TLS")
+
     def start(self) -> "Master":
         cfg, me = self.config, self.me
-        if not is_loopback(me.host) and not me.secure_port:
-            raise StartError(
-                f"master {me.name}: host {me.host!r} is not a loopback address and masters[{cfg.master_index(me.name)}]"
-                f".secure_port is not set in {cfg.path}: the plain-HTTP API is for loopback only (no TLS, no "
-                f"credentials); set secure_port (and run `raftkube init`) to serve other hosts over TLS")
+        self._check_plain_only_on_loopback(me)
         if hasattr(os, "sched_setaffinity"):  # Linux
-            cpu = choose_cpu(me.cpu, cfg.master_index(me.name), os.sched_getaffinity(0), f"{cfg.path}: ")
+            cpu = choose_cpu(me.cpu, sorted({*self.seed, me.name}).index(me.name), os.sched_getaffinity(0),
+                             f"{cfg.path}: ")
             if cpu is not None:
                 pin_process(cpu)  # first, so that every thread started below inherits it
                 log.info("master %s runs on CPU %d (cpu = %r)", me.name, cpu, me.cpu)
@@ -113,12 +146,19 @@ class Master:
             raise StartError(f"master {me.name}: secure_port is set but {pki.master(me.name)[0]} or {pki.ca_cert} "
                              f"is missing: run `raftkube init --config {cfg.path}` first")
         secret = read_or_create_secret(cfg.secret_file)
-        peers = {m.name: m.raft_address for m in cfg.masters if m.name != me.name}
+        peers = {n: f"{r['host']}:{r['raftPort']}" for n, r in self.seed.items() if n != me.name}
         try:
             self.store = RaftStore(me.name, me.raft_address, peers, cfg.master_dir(me.name), secret, cfg.raft,
-                                   fsync=cfg.fsync, quota_bytes=cfg.quota_bytes)
-        except (JournalCorrupt, UnsupportedLibrary) as exc:
+                                   fsync=cfg.fsync, quota_bytes=cfg.quota_bytes, seed=self.seed)
+        except (JournalCorrupt, UnsupportedLibrary, NotAMember) as exc:
             raise StartError(f"master {me.name}: {exc}") from None
+        members = self.store.members()["members"]
+        self.me = me = master_config(cfg, self.store.member(me.name))  # the data directory's list wins
+        try:
+            self._check_plain_only_on_loopback(me)
+        except StartError:
+            self.store.close()
+            raise
         if os.environ.get("RAFTKUBE_UNSAFE_STALE_READS") == "1":  # only `raftkube verify`'s checker test sets it
             self.store.unsafe_stale_reads = True
             log.warning("UNSAFE: RAFTKUBE_UNSAFE_STALE_READS=1: reads skip the read index and may be stale")
@@ -126,12 +166,13 @@ class Master:
         raise_fd_limit()  # every open watch is a connection
         self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
                                                          cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s,
-                                                         cfg.api.watch_stall_s))
+                                                         cfg.api.watch_stall_s, cfg.api.watch_bookmark_s))
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
-                         masters=[(m.name, m.api_url) for m in cfg.masters], authenticator=Authenticator(pki.tokens),
+                         masters=[(m["name"], m["apiUrl"]) for m in members if m["apiUrl"]],
+                         authenticator=Authenticator(pki.tokens, revoked=RevocationList(registry, self.store).revoked),
                          admission=cfg.admission, watch_pump=self.watch_pump,
-                         secure_urls={m.name: m.secure_url for m in cfg.masters if m.secure_url})
+                         secure_urls={m["name"]: m["secureUrl"] for m in members if m["secureUrl"]})
         if me.secure_port:  # first: once the plain port answers (readiness checks use it), so does this one
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
@@ -165,8 +206,8 @@ class Master:
         log.info("master %s stopped", self.me.name)
 
 
-def run_master(config: ClusterConfig, name: str, stop: threading.Event) -> None:
-    master = Master(config, name).start()
+def run_master(config: ClusterConfig, name: str, stop: threading.Event, seed: dict[str, dict] | None = None) -> None:
+    master = Master(config, name, seed).start()
     try:
         stop.wait()
     finally:

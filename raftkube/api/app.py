@@ -19,6 +19,7 @@ from raftkube.api.auth import Authenticator, AuthMiddleware
 from raftkube.api.kube import add_meta, add_namespaced, version_info
 from raftkube.api.metrics import ApiMetrics, MetricsResource
 from raftkube.api.operate import add_operate
+from raftkube.api.revocations import add_revocations
 from raftkube.api.ui import CrossOriginReads, add_ui, master_origins
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
                                     WatchResource, read_body)
@@ -116,6 +117,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
         app.add_route("/api", _Plain(lambda: (200, {"versions": [v.name for v in served]}), falcon.MEDIA_JSON))
     app.add_route("/raft", _Plain(lambda: (200, store.status()), falcon.MEDIA_JSON))
     add_operate(app, store, masters, secure_urls or {})
+    add_revocations(app, registry)
     if settings.metrics:
         app.add_route("/metrics", MetricsResource(metrics))
     add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None), watch_pump)

@@ -14,12 +14,21 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from raftkube.model.errors import Forbidden, Unauthorized
 from raftkube.model.objects import DEFAULT_NAMESPACE, name_of
 from raftkube.pki import ADMIN_GROUP, NODES_GROUP, VIEWER_GROUP, read_tokens
+
+log = logging.getLogger(__name__)
+
+#: how often a request may look at the token file's size and mtime
+TOKEN_FILE_CHECK_S = 1.0
 
 READ_VERBS = frozenset({"get", "list", "watch"})
 OPEN_PATHS = frozenset({"/healthz"})
@@ -35,13 +44,59 @@ LOCAL_ADMIN = User("admin", (ADMIN_GROUP,))
 
 
 class Authenticator:
-    def __init__(self, token_file: Path | None):
-        self._tokens = {t.token: User(t.user, t.groups) for t in read_tokens(token_file)} if token_file else {}
+    """Bearer tokens of the static token file (read again when the file changes: checked at most once a
+    second, so removing a line revokes that token on this master) and client certificates of the cluster CA
+    whose serial ``revoked`` does not name (api/revocations.py)."""
+
+    def __init__(self, token_file: Path | None, revoked: Callable[[str], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.token_file = token_file
+        self.revoked = revoked or (lambda serial: False)
+        self._clock = clock
+        self._tokens: dict[str, User] = {}
+        self._stamp: tuple | None = None
+        self._checked_at = -1.0
+        self._lock = threading.Lock()
+        self._reload()
+
+    def _reload(self) -> None:
+        """Read the token file again if it changed (size, mtime or inode). A file that no longer parses keeps
+        the tokens read last, with an error in the log."""
+        if self.token_file is None:
+            return
+        try:
+            st = self.token_file.stat()
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if stamp == self._stamp and self._checked_at >= 0:
+            return
+        try:
+            tokens = {t.token: User(t.user, t.groups) for t in read_tokens(self.token_file)}
+        except (OSError, ValueError) as exc:
+            if self._checked_at < 0:
+                raise
+            log.error("token file %s not reloaded, the tokens read before stay in use: %s", self.token_file, exc)
+            self._stamp = stamp
+            return
+        if self._checked_at >= 0:
+            log.info("token file %s changed: %d tokens", self.token_file, len(tokens))
+        self._tokens, self._stamp = tokens, stamp
+
+    def tokens(self) -> dict[str, User]:
+        now = self._clock()
+        if now - self._checked_at >= TOKEN_FILE_CHECK_S and self._lock.acquire(blocking=False):
+            try:
+                self._reload()
+                self._checked_at = now
+            finally:
+                self._lock.release()
+        return self._tokens
 
     def user(self, env: dict, authorization: str | None) -> User | None:
         if authorization and authorization.lower().startswith("bearer "):
             given = authorization[7:].strip()
-            for token, user in self._tokens.items():
+            for token, user in self.tokens().items():
                 if hmac.compare_digest(token, given):
                     return user
             return None
@@ -50,6 +105,9 @@ class Authenticator:
             subject = [attr for rdn in cert.get("subject", ()) for attr in rdn]
             cns = [v for k, v in subject if k == "commonName"]
             if cns:
+                if self.revoked(cert.get("serialNumber", "")):
+                    raise Unauthorized(f'Unauthorized: the client certificate of "{cns[0]}" (serial '
+                                       f'{cert.get("serialNumber", "").lower()}) is revoked')
                 return User(cns[0], tuple(v for k, v in subject if k == "organizationName"))
         return None
 
@@ -125,7 +183,8 @@ class AuthMiddleware:
         elif res is not None:
             kind, rname = res.kind, params["resource"]
             sub = req.path.rsplit("/", 1)[-1] if req.path.endswith(("/status", "/scale")) else ""
-        elif getattr(resource, "admin_only", False):  # /raft/members, /raft/snapshot, ... (api/operate.py)
+        elif getattr(resource, "admin_only", False) or (
+                getattr(resource, "admin_writes", False) and req.method != "GET"):  # api/operate.py, revocations.py
             if ADMIN_GROUP not in user.groups:
                 raise Forbidden(f'User "{user.name}" cannot {req.method} "{req.path}": admins only')
             return
@@ -143,9 +202,16 @@ class AuthMiddleware:
             raise Forbidden(f'User "{user.name}" cannot {verb} resource "{what}"{where}', kind=kind,
                             name=params.get("name", ""))
         me = node_of(user)
-        if me is not None and kind == "Pod" and sub == "status":
-            # the status of a pod bound to this minion only: the stored pod says where it is bound
-            pod = resource.registry.get("Pod", ns or DEFAULT_NAMESPACE, params["name"])
+        if me is not None and kind == "Pod" and verb in ("list", "watch"):
+            # the pods bound to this minion only: its list and watch must say so (spec.nodeName=<me>)
+            selector = req.get_param("fields") or req.get_param("fieldSelector") or ""
+            if version.field_selector(res, selector).required_node() != me:
+                raise Forbidden(f'User "{user.name}" cannot {verb} resource "{what}"{where} without the field '
+                                f'selector spec.nodeName={me} (v1beta1: DesiredState.Host={me}): a minion reads '
+                                f'only the pods bound to it', kind=kind)
+        if me is not None and kind == "Pod" and (verb == "get" or (sub == "status" and verb == "update")):
+            # a pod bound to this minion only (read it, write its status): the stored pod says where it is bound
+            pod = resource.registry.get("Pod", ns or DEFAULT_NAMESPACE, params["name"])  # 404 if there is none
             bound = pod.get("spec", {}).get("nodeName") or ""
             if bound != me:
                 raise Forbidden(f'User "{user.name}" cannot {verb} resource "{what}"{where}: pod '

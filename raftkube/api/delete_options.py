@@ -2,9 +2,9 @@
 name the object the client means, and the state machine refuses the delete (409) if the object of that name
 is another one or another version. ``propagationPolicy`` (or the older ``orphanDependents``) says whether
 the dependents of a replication controller (its pods: ``ownerReferences`` to its uid) go with it: ``Orphan``
-keeps them (their references to it are removed in the same transaction as the delete), ``Background`` and
-``Foreground`` let the garbage collector delete them after it (Foreground is not waited for: the owner goes
-first either way). Without one, v1 deletes dependents (Kubernetes' default for core/v1 controllers) and v1beta1
+keeps them (their references to it are removed in the same transaction as the delete), ``Background`` lets
+the garbage collector delete them after it, ``Foreground`` marks the owner (``deletionTimestamp``, finalizer
+``foregroundDeletion``) and the collector deletes the dependents first, then the owner. Without one, v1 deletes dependents (Kubernetes' default for core/v1 controllers) and v1beta1
 orphans them (2014's behaviour). ``gracePeriodSeconds`` and the rest are accepted and have no effect. The same
 body in v1beta1 and v1; as in Kubernetes, preconditions and the policy come only in the body, never in the
 query."""
@@ -36,8 +36,9 @@ def delete_preconditions(body: dict | None) -> tuple[int, str]:
 POLICIES = ("Orphan", "Background", "Foreground")
 
 
-def orphans_dependents(body: dict | None, *, default: bool) -> bool:
-    """Whether this delete keeps the object's dependents (``propagationPolicy: Orphan``); 400 for a bad policy."""
+def propagation_policy(body: dict | None, *, default: str) -> str:
+    """This delete's policy for the object's dependents, one of ``POLICIES`` (``orphanDependents`` true is
+    Orphan, false Background); 400 for a bad policy."""
     if body is None:
         return default
     policy = body.get("propagationPolicy")
@@ -45,12 +46,12 @@ def orphans_dependents(body: dict | None, *, default: bool) -> bool:
     if orphan is not None and not isinstance(orphan, bool):
         raise BadRequest(f"orphanDependents must be a boolean, not {type(orphan).__name__}")
     if policy is None:
-        return default if orphan is None else orphan
+        return default if orphan is None else ("Orphan" if orphan else "Background")
     if policy not in POLICIES:
         raise BadRequest(f"propagationPolicy must be one of Orphan, Background, Foreground, not {str(policy)[:40]!r}")
     if orphan is not None:
         raise BadRequest("orphanDependents and propagationPolicy cannot both be set")
-    return policy == "Orphan"
+    return policy
 
 
 def _resource_version(value) -> int:

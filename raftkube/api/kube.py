@@ -11,7 +11,7 @@ import falcon
 
 from raftkube import __version__
 from raftkube.api.admission import admit_update
-from raftkube.api.delete_options import delete_preconditions, orphans_dependents
+from raftkube.api.delete_options import delete_preconditions, propagation_policy
 from raftkube.api.namespaces import mark_terminating, require_namespace
 from raftkube.api.podlogs import PodLogResource
 from raftkube.api.resources import (BindingResource, CollectionResource, ItemResource, StatusResource,
@@ -170,12 +170,12 @@ class NamespacedItem(ItemResource, _Namespaced):
         res = self._resource(resource, "delete", req)
         body = read_body(req, self.body_limit, required=False)
         rv, uid = delete_preconditions(body)
-        orphan = orphans_dependents(body, default=False)  # core/v1 deletes an RC's pods with it
+        policy = propagation_policy(body, default="Background")  # core/v1 deletes an RC's pods with it
         if res.kind == "Namespace":  # emptied, then removed, by the namespace controller
             return _send(resp, self.version.encode(self._call(res, mark_terminating, self.registry, name,
                                                               request=write_request(req))))
         old = self._call(res, self.registry.delete, res.kind, req.get_param("namespace"), name, rv=rv, uid=uid,
-                         orphan=orphan, request=write_request(req))
+                         orphan=policy == "Orphan", foreground=policy == "Foreground", request=write_request(req))
         _send(resp, self.version.encode(old))
 
 

@@ -16,7 +16,7 @@ import falcon
 
 from raftkube.api import decode, protobuf
 from raftkube.api.admission import admit_create, admit_update, needs_old
-from raftkube.api.delete_options import delete_preconditions, orphans_dependents
+from raftkube.api.delete_options import delete_preconditions, propagation_policy
 from raftkube.api.watchpump import Watcher, event_line, pumped_body
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
@@ -115,6 +115,16 @@ def _int_param(req: falcon.Request, name: str) -> int:
     return n
 
 
+def _bool_param(req: falcon.Request, name: str) -> bool:
+    """A boolean query parameter as Kubernetes reads one (Go's strconv.ParseBool); absent or empty: false."""
+    value = req.get_param(name)
+    if value in (None, ""):
+        return False
+    if value in ("1", "t", "T", "true", "TRUE", "True", "0", "f", "F", "false", "FALSE", "False"):
+        return value in ("1", "t", "T", "true", "TRUE", "True")
+    raise BadRequest(f"invalid {name} {value[:40]!r}: must be true or false")
+
+
 def _json(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -201,9 +211,9 @@ class ItemResource(_VersionResource):
         res = self._resource(resource, "delete", req)
         body = read_body(req, self.body_limit, required=False)
         rv, uid = delete_preconditions(body)
-        orphan = orphans_dependents(body, default=True)  # 2014: deleting an RC leaves its pods
-        self._call(res, self.registry.delete, res.kind, _namespace(req), name, rv=rv, uid=uid, orphan=orphan,
-                   request=write_request(req))
+        policy = propagation_policy(body, default="Orphan")  # 2014: deleting an RC leaves its pods
+        self._call(res, self.registry.delete, res.kind, _namespace(req), name, rv=rv, uid=uid,
+                   orphan=policy == "Orphan", foreground=policy == "Foreground", request=write_request(req))
         _send(resp, self.version.success_body())
 
 
@@ -252,6 +262,8 @@ class WatchResource(_VersionResource):
         res = self._resource(resource, "watch", req)
         labels, fields = self._selectors(req, res)
         rv = _int_param(req, "resourceVersion")
+        bookmarks = _bool_param(req, "allowWatchBookmarks")  # sent by the pump (none on the streaming path)
+        timeout_s = _int_param(req, "timeoutSeconds")  # the pump ends the stream then (0: never)
         encode = self.event_encoder(req, res)
         resp.content_type = "application/json"
         hand_over = req.env.get("raftkube.stream_sink")
@@ -266,6 +278,10 @@ class WatchResource(_VersionResource):
                 raise
             line, key = (self._line, self.version.name) if encode is None else (event_line(encode), None)
             watcher = Watcher(feed, line, key, self._gone_line, self.version.watch_filler, client)
+            if bookmarks:
+                watcher.bookmark = self.version.bookmark_line(res)
+            if timeout_s:
+                watcher.ends_at = time.monotonic() + timeout_s
             resp.stream = pumped_body(self.pump, [watcher], hand_over, self.version.watch_filler)
             req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
             return

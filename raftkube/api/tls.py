@@ -11,18 +11,23 @@ cheroot once the head and first events are written (no terminating chunk, the co
 neither closes it nor reads from it again) and gives it to the watch pump (api/watchpump.py) as a
 non-blocking ``SocketSink``.
 
-Slow clients (api/deadlines.py): the TLS handshake, which cheroot does in its one acceptor thread, must finish
-within ``HANDSHAKE_TIMEOUT_S``; a request's head and body must have arrived ``read_timeout_s`` after a worker
-thread took the connection (disarmed when the app starts its response); cheroot's own ``timeout`` (per
-``recv``, and for an idle kept-alive connection) is ``read_timeout_s`` too.
+Slow clients (api/deadlines.py): cheroot does the TLS handshake in its one acceptor thread, so a client that
+connects and sends nothing held every other new connection. Here the acceptor only wraps the socket; the new
+connection waits in cheroot's selector, like an idle kept-alive one, until the client sends its first bytes
+(or ``read_timeout_s``: closed), and then a worker thread does the handshake, which must finish within
+``HANDSHAKE_TIMEOUT_S``. A request's head and body must have arrived ``read_timeout_s`` after a worker thread
+took the connection (disarmed when the app starts its response); cheroot's own ``timeout`` (per ``recv``, and for
+an idle kept-alive connection) is ``read_timeout_s`` too.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 
+from cheroot import errors as _errors
 from cheroot import server as _cheroot
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -47,12 +52,26 @@ class _Adapter(BuiltinSSLAdapter):
         self.handshakes = Deadlines("TLS handshake")
 
     def wrap(self, sock):
+        """In the acceptor thread: no handshake yet (``handshake``, in a worker thread, does it)."""
+        return self.context.wrap_socket(sock, do_handshake_on_connect=False, server_side=True), {}
+
+    def handshake(self, sock: ssl.SSLSocket, timeout_s: float) -> dict:
+        """The TLS handshake, within ``HANDSHAKE_TIMEOUT_S``; the connection's WSGI environ entries. Failures as
+        cheroot's own ``wrap`` raises them: ``NoSSLError`` for plain HTTP, ``FatalSSLAlert`` for the rest."""
         sock.settimeout(HANDSHAKE_TIMEOUT_S)
         self.handshakes.arm(sock, HANDSHAKE_TIMEOUT_S)
         try:
-            return super().wrap(sock)
+            sock.do_handshake()
+        except ssl.SSLError as exc:
+            if exc.errno == ssl.SSL_ERROR_SSL and "http request" in str(exc).lower():
+                raise _errors.NoSSLError(*exc.args) from exc
+            raise _errors.FatalSSLAlert(*exc.args) from exc
+        except OSError as exc:  # the client went away, or the deadline shut the socket
+            raise _errors.FatalSSLAlert(*exc.args) from exc
         finally:
             self.handshakes.disarm(sock)
+        sock.settimeout(timeout_s)
+        return self.get_environ(sock)
 
     def get_environ(self, sock):
         env = super().get_environ(sock)
@@ -60,10 +79,49 @@ class _Adapter(BuiltinSSLAdapter):
         return env
 
 
+PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                     b"Content-Length: 71\r\n\r\nThe client sent a plain HTTP request, but this port only speaks HTTPS.\n")
+
+
 class _Connection(_cheroot.HTTPConnection):
-    """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests)."""
+    """One request per call of ``communicate`` (cheroot parks a kept-alive connection between requests); the
+    first call does the TLS handshake."""
+
+    def __init__(self, server, sock, makefile=_cheroot.MakeFile):
+        super().__init__(server, sock, makefile)
+        self.tls_pending = True  # not handshaken yet
+        self.waited = False  # has waited in the selector for the client's first bytes
+
+    def _handshake(self) -> bool:
+        try:
+            self.ssl_env = self.server.ssl_adapter.handshake(self.socket, self.server.timeout)
+        except _errors.NoSSLError:
+            try:  # the raw socket: the TLS layer has nothing to send
+                socket.socket.sendall(self.socket, PLAIN_HTTP_ANSWER)
+            except OSError:
+                pass
+            return False
+        except _errors.FatalSSLAlert as exc:
+            self.server.error_log(f"client {self.remote_addr}:{self.remote_port}: TLS handshake failed: {exc}")
+            return False
+        self.tls_pending = False
+        return self._admit()
 
     client: str | None = None  # the address counted in ClientConnections until close (a watch: its hand-over)
+
+    def _admit(self) -> bool:
+        """Count this connection for its client address (api.connections_per_client); over it, one 429."""
+        clients = getattr(self.server, "raftkube_clients", None)
+        if clients is None or not self.remote_addr:
+            return True
+        if clients.acquire(self.remote_addr):
+            self.client = self.remote_addr
+            return True
+        try:
+            self.socket.sendall(clients.refusal())
+        except OSError:
+            pass
+        return False
 
     def close(self):
         client, self.client = self.client, None
@@ -72,6 +130,8 @@ class _Connection(_cheroot.HTTPConnection):
         super().close()
 
     def communicate(self):
+        if self.tls_pending and not self._handshake():
+            return False  # cheroot closes it
         deadlines, timeout_s = self.server.raftkube_requests
         deadlines.arm(self.socket, timeout_s)
         try:
@@ -98,6 +158,17 @@ class _Gateway(wsgi.Gateway_10):
         return SocketSink(req.conn.socket, chunked)
 
 
+class _Server(wsgi.Server):
+    def process_conn(self, conn):
+        """A new connection waits in the selector for its first bytes before a worker takes it (and, in it, the
+        handshake): a silent client holds a file descriptor, no thread."""
+        if getattr(conn, "tls_pending", False) and not conn.waited:
+            conn.waited = True
+            self._connections.put(conn)
+            return
+        super().process_conn(conn)
+
+
 def _marked(app):
     def secure_app(environ, start_response):
         environ["raftkube.secure"] = True
@@ -110,8 +181,8 @@ class SecureServer:
 
     def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str,
                  connection_limit: int = 1000, read_timeout_s: float = 30.0, connections_per_client: int = 0):
-        self._server = wsgi.Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
-                                   request_queue_size=256, timeout=read_timeout_s)
+        self._server = _Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
+                               request_queue_size=256, timeout=read_timeout_s)
         self.requests = Deadlines("request")
         self._server.raftkube_requests = (self.requests, read_timeout_s)
         self._server.ConnectionClass = _Connection
@@ -121,31 +192,9 @@ class SecureServer:
         self._server.gateway = _Gateway
         self._server.ssl_adapter = self._adapter = _Adapter(cert, key, ca)
         self._server.prepare()
-        if connections_per_client:
-            self._limit_clients(ClientConnections(connections_per_client, "secure API port"))
+        if connections_per_client:  # counted once a connection's TLS handshake is done (_Connection._admit)
+            self._server.raftkube_clients = ClientConnections(connections_per_client, "secure API port")
         self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)
-
-    def _limit_clients(self, clients: ClientConnections) -> None:
-        """Each connection cheroot accepts (after its TLS handshake) is counted, or answered 429 and closed."""
-        self._server.raftkube_clients = clients
-        manager = self._server._connections
-        accept = manager._from_server_socket
-
-        def accept_counted(server_socket):
-            conn = accept(server_socket)
-            if conn is None or not conn.remote_addr:
-                return conn
-            if clients.acquire(conn.remote_addr):
-                conn.client = conn.remote_addr
-                return conn
-            try:
-                conn.wfile.write(clients.refusal())
-                conn.wfile.flush()
-            except OSError:
-                pass
-            conn.close()
-            return None
-        manager._from_server_socket = accept_counted
 
     @property
     def port(self) -> int:

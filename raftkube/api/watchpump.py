@@ -14,6 +14,9 @@ too). A paused watcher whose client reads nothing for ``stall_s`` is dropped: it
 client watches again from its last resourceVersion, or relists on 410 (the ERROR a watcher gets instead when
 its cursor left the ring while it was paused, as a too-old resourceVersion does). Idle streams get
 ``keepalive_s`` filler, which is also how waitress' channel timeout and TCP notice a client that went away.
+A watch that asked for bookmarks (``allowWatchBookmarks``) is brought up to the store's revision every
+``bookmark_s`` and sent a BOOKMARK carrying it, so a client resuming there from an idle watch misses nothing
+and is not sent a 410.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class PumpLimits:
     max_buffer: int = 1024 * 1024  # unsent bytes per watch at which the pump sends it no more (pauses it)
     keepalive_s: float = 15.0
     stall_s: float = 30.0  # a paused watcher whose client reads nothing for this long is dropped
+    bookmark_s: float = 60.0  # a watch that asked for bookmarks gets one this often
 
 
 @dataclass(eq=False)
@@ -56,6 +60,9 @@ class Watcher:
     paused: bool = False  # its unsent bytes reached max_buffer: not pulled until they drain below it
     stall_mark: int = 0  # while paused: the unsent bytes when its client last read some ...
     stall_since: float = 0.0  # ... and when
+    bookmark: Callable | None = None  # resourceVersion -> bytes (a BOOKMARK line); None: not asked for
+    last_bookmark: float = field(default_factory=time.monotonic)
+    ends_at: float | None = None  # time.monotonic() when the stream ends (the client's timeoutSeconds)
 
 
 class WatchPump:
@@ -309,16 +316,22 @@ class WatchPump:
         wakes.add(w.sink.wake)
 
     def _sweep(self, memo: dict, wakes: set) -> None:
-        """Every ``_sweep_s``: drop watchers whose client went away or stalls, resume drained ones, send
-        filler to idle ones, cut ended streams not taken in time."""
+        """Every ``_sweep_s``: drop watchers whose client went away or stalls, end those past their
+        timeoutSeconds, resume drained ones, bookmark those due, send filler to idle ones, cut ended streams
+        not taken in time."""
         now = time.monotonic()
-        idle_before = now - self.limits.keepalive_s
+        idle_before, bookmark_before = now - self.limits.keepalive_s, now - self.limits.bookmark_s
         for kind_set in list(self._by_kind.values()):
             for w in list(kind_set):
                 if not w.sink.alive():
                     self._drop(w, end=False)
+                elif w.ends_at is not None and now >= w.ends_at:
+                    wakes.add(w.sink.wake)
+                    self._drop(w, end=True)
                 elif w.paused:
                     self._check_paused(w, now, memo, wakes)
+                elif w.bookmark is not None and w.last_bookmark <= bookmark_before:
+                    self._bookmark(w, memo, wakes)
                 elif w.last_write <= idle_before:
                     self._send(w, w.filler, wakes)
         for sink, cut_at in list(self._ending.items()):
@@ -340,6 +353,14 @@ class WatchPump:
             self.dropped_slow += 1
             self._drop(w, end=False)
             wakes.add(w.sink.wake)
+
+    def _bookmark(self, w: Watcher, memo: dict, wakes: set) -> None:
+        """Bring ``w`` up to the store's revision (its events of the kind so far go first, or its 410), then
+        tell it that revision: every event of its kind up to it has been sent."""
+        w.last_bookmark = time.monotonic()
+        self._pull(w, memo, wakes)
+        if w in self._by_kind.get(w.feed.kind, ()):
+            self._send(w, w.bookmark(w.feed.cursor), wakes)
 
     def _end_all(self) -> None:
         wakes = set()

@@ -89,6 +89,10 @@ class ApiVersion(ABC):
     def encode(self, obj: dict) -> dict:
         """An internal object -> its wire body."""
 
+    def bookmark_line(self, res: Resource):
+        """resourceVersion -> a BOOKMARK event line for a watch of ``res``; None: this version has none."""
+        return None
+
     @abstractmethod
     def encode_list(self, res: Resource, items: list[dict], revision: int, self_link: str) -> dict:
         """Internal objects -> the wire list body."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import click
 
 from raftkube import __version__
-from raftkube.cli import kubecfg, operate, process, verify
+from raftkube.cli import certs, kubecfg, operate, process, verify
 from raftkube.cli.argv import KubecfgGroup
 
 __all__ = ["main"]
@@ -52,5 +52,5 @@ def main() -> None:
     """
 
 
-for _command in (*process.COMMANDS, *kubecfg.COMMANDS, *operate.COMMANDS, *verify.COMMANDS):
+for _command in (*process.COMMANDS, *kubecfg.COMMANDS, *operate.COMMANDS, *certs.COMMANDS, *verify.COMMANDS):
     main.add_command(_command)

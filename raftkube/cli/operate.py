@@ -43,7 +43,7 @@ def _age(seconds) -> str:
 
 @click.group()
 def members() -> None:
-    """The masters of the cluster: list them, move the leadership."""
+    """The masters of the cluster: list, add and remove them, move the leadership."""
 
 
 @members.command("list")
@@ -106,6 +106,56 @@ def transfer_leader(name: str, server: str | None, timeout_s: float) -> None:
                f"(stepped down after {out['steppedDownMs']:.0f} ms)")
     if out["leader"] != name:
         raise click.ClickException(f"master {out['leader']} won the election instead of {name}")
+
+
+def _on_leader(client: HttpClient, method: str, path: str, body: dict | None = None) -> dict:
+    """``method path`` on the leader (found through ``client``'s master), again at the new one if it changed
+    (for up to 15 s: removing the leader moves the leadership first)."""
+    deadline = time.monotonic() + 15.0
+    while True:
+        view, leader = _members(client)
+        leader = HttpClient([leader.current_url], timeout_s=10.0, retry_for_s=0.0, credentials=client.credentials)
+        try:  # a 4xx/503 is an answer (refused), not a reason to ask elsewhere: no retries but for NotLeader
+            return leader.request(method, path, body=body, timeout_s=25.0).json()
+        except NotLeader:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@members.command("add")
+@click.argument("name")
+@click.option("--host", required=True, help="the new master's address (its API and Raft listen there)")
+@click.option("--api-port", type=click.IntRange(1, 65535), required=True)
+@click.option("--raft-port", type=click.IntRange(1, 65535), required=True)
+@click.option("--secure-port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="its TLS API port (needed off loopback; `raftkube init` must have made its certificate)")
+@server_option
+def members_add(name: str, host: str, api_port: int, raft_port: int, secure_port: int, server: str | None) -> None:
+    """Add master NAME to the cluster (one change at a time, through the Raft log), then start it with
+    `raftkube master NAME --join URL`: it gets a snapshot and the log from the leader.
+
+    Example: raftkube members add m4 --host 127.0.0.1 --api-port 8084 --raft-port 7004
+    """
+    client = make_client(server)
+    out = _on_leader(client, "POST", "/raft/members", {"name": name, "host": host, "apiPort": api_port,
+                                                         "raftPort": raft_port, "securePort": secure_port})
+    click.echo(f"added master {name} ({host}:{raft_port}) in {out['tookMs']:.0f} ms; members: "
+               f"{', '.join(out['members'])}")
+    click.echo(f"now start it: raftkube master {name} --join {client.current_url}")
+
+
+@members.command("remove")
+@click.argument("name")
+@server_option
+def members_remove(name: str, server: str | None) -> None:
+    """Remove master NAME from the cluster (through the Raft log; a leader first hands its leadership over).
+    Stop its process afterwards: the others no longer talk to it.
+
+    Example: raftkube members remove m2
+    """
+    out = _on_leader(make_client(server), "DELETE", f"/raft/members/{name}")
+    click.echo(f"removed master {name} in {out['tookMs']:.0f} ms; members: {', '.join(out['members'])}")
 
 
 @click.group()

@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -39,26 +40,61 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def _join_seed(config, name: str, url: str, wait_s: float = 10.0) -> dict[str, dict]:
+    """The member list of the cluster at ``url`` (``GET /raft/members``), which must name ``name``: records
+    (state/members.py) to seed this master's new data directory with. An https URL is verified with the cluster
+    CA in --config's pki and asked with its admin token."""
+    from raftkube.pki import Pki
+    creds = Credentials()
+    if url.startswith("https://"):
+        pki = Pki(config.pki_dir)
+        creds = Credentials(ca_file=str(pki.ca_cert), token=pki.token_of("admin"))
+    client = HttpClient([url], timeout_s=10.0, retry_for_s=5.0, credentials=creds)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            view = client.request("GET", "/raft/members").json()
+        except Exception as exc:
+            raise click.ClickException(f"--join {url}: {exc}") from None
+        seed = {m["name"]: {"name": m["name"], "host": m["host"], "apiPort": m["apiPort"],
+                            "raftPort": m["raftPort"], "securePort": m.get("securePort", 0)}
+                for m in view["members"]}
+        if name in seed:
+            return seed
+        if time.monotonic() > deadline:  # the add may still be on its way to the master asked
+            raise click.ClickException(f"--join {url}: the cluster has no master {name} (members: "
+                                       f"{', '.join(sorted(seed))}); add it first: raftkube members add {name} "
+                                       "--host H --api-port P --raft-port R")
+        time.sleep(0.2)
+
+
 @click.command()
 @click.argument("name")
 @click.option("--config", "config_path", default="cluster.toml", show_default=True,
               help="cluster description (masters, ports, data directory)")
+@click.option("--join", "join_url", default=None, metavar="URL",
+              help="a new master: the API URL of any master of the cluster, to learn the member list from (after "
+                   "`raftkube members add NAME ...`); the cluster's secret and pki come from --config's data_dir")
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
-def master(name: str, config_path: str, verbose: bool) -> None:
+def master(name: str, config_path: str, join_url: str | None, verbose: bool) -> None:
     """Run master NAME of the cluster: Raft replica of the store and the REST API.
 
-    Example: raftkube master m1 --config cluster.toml
+    A master added at runtime starts with --join URL once; afterwards its data directory holds the member list.
+
+    Examples: raftkube master m1 --config cluster.toml; raftkube master m4 --join http://127.0.0.1:8080
     """
     setup_logging(verbose)
     try:
         config = load(config_path)
-        config.master(name)
+        if join_url is None and not config.master_dir(name).is_dir():
+            config.master(name)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    seed = _join_seed(config, name, join_url) if join_url else None
     from raftkube.master import StartError, run_master
     stop = stop_on_signals()
     try:
-        run_master(config, name, stop)
+        run_master(config, name, stop, seed)
     except (ConfigError, StartError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
@@ -185,17 +221,13 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
             raise click.ClickException(f"--masters not given and ./cluster.toml unusable: {exc}") from None
     if count > 1 and runtime != "hollow":
         raise click.UsageError("--count > 1 needs --runtime hollow")
-    settings = MinionSettings(
-        name=name or socket.gethostname().lower(), address=address or host_address(urls), runtime=runtime,
-        port=port, labels=_key_values(labels, "--label"), count=count,
-        name_prefix=name_prefix or (f"{name or 'hollow'}-" if count > 1 else ""), heartbeat_s=heartbeat_s,
-        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
-        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
+    minion_name = name or socket.gethostname().lower()
+    prefix = name_prefix or (f"{name or 'hollow'}-" if count > 1 else "")
     client_of = None
     if creds_dir:
         if not ca_file:
             raise click.UsageError("--credentials-dir needs --certificate-authority")
-        names = [f"{settings.name_prefix}{i}" for i in range(count)] if count > 1 else [settings.name]
+        names = [f"{prefix}{i}" for i in range(count)] if count > 1 else [minion_name]
         missing = [n for n in names if not (Path(creds_dir) / f"{n}.crt").is_file()]
         if missing:
             raise click.ClickException(f"--credentials-dir {creds_dir}: no certificate for {', '.join(missing[:5])}"
@@ -204,8 +236,14 @@ def minion(masters, name, address, runtime, port, labels, count, name_prefix, he
             ca_file=ca_file, cert_file=str(Path(creds_dir) / f"{n}.crt"), key_file=str(Path(creds_dir) / f"{n}.key")))
             for n in names}
         client_of = own.__getitem__
-        if not (cert_file or token):  # the shared pod watch: the first minion's credential (nodes read all pods)
+        if not (cert_file or token):  # the proxy's, the pusher's default and the kubelet port's: the first one's
             cert_file, key_file = str(Path(creds_dir) / f"{names[0]}.crt"), str(Path(creds_dir) / f"{names[0]}.key")
+    settings = MinionSettings(
+        name=minion_name, address=address or host_address(urls), runtime=runtime,
+        port=port, labels=_key_values(labels, "--label"), count=count,
+        name_prefix=prefix, heartbeat_s=heartbeat_s,
+        container_labels=_key_values(container_labels, "--container-label"), service_host=service_host,
+        tls=KubeletTls(cert_file, key_file, ca_file) if cert_file and key_file and ca_file else None)
     creds = Credentials(ca_file=ca_file, token=token, cert_file=cert_file, key_file=key_file)
     stop = stop_on_signals()
     proxy = None

@@ -6,16 +6,23 @@ A delete with ``propagationPolicy: Orphan`` removes the references in the same t
 ``Foreground``, core/v1's default). A separate controller rather than a pass of the replication manager: it
 has one job, and other owner kinds can join ``OWNER_KINDS`` without touching replication. Before deleting, the
 owner is looked up again (the leader's own state holds every RC created before its pods), so an RC informer
-that lags behind the pod informer never costs a pod; each delete carries the pod's uid."""
+that lags behind the pod informer never costs a pod; each delete carries the pod's uid.
+
+Foreground deletes (Kubernetes' semantics): an owner with ``deletionTimestamp`` and the ``foregroundDeletion``
+finalizer has every dependent (a pod with an ownerReference to its uid) deleted; once none is left whose
+reference says ``blockOwnerDeletion: true`` (the others are not waited for), the finalizer is removed, which
+deletes the owner when it was the last one. Each pass lists the owner's namespace afresh (the leader's state,
+not the informer, which may lag), and passes repeat every ``retry_s`` while an owner waits.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from raftkube.controllers.base import Controller, delete_by_uid, obj_key
-from raftkube.model.errors import NotFound
+from raftkube.model.errors import Conflict, NotFound
 from raftkube.model.objects import name_of, namespace_of, uid_of
-from raftkube.registry.owners import OWNER_KINDS
+from raftkube.registry.owners import FOREGROUND_FINALIZER, OWNER_KINDS, deleting_in_foreground, references_to
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +42,9 @@ def owner_uids(pod: dict) -> frozenset[tuple[str, str, str]]:
 class OwnerGarbageCollector(Controller):
     name = "owner-gc"
 
-    def __init__(self, client, **kw):
+    def __init__(self, client, *, retry_s: float = 0.5, **kw):
         super().__init__(client, **kw)
+        self.retry_s = retry_s
         self.owned: dict[tuple, tuple[dict, frozenset]] = {}  # pod key -> (pod, its owners)
         self.pod_informer = self.informer("Pod", self._on_pod)
         self.rc_informer = self.informer("ReplicationController", self._on_rc)
@@ -50,10 +58,20 @@ class OwnerGarbageCollector(Controller):
             self.wake()
 
     def _on_rc(self, old: dict | None, new: dict | None) -> None:
-        if new is None:
+        if new is None or deleting_in_foreground(new):
             self.wake()
 
+    def _waiting(self) -> list[dict]:
+        return [rc for rc in self.rc_informer.items() if deleting_in_foreground(rc)]
+
+    def next_deadline_s(self) -> float | None:
+        return self.retry_s if self._waiting() else None
+
     def reconcile(self) -> None:
+        for owner in self._waiting():
+            if self.stop_event.is_set():
+                return
+            self._delete_in_foreground(owner)
         if not self.owned:
             return
         live = {uid_of(rc) for rc in self.rc_informer.items()}
@@ -76,3 +94,45 @@ class OwnerGarbageCollector(Controller):
             except NotFound:
                 continue
         return False
+
+    def _delete_in_foreground(self, owner: dict) -> None:
+        """Delete ``owner``'s dependents; when a fresh list finds none that blocks, remove its finalizer (which
+        deletes it). A pass that deleted blocking dependents lists once more to see them gone."""
+        for _ in range(2):
+            if not self._delete_dependents(owner):
+                self._remove_finalizer(owner)
+                return
+
+    def _delete_dependents(self, owner: dict) -> int:
+        """Delete every pod of ``owner``'s namespace that references it; how many of them blocked it."""
+        uid, ns = uid_of(owner), namespace_of(owner)
+        pods, _rev = self.client.list("Pod", ns)
+        blocking = 0
+        for pod in pods:
+            refs = references_to(pod, uid)
+            if not refs:
+                continue
+            if delete_by_uid(self.client, self.pod_informer, pod):
+                log.info("pod %s/%s: deleted, its owner %s is being deleted in the foreground", ns, name_of(pod),
+                         name_of(owner))
+                self.stats.count("pod_deletes", "foreground")
+            if any(r.get("blockOwnerDeletion") for r in refs):
+                blocking += 1
+        return blocking
+
+    def _remove_finalizer(self, owner: dict) -> None:
+        ns = namespace_of(owner)
+        try:
+            fresh = self.client.get(owner["kind"], name_of(owner), ns)
+        except NotFound:
+            return
+        if uid_of(fresh) != uid_of(owner) or not deleting_in_foreground(fresh):
+            return
+        md = fresh["metadata"] = dict(fresh["metadata"])
+        md["finalizers"] = [f for f in md.get("finalizers") or () if f != FOREGROUND_FINALIZER]
+        try:
+            self.client.update(fresh)
+        except (Conflict, NotFound):
+            return  # changed meanwhile: the next pass sees it
+        log.info("%s %s/%s: its dependents are gone, finalizer %s removed", owner["kind"], ns, name_of(owner),
+                 FOREGROUND_FINALIZER)

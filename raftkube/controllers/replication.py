@@ -15,7 +15,8 @@
   ``ownerReferences`` entry with ``controller: true`` and its uid) and adopts those no controller owns (adds
   that reference: pods orphaned by ``propagationPolicy: Orphan``, made by hand or by 2014 code); a pod another
   controller owns is never counted, even if that owner is gone (``controllers/owner_gc.py`` deletes it).
-  Deleting an RC deletes its pods through the owner garbage collector unless the delete orphans them.
+  Deleting an RC deletes its pods through the owner garbage collector unless the delete orphans them; an RC
+  being deleted (``deletionTimestamp``: a foreground delete) is left alone.
 - Its pods always restart: a template stored with restartPolicy Never or OnFailure (before those were refused)
   makes pods with Always, and the controller gets one event saying so.
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from raftkube.controllers.base import Controller, LabelIndex, obj_key
 from raftkube.controllers.events import EventRecorder
 from raftkube.model.errors import ApiError, Conflict, NotFound, NotLeader, StoreFull, Timeout
-from raftkube.model.objects import (ACTIVE_PHASES, RUNNING, name_of, namespace_of, pod_node, pod_phase, rv_of,
+from raftkube.model.objects import (RUNNING, name_of, namespace_of, pod_active, pod_node, pod_phase, rv_of,
                                     uid_of)
 from raftkube.model.selectors import selector_from_map
 
@@ -70,14 +71,14 @@ def plan_replicas(rc: dict, pods: list[dict], pending_creates: int = 0, *, burst
                   pending_deletes: int = 0) -> tuple[int, list[dict]]:
     """(number of pods to create, pods to delete) so that ``rc`` has exactly ``spec.replicas`` active pods.
 
-    ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed. ``pending_creates``
+    ``pods`` are the pods matching the RC's selector; active = not Succeeded/Failed nor being deleted. ``pending_creates``
     are creates in flight (or not yet seen): they count against creating more, but never cause a delete,
     since a create's echo may already be among ``pods``; only pods that exist are ever surplus.
     ``burst`` (None: no bound) is the most creates, and separately deletes, outstanding at once:
     ``pending_creates``/``pending_deletes`` already count towards it.
     """
     replicas = int((rc.get("spec") or {}).get("replicas") or 0)
-    active = [p for p in pods if pod_phase(p) in ACTIVE_PHASES]
+    active = [p for p in pods if pod_active(p)]
     if len(active) > replicas:
         surplus = len(active) - replicas
         if burst is not None:
@@ -114,7 +115,7 @@ def claim_pods(rc: dict, pods: list[dict]) -> tuple[list[dict], list[dict]]:
         owner = controller_uid(p)
         if owner == uid:
             mine.append(p)
-        elif owner is None and pod_phase(p) in ACTIVE_PHASES:
+        elif owner is None and pod_active(p):
             orphans.append(p)
     return mine, orphans
 
@@ -222,8 +223,8 @@ class ReplicationManager(Controller):
     def sync_rc(self, rc: dict, now: float) -> None:
         key = obj_key(rc)
         selector = (rc.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return
+        if not selector or (rc.get("metadata") or {}).get("deletionTimestamp"):
+            return  # an RC being deleted makes, deletes and adopts no pods (Kubernetes' manager does the same)
         mine, orphans = claim_pods(rc, self.pods.select(key[0], selector_from_map(selector)))
         pods = mine + orphans  # adopted now: counted now (a failed adoption is seen by the next sync)
         with self.lock:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from raftkube.minion.agent import NodeAgent
 from raftkube.minion.kubelet import Kubelet, KubeletSettings
 from raftkube.minion.pod_source import PodSource
+from raftkube.minion.revocations import RevocationPoller
 from raftkube.minion.status_pusher import StatusPusher
 
 if TYPE_CHECKING:
@@ -113,9 +114,11 @@ def bridge_gateway(docker_client) -> str:
 class MinionProcess:
     def __init__(self, client, settings: MinionSettings, runtime_factory=None, client_of=None, collectors=()):
         """``client_of(name)``: the client of one minion (its own credential) for its registration, heartbeat,
-        events and pod status; None: ``client`` for all. The shared pod watch uses ``client``. ``collectors``:
+        events and pod status, and then each minion watches its own pods with it (a node credential reads only
+        the pods bound to it); None: ``client`` for all, and one shared watch of every bound pod. ``collectors``:
         more metrics for /metrics (the service proxy's)."""
         self.client = client
+        self.own_credentials = client_of is not None
         self.client_of = client_of or (lambda name: client)
         self.collectors = tuple(collectors)
         self.settings = settings
@@ -124,9 +127,10 @@ class MinionProcess:
                       if settings.count > 1 or settings.name_prefix else [settings.name])
         self.kubelets: list[Kubelet] = []
         self.agents: list[NodeAgent] = []
-        self.source: PodSource | None = None
+        self.sources: dict[str, PodSource] = {}  # minion name -> the pod source its kubelet reads
         self.pusher: StatusPusher | None = None
         self.server = None
+        self.revocations: RevocationPoller | None = None
         self.metrics = None
 
     def _runtime(self, name: str):
@@ -155,37 +159,47 @@ class MinionProcess:
             from raftkube.minion.images import ensure_images
             for rt in runtimes.values():
                 ensure_images(rt.client)
-        fields = f"spec.nodeName={self.names[0]}" if len(self.names) == 1 else "spec.nodeName!="
-        self.source = PodSource(self.client, fields)
         clients = {n: self.client_of(n) for n in self.names}
+        if len(self.names) == 1 or self.own_credentials:
+            self.sources = {n: PodSource(clients[n], f"spec.nodeName={n}") for n in self.names}
+        else:  # hollow minions under one (admin) credential: one watch of every bound pod, shared
+            shared = PodSource(self.client, "spec.nodeName!=")
+            self.sources = dict.fromkeys(self.names, shared)
         self.pusher = StatusPusher(self.client, threads=4 if len(self.names) > 1 else 2,
                                    client_for=lambda pod: clients.get((pod.get("spec") or {}).get("nodeName"),
                                                                       self.client)).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
+            if s.tls is not None:  # certificates on the kubelet port: refuse the revoked ones too
+                self.revocations = RevocationPoller(self.client).start()
             self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
-                                       tls=s.tls).start()
+                                       tls=s.tls, revoked=self.revocations.revoked if self.revocations else
+                                       (lambda serial: False)).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
         ) or s.address
         for i, name in enumerate(self.names):
             thread = "kubelet" if len(self.names) == 1 else f"kubelet-{name}"
-            self.kubelets.append(Kubelet(name, clients[name], runtimes[name], self.source, s.address, kset,
+            self.kubelets.append(Kubelet(name, clients[name], runtimes[name], self.sources[name], s.address, kset,
                                          pusher=self.pusher, thread_name=thread, metrics=self.metrics).start())
             advertised = {k: v for k, v in (("kubeletPort", port), ("kubeletTLS", bool(port and s.tls)),
                                             ("serviceHost", service_host)) if v}
             self.agents.append(NodeAgent(clients[name], name, s.address, host_capacity(), s.labels, s.heartbeat_s,
                                          extra_status=advertised).start())
-        self.source.start()
+        for source in self._distinct_sources():
+            source.start()
         log.info("minion(s) %s up: runtime %s, address %s, port %s", ", ".join(self.names[:5])
                  + (" ..." if len(self.names) > 5 else ""), s.runtime, s.address, port or "-")
         return self
 
+    def _distinct_sources(self) -> list[PodSource]:
+        return list({id(src): src for src in self.sources.values()}.values())
+
     def stop(self) -> None:
         # in parallel: each may be inside a client call that is retrying a lost master
         stoppers = [threading.Thread(target=x.stop, name="minion-stop", daemon=True)
-                    for x in [*self.agents, *([self.source] if self.source is not None else []), *self.kubelets]]
+                    for x in [*self.agents, *self._distinct_sources(), *self.kubelets]]
         for t in stoppers:
             t.start()
         for t in stoppers:
@@ -194,6 +208,8 @@ class MinionProcess:
             self.pusher.stop()
         if self.server is not None:
             self.server.stop()
+        if self.revocations is not None:
+            self.revocations.stop()
         for k in self.kubelets:
             k.runtime.close()
         log.info("minion(s) stopped")

@@ -129,8 +129,10 @@ class _TlsHttpServer(_BoundedHttpServer):
 class MinionServer:
     def __init__(self, kubelets: Callable[[], list], host: str = "0.0.0.0", port: int = 10250, metrics=None,
                  tls: KubeletTls | None = None, *, max_connections: int = MAX_CONNECTIONS,
-                 read_timeout_s: float = READ_TIMEOUT_S):
+                 read_timeout_s: float = READ_TIMEOUT_S, revoked: Callable[[str], bool] = lambda serial: False):
+        """``revoked(serial)``: whether a client certificate was revoked (minion/revocations.py)."""
         self._kubelets = kubelets
+        self.revoked = revoked
         self.metrics = metrics  # a prometheus CollectorRegistry, or None: no /metrics
         self.tls = tls
         handler = type("Handler", (_Handler,), {"server_ref": self, "timeout": read_timeout_s})
@@ -215,6 +217,10 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         subject = [attr for rdn in cert.get("subject", ()) for attr in rdn]
         user = next((v for k, v in subject if k == "commonName"), "")
+        if self.server_ref.revoked(cert.get("serialNumber", "")):
+            self._text(401, f'Unauthorized: the client certificate of "{user}" (serial '
+                            f'{cert.get("serialNumber", "").lower()}) is revoked\n')
+            return False
         if not READER_GROUPS & {v for k, v in subject if k == "organizationName"}:
             self._text(403, f'Forbidden: user "{user}" cannot read pods or logs of this minion (only a master or '
                             "an admin can)\n")

@@ -77,6 +77,11 @@ Event::
                         "apiVersion" (optional: absent = "the version the event is read through";
                                       present only when a client gave some other value, "" included)},
      "status": str, "reason": str, "message": str, "source": str, "timestamp": RFC 3339 str}
+
+CertificateRevocation (no API version serves it as a resource; api/revocations.py, README "Security")::
+
+    {"kind": "CertificateRevocation", "metadata": {"name": serial number, lowercase hex without leading zeros},
+     "spec": {"subject": str (the certificate's subject, for people), "reason": str}}
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ RESOURCES_BY_KIND: dict[str, Kind] = {k.kind: k for k in (
     Kind("Node", "node", namespaced=False),
     Kind("Event", "event"),
     Kind("Namespace", "namespace", namespaced=False),
+    Kind("CertificateRevocation", "certificate revocation", namespaced=False),
 )}
 
 # Namespace phases: a namespace being deleted is Terminating until the namespace controller has emptied it.
@@ -160,6 +166,18 @@ def pod_node(pod: dict) -> str:
 
 def pod_phase(pod: dict) -> str:
     return (pod.get("status") or {}).get("phase") or PENDING
+
+
+def pod_active(pod: dict) -> bool:
+    """A pod an RC counts (Kubernetes' FilterActivePods): not Succeeded or Failed, and not being deleted."""
+    return pod_phase(pod) in ACTIVE_PHASES and not (pod.get("metadata") or {}).get("deletionTimestamp")
+
+
+def pod_ready(pod: dict) -> bool:
+    """Kubernetes' Ready condition of a pod: Running, with container statuses, every one of them ready."""
+    st = pod.get("status") or {}
+    statuses = st.get("containerStatuses") or ()
+    return st.get("phase") == RUNNING and bool(statuses) and all(c.get("ready") for c in statuses)
 
 
 def node_ready(node: dict) -> bool:

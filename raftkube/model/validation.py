@@ -446,6 +446,33 @@ def namespace_causes(ns: dict) -> list[Cause]:
     return errs.causes
 
 
+MAX_SERIAL_HEX = 40  # RFC 5280: serial numbers of at most 20 octets
+
+
+def revocation_causes(rev: dict) -> list[Cause]:
+    errs = FieldErrors()
+    _check_meta(errs, rev, lambda n: None if n == serial_hex(n) and len(n) <= MAX_SERIAL_HEX else
+                f"must be a certificate serial number: lowercase hex without leading zeros, at most "
+                f"{MAX_SERIAL_HEX} digits")
+    spec = rev.get("spec") or {}
+    for f, limit in (("subject", 1024), ("reason", 256)):
+        value = spec.get(f, "")
+        if not isinstance(value, str):
+            errs.invalid(f"spec.{f}", value, "must be a string")
+        elif len(value) > limit:
+            errs.invalid(f"spec.{f}", value[:40] + "...", f"must be at most {limit} characters")
+    return errs.causes
+
+
+def serial_hex(serial: str) -> str:
+    """A serial number as revocations name it (``"0A1B"``, ``"0x0a1b"`` -> ``"a1b"``); "" if it is not hex."""
+    s = serial.strip().lower().replace(":", "")
+    s = s[2:] if s.startswith("0x") else s
+    if not s or len(s) > 2 * MAX_SERIAL_HEX or any(c not in "0123456789abcdef" for c in s):
+        return ""
+    return s.lstrip("0") or "0"
+
+
 _VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Pod": pod_causes,
     "ReplicationController": replication_controller_causes,
@@ -454,6 +481,7 @@ _VALIDATORS: dict[str, Callable[[dict], list[Cause]]] = {
     "Node": node_causes,
     "Event": event_causes,
     "Namespace": namespace_causes,
+    "CertificateRevocation": revocation_causes,
 }
 
 
@@ -504,6 +532,19 @@ def validate_pod_update(old: dict, new: dict) -> None:
     causes = pod_update_causes(old, new)
     if causes:
         raise invalid_error("Pod", _meta(new).get("name") or _meta(old).get("name") or "", causes)
+
+
+def validate_deleting_update(old: dict, new: dict) -> None:
+    """An object being deleted (``metadata.deletionTimestamp``) takes updates, as in Kubernetes, but no new
+    finalizers: ``Invalid`` naming them."""
+    if not _meta(old).get("deletionTimestamp"):
+        return
+    extra = sorted(set(_meta(new).get("finalizers") or ()) - set(_meta(old).get("finalizers") or ()))
+    if extra:
+        errs = FieldErrors()
+        errs.forbidden("metadata.finalizers", "no new finalizers can be added if the object is being deleted, "
+                       f"found new finalizers {extra}")
+        raise invalid_error(new["kind"], _meta(new).get("name") or "", errs.causes)
 
 
 TERMINAL_PHASES = (SUCCEEDED, FAILED)

@@ -8,6 +8,14 @@ from __future__ import annotations
 from raftkube.state.codec import decode_object, encode_object
 
 OWNER_KINDS = ("ReplicationController",)
+#: the finalizer of an owner deleted with ``propagationPolicy: Foreground`` (Kubernetes' name)
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def deleting_in_foreground(obj: dict) -> bool:
+    """Whether ``obj`` is an owner waiting for its dependents to go (a foreground delete)."""
+    md = obj.get("metadata") or {}
+    return bool(md.get("deletionTimestamp")) and FOREGROUND_FINALIZER in (md.get("finalizers") or ())
 
 
 def references_to(obj: dict, uid: str) -> list[dict]:

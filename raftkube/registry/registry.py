@@ -15,13 +15,13 @@ from raftkube.model import validation
 from raftkube.config import DEFAULT_MAX_OBJECT_BYTES
 from raftkube.model.errors import (AlreadyExists, ApiError, BadRequest, Conflict, NotFound, RequestTooLarge,
                                    Timeout)
-from raftkube.model.objects import (ACTIVE_PHASES, DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of,
-                                    name_of, namespace_of, pod_phase, rv_of)
+from raftkube.model.objects import (DEFAULT_NAMESPACE, RESOURCES_BY_KIND, key_of, labels_of, name_of,
+                                    namespace_of, pod_active, pod_ready, rv_of)
 from raftkube.model.services import service_env, service_host
 from raftkube.model.selectors import FieldSelector, LabelSelector, selector_from_map
 from raftkube.model.watch import WatchEvent
 from raftkube.registry import strategy
-from raftkube.registry.owners import orphan_ops
+from raftkube.registry.owners import FOREGROUND_FINALIZER, OWNER_KINDS, orphan_ops
 from raftkube.registry.watchfeed import WatchFeed, WatchFilter
 from raftkube.state.codec import decode_object, encode_object
 from raftkube.state.machine import ADDED, DELETED, Replayed, check_result
@@ -69,8 +69,8 @@ class Registry:
         self.max_object_bytes = max_object_bytes
         self.clock = clock
         self.new_uid = new_uid
-        self._labels_cache: dict[tuple, tuple[int, dict | None]] = {}  # pod key -> (rv, labels or None
-        # if terminated), for RC counts
+        self._labels_cache: dict[tuple, tuple[int, dict | None, bool]] = {}  # pod key -> (rv, labels or None
+        # if terminated, whether it is ready), for RC counts
         # (render, key) -> (rv, rendered): the last rendering of each object read through get_rendered
         self._rendered: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
         self._rendered_lock = threading.Lock()
@@ -136,25 +136,29 @@ class Registry:
         return obj
 
     def _count_replicas(self, rcs: list[dict]) -> None:
-        """RC status.replicas is computed on read: the pods matching the selector that are not terminated
-        (Succeeded/Failed pods do not count, so waits on the count end when one lingers)."""
+        """RC status.replicas is computed on read: the pods matching the selector that are active (``pod_active``:
+        Succeeded/Failed pods do not count, so waits on the count end when one lingers, nor pods being deleted); ``readyReplicas`` those
+        of them that are ready (``pod_ready``: Running, every container ready)."""
         if not rcs:
             return
-        by_ns: dict[str, list[dict]] = {}
+        by_ns: dict[str, list[tuple[dict, bool]]] = {}
         for rc in rcs:
             ns = namespace_of(rc)
             if ns not in by_ns:
                 by_ns[ns] = self._pod_labels(ns)
             sel = (rc.get("spec") or {}).get("selector") or {}
-            if not sel:
-                count = 0
-            else:
+            count = ready = 0
+            if sel:
                 s = selector_from_map(sel)
-                count = sum(1 for lbl in by_ns[ns] if s.matches(lbl))
-            rc.setdefault("status", {})["replicas"] = count
+                for lbl, is_ready in by_ns[ns]:
+                    if s.matches(lbl):
+                        count += 1
+                        ready += is_ready
+            status = rc.setdefault("status", {})
+            status["replicas"], status["readyReplicas"] = count, ready
 
-    def _pod_labels(self, namespace: str) -> list[dict]:
-        """The labels of every pod in a namespace that is not terminated, decoding only pods changed since
+    def _pod_labels(self, namespace: str) -> list[tuple[dict, bool]]:
+        """(labels, ready) of every pod in a namespace that is not terminated, decoding only pods changed since
         the last call."""
         _rev, raw = self.store.read(consistent=False).list("Pod", namespace)
         cache = self._labels_cache
@@ -163,10 +167,10 @@ class Registry:
             hit = cache.get(key)
             if hit is None or hit[0] != rv:
                 pod = decode_object(data, rv)
-                live = pod_phase(pod) in ACTIVE_PHASES
-                hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None)
+                live = pod_active(pod)
+                hit = cache[key] = (rv, (pod["metadata"].get("labels") or {}) if live else None, pod_ready(pod))
             if hit[1] is not None:
-                out.append(hit[1])
+                out.append((hit[1], hit[2]))
         if len(cache) > 2 * len(raw) + 1024:  # forget deleted pods now and then
             live = {key for key, _rv, _data in raw}
             for key in [k for k in list(cache) if k[1] == namespace and k not in live]:
@@ -221,9 +225,21 @@ class Registry:
                            f"{rv} does not match the current {rv_of(old)}", kind=kind, name=key[2])
         strategy.prepare_for_update(obj, old)
         validation.validate(obj)
+        validation.validate_deleting_update(old, obj)
         if kind == "Pod":
             validation.validate_pod_update(old, obj)
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            return self._finalized(key, obj, rv_of(old), epoch, request)
         return self._write("update", key, obj, rv_of(old), epoch, self.quota_bytes, request)
+
+    def _finalized(self, key, obj: dict, expect_rv: int, epoch: int | None, request: WriteRequest | None) -> dict:
+        """An update that removes the last finalizer of an object being deleted deletes it (Kubernetes'
+        store does the same), conditional on the version it was read from; answers the object as deleted."""
+        revs = self._named(key, self._submit, [{"op": "delete", "key": list(key), "rv": expect_rv}], epoch, request)
+        if isinstance(revs, Replayed):
+            return self._gone(key, revs)
+        obj["metadata"]["resourceVersion"] = revs[-1]
+        return self._decorate(obj)
 
     def update_status(self, obj: dict, *, epoch: int | None = None, request: WriteRequest | None = None) -> dict:
         """Replace only ``status`` (pods from the kubelet, minions' heartbeats); the spec is untouched.
@@ -280,24 +296,43 @@ class Registry:
         return self._decorate(obj)
 
     def delete(self, kind: str, namespace: str, name: str, *, epoch: int | None = None, rv: int = 0,
-               uid: str = "", orphan: bool = False, request: WriteRequest | None = None) -> dict:
+               uid: str = "", orphan: bool = False, foreground: bool = False,
+               request: WriteRequest | None = None) -> dict:
         """Delete an object and answer with the version deleted; ``rv``/``uid`` (DeleteOptions.preconditions)
         are checked by the state machine as the delete applies: 409 when the object there is not that version
         or not that object. ``orphan`` keeps its dependents: their references to it are removed in the same
-        transaction (``owners.orphan_ops``; without it the garbage collector deletes them).
+        transaction (``owners.orphan_ops``; without it the garbage collector deletes them). ``foreground``
+        (an owner kind only: nothing else has dependents) marks the object instead (``deletionTimestamp``, the
+        ``foregroundDeletion`` finalizer) and answers it marked; the owner garbage collector deletes its
+        dependents, then removes the finalizer, which deletes it (``update``). An object with finalizers of its
+        own is marked the same way by any delete (answered marked) and goes when an update removes the last one.
 
         Without the client's ``rv`` the delete carries the resourceVersion of the copy it answers with, and a
         lost race (a write in between, or this master's copy behind) is tried again on a fresh read, so the
         answer is never an older version, nor another object of the same name."""
         key = self._key(kind, namespace, name)
+        if foreground and kind in OWNER_KINDS:
+            return self._mark_for_foreground(key, rv, uid, epoch, request)
         first = self._first_outcome(request)
         if first is not None:
             return self._gone(key, self._named(key, check_result, first))
         old = self._local(key)
         for attempt in range(DELETE_ATTEMPTS):
-            op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
-            if uid:
-                op["uid"] = uid
+            # finalizers of its own hold the object (a Background or Orphan delete drops foregroundDeletion):
+            # it is marked, and deleted when an update removes the last of them
+            held = [f for f in old["metadata"].get("finalizers") or () if f != FOREGROUND_FINALIZER]
+            if held and old["metadata"].get("deletionTimestamp") and held == old["metadata"]["finalizers"]:
+                return self._decorate(old)  # already marked so: a second delete changes nothing
+            if held:
+                if uid and old["metadata"].get("uid") != uid:
+                    raise Conflict(f'{RESOURCES_BY_KIND[kind].singular} "{name}" cannot be deleted: the '
+                                   f"precondition uid {uid} does not match the object", kind=kind, name=name)
+                marked = self._being_deleted(old, held)
+                op = {"op": "update", "key": list(key), "data": encode_object(marked), "rv": rv or rv_of(old)}
+            else:
+                op = {"op": "delete", "key": list(key), "rv": rv or rv_of(old)}
+                if uid:
+                    op["uid"] = uid
             ops = (orphan_ops(self._local_view(), old) if orphan else []) + [op]
             try:
                 revs = self._named(key, self._submit, ops, epoch, request)
@@ -314,7 +349,45 @@ class Registry:
                                    f"{DELETE_ATTEMPTS} times while being deleted; try again", kind=kind,
                                    name=name) from None
                 continue
-            return self._gone(key, revs) if isinstance(revs, Replayed) else old
+            if isinstance(revs, Replayed):
+                return self._gone(key, revs)
+            if held:
+                marked["metadata"]["resourceVersion"] = revs[-1]
+                return self._decorate(marked)
+            return old
+        raise AssertionError("unreachable")
+
+    def _being_deleted(self, obj: dict, finalizers: list[str]) -> dict:
+        """A copy of ``obj`` marked for deletion (its ``deletionTimestamp`` kept if it has one) with ``finalizers``."""
+        md = dict(obj["metadata"])
+        md["deletionTimestamp"] = md.get("deletionTimestamp") or rfc3339(self.clock())
+        md["finalizers"] = finalizers
+        return dict(obj, metadata=md)
+
+    def _mark_for_foreground(self, key, rv: int, uid: str, epoch: int | None, request: WriteRequest | None) -> dict:
+        """A foreground delete: ``deletionTimestamp`` and the ``foregroundDeletion`` finalizer, as one update
+        conditional on the version read (without the client's ``rv`` a lost race is read again and retried).
+        An object already marked answers as it is: a second delete is fine."""
+        first = self._first_outcome(request)
+        if first is not None:
+            return self._replay_answer(first, key)
+        for attempt in range(DELETE_ATTEMPTS):
+            old = self._local(key) if attempt == 0 else self._fresh(key)
+            if rv and rv != rv_of(old):
+                old = self._fresh(key)
+            if (rv and rv != rv_of(old)) or (uid and old["metadata"].get("uid") != uid):
+                raise Conflict(f'{RESOURCES_BY_KIND[key[0]].singular} "{key[2]}" cannot be deleted: the '
+                               "precondition (uid, resourceVersion) does not match the object", kind=key[0],
+                               name=key[2])
+            finalizers = list(old["metadata"].get("finalizers") or ())
+            if FOREGROUND_FINALIZER in finalizers and old["metadata"].get("deletionTimestamp"):
+                return self._decorate(old)
+            marked = self._being_deleted(old, finalizers + [FOREGROUND_FINALIZER])
+            try:  # no quota: a delete goes through on a full store
+                return self._write("update", key, marked, rv_of(old), epoch, None, request)
+            except Conflict:
+                if rv or attempt == DELETE_ATTEMPTS - 1:
+                    raise
         raise AssertionError("unreachable")
 
     @staticmethod

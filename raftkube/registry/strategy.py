@@ -52,6 +52,9 @@ def prepare_for_create(obj: dict, *, uid: str, now: str, event_suffix: str) -> N
     md["uid"] = uid
     md["creationTimestamp"] = now
     md.pop("resourceVersion", None)
+    md.pop("deletionTimestamp", None)  # only a delete sets it
+    if not md.get("finalizers"):
+        md.pop("finalizers", None)
     if kind == "Pod":
         spec = obj.setdefault("spec", {})
         spec["nodeName"] = ""  # only a binding sets the host
@@ -80,6 +83,14 @@ def prepare_for_update(new: dict, old: dict) -> None:
     for k in ("generateName", "ownerReferences"):  # v1beta1 cannot express them: a PUT through it keeps them
         if not md.get(k) and old_md.get(k):
             md[k] = old_md[k]
+    if "finalizers" not in md and old_md.get("finalizers"):  # v1beta1 (v1 always says: [] for none)
+        md["finalizers"] = old_md["finalizers"]
+    if not md.get("finalizers"):
+        md.pop("finalizers", None)
+    if old_md.get("deletionTimestamp"):  # set by a delete, never by an update (nor cleared: no resurrection)
+        md["deletionTimestamp"] = old_md["deletionTimestamp"]
+    else:
+        md.pop("deletionTimestamp", None)
     kind = new["kind"]
     if kind == "Pod":
         spec, old_spec = new.setdefault("spec", {}), old.get("spec") or {}

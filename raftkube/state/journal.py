@@ -216,6 +216,10 @@ class DurableJournal:
         self.directory = Path(directory)
         self.fsync = fsync
         self.on_truncate: Callable[[], None] = lambda: None
+        #: every entry appended (command, index) and the index a truncation starts at: the member list
+        #: follows the log through them (state/members.py)
+        self.on_append: Callable[[bytes, int], None] = lambda command, idx: None
+        self.on_truncate_from: Callable[[int], None] = lambda idx: None
         self.stats = SyncStats()
         self._path = self.directory / WAL
         migrate_pysyncobj_journal(self.directory, fsync)
@@ -254,6 +258,7 @@ class DurableJournal:
         self._end += len(record)
         self.stats.bytes += len(record)
         self._dirty += 1
+        self.on_append(command, idx)
 
     def clear(self):
         self._truncate(0)
@@ -285,6 +290,7 @@ class DurableJournal:
         if position >= len(self._entries):
             return
         offset = self._offsets[position]
+        self.on_truncate_from(self._entries[position][1])
         os.ftruncate(self._fd, offset)
         del self._entries[position:]
         del self._offsets[position:]

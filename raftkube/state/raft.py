@@ -16,12 +16,16 @@ import zlib
 from pathlib import Path
 
 from raftkube.config import RaftConfig
-from raftkube.model.errors import ApiError, BadRequest, Conflict, NotFound, NotLeader, Unavailable
+from raftkube.model.errors import AlreadyExists, ApiError, BadRequest, Conflict, NotFound, NotLeader, Unavailable
 from raftkube.state.codec import pack, unpack
 from raftkube.state.journal import DurableJournal, JournalCorrupt
 from raftkube.state.machine import StateMachine, check_result
+from raftkube.state import members as member_records
+from raftkube.state import reconfig
+from raftkube.state.members import MemberList
 from raftkube.state.proposer import Proposer
-from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, PortLimits, RaftNode, SyncObjConf, node_id
+from raftkube.state.syncobj import LEADER, ROLES, BackgroundSnapshots, PortLimits, RaftNode, SyncObjConf, \
+    membership_change, node_id
 from raftkube.state.watch import WatchHub
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,24 @@ def check_snapshot(path: Path) -> None:
         path.unlink()
         return
     read_snapshot(path)
+
+
+class NotAMember(Exception):
+    """The member list this master holds (its data directory, else the seed) does not name it."""
+
+
+def _records_by_address(addresses, seed: dict[str, dict]) -> dict[str, dict]:
+    """Records for a snapshot's member addresses (snapshots written before the member list had names): the
+    seed's record for an address it knows, else one named after the address."""
+    known = {member_records.address(r): r for r in seed.values()}
+    out = {}
+    for addr in addresses:
+        rec = known.get(addr)
+        if rec is None:
+            host, port = addr.rsplit(":", 1)
+            rec = member_records.record(addr, host, 0, int(port))
+        out[rec["name"]] = rec
+    return out
 
 
 class Leadership:
@@ -103,13 +125,23 @@ class RaftStore:
     """One master's replica of the object store."""
 
     def __init__(self, name: str, self_address: str, peers: dict[str, str], data_dir: Path, secret: str,
-                 settings: RaftConfig, *, fsync: bool = True, quota_bytes: int | None = None):
-        """``quota_bytes`` is only shown in ``status()``: the registry puts the quota into the ops it proposes."""
+                 settings: RaftConfig, *, fsync: bool = True, quota_bytes: int | None = None,
+                 seed: dict[str, dict] | None = None):
+        """``quota_bytes`` is only shown in ``status()``: the registry puts the quota into the ops it proposes.
+
+        ``seed``: the member records (state/members.py) a new cluster starts with (cluster.toml, or what
+        ``--join`` learned); default: ``peers`` and this master, without API ports. The member list in the data
+        directory (snapshot and journal), when there is one, wins over it; ``self_address`` and ``peers`` are
+        then only a fallback. Raises ``NotAMember`` if the list does not name this master."""
         self.name = name
         self.settings = settings
         self.quota_bytes = quota_bytes
-        self._addr_to_name = {addr: n for n, addr in peers.items()}
-        self._addr_to_name[self_address] = name
+        if seed is None:
+            seed = {}
+            for n, addr in {**peers, name: self_address}.items():
+                host, port = addr.rsplit(":", 1)
+                seed[n] = member_records.record(n, host, 0, int(port))
+        self._seed = seed
         self._hub = WatchHub(settings.watch_ring)
         self._machine = StateMachine(on_events=self._hub.publish, on_reset=self._hub.reset)
         self.leadership = Leadership()
@@ -126,6 +158,18 @@ class RaftStore:
         dump_file = data_dir / "raft.dump"
         check_snapshot(dump_file)
         journal = DurableJournal(data_dir, fsync=fsync)
+        self._members = self._load_members(dump_file, journal)
+        journal.on_append = self._on_append
+        journal.on_truncate_from = self._members.truncated
+        current = self._members.current()
+        if name not in current:
+            journal._destroy()
+            raise NotAMember(f"master {name} is not a member of the cluster (its member list: "
+                             f"{', '.join(sorted(current)) or 'empty'}): it was removed, or it was never added "
+                             f"(`raftkube members add {name} ...` on the cluster, then `raftkube master {name} "
+                             f"--join URL`)")
+        self_address = member_records.address(current[name])
+        peer_addresses = sorted(member_records.address(r) for n, r in current.items() if n != name)
         self._snapshots = BackgroundSnapshots(str(dump_file), self._capture, self._encode, fsync)
         conf = SyncObjConf(
             password=None,  # the port is encrypted and authenticated by RaftNode.encryptor (AES-GCM)
@@ -145,25 +189,60 @@ class RaftStore:
             logCompactionMinEntries=settings.log_compaction_min_entries,
             logCompactionMinTime=settings.log_compaction_min_time_s,
             logCompactionSplit=True,
-            dynamicMembershipChange=False,
+            dynamicMembershipChange=True,  # changes only through state/reconfig.py
             onStateChanged=self._on_state_changed,
             onReady=self._ready.set,
         )
         limits = PortLimits(settings.handshake_timeout_s, settings.max_handshakes)
-        self._raft = RaftNode(self_address, sorted(peers.values()), conf, self._machine.apply, secret, journal,
-                              port_limits=limits, election_backoff_cap=settings.election_backoff_cap)
+        self._raft = RaftNode(self_address, peer_addresses, conf, self._machine.apply, secret, journal,
+                              port_limits=limits, election_backoff_cap=settings.election_backoff_cap,
+                              members=self._members)
         self._proposer = Proposer(self._raft.propose, max_batch=settings.max_batch,
                                   max_inflight=settings.max_inflight, write_timeout_s=settings.write_timeout_s)
         self._proposer.start()
         self._leader_thread = threading.Thread(target=self._leader_loop, name="raft-leader", daemon=True)
         self._leader_thread.start()
 
+    # ---- the member list -------------------------------------------------------------------
+    def _load_members(self, dump_file: Path, journal: DurableJournal) -> MemberList:
+        """The snapshot's members (else the seed), then every change in the journal after it."""
+        self._startup_load = dump_file.exists()
+        if self._startup_load:
+            doc = read_snapshot(dump_file)
+            index = max(doc["raft"][0][1], doc["raft"][1][1])
+            members = MemberList(self._snapshot_members(doc), index)
+        else:
+            members = MemberList(self._seed, 0)
+        for i in range(len(journal)):
+            command, idx, _term = journal[i]
+            change = membership_change(command, idx)
+            if change is not None:
+                members.appended(change)
+        return members
+
+    def _snapshot_members(self, doc: dict) -> dict[str, dict]:
+        return doc.get("members") or _records_by_address(doc["raft"][2], self._seed)
+
+    def _on_append(self, command: bytes, idx: int) -> None:
+        change = membership_change(command, idx)
+        if change is not None:
+            self._members.appended(change)
+            log.info("membership: %s %s (log index %d); members now %s", change.op, change.record["name"], idx,
+                     ", ".join(sorted(self._members.current())))
+
+    def _names(self) -> dict[str, str]:
+        """Raft address -> name, for every member."""
+        return self._members.by_address()
+
     # ---- snapshots (tick thread) ------------------------------------------------------------
     def _capture(self, data):
-        """Tick thread: an immutable copy (object bodies are immutable bytes); encoded by raft-snapshot."""
-        prev_entry, last_entry, cluster = data
-        return {"raft": [list(prev_entry), list(last_entry), sorted(node_id(n) for n in cluster)],
-                "state": self._machine.snapshot()}
+        """Tick thread: an immutable copy (object bodies are immutable bytes); encoded by raft-snapshot. The
+        members are those at the snapshot's index (pysyncobj passes the newest configuration, which may
+        include a change after it that is later rolled back)."""
+        prev_entry, last_entry, _cluster = data
+        members = self._members.at(max(prev_entry[1], last_entry[1]))
+        return {"raft": [list(prev_entry), list(last_entry), sorted(member_records.address(r) for r in members.values())],
+                "members": members, "state": self._machine.snapshot()}
 
     _encode = staticmethod(encode_snapshot)
 
@@ -171,8 +250,16 @@ class RaftStore:
         doc = read_snapshot(Path(file_name))
         self._machine.restore(doc["state"])
         prev_entry, last_entry, cluster = doc["raft"]
+        if self._startup_load:  # this master's own snapshot, at start: the members include its journal's changes
+            self._startup_load = False
+            members = self._members.current()
+        else:  # one the leader sent: the log after it follows
+            members = self._snapshot_members(doc)
+            self._members.reset(members, max(prev_entry[1], last_entry[1]))
         log.info("loaded snapshot at revision %d", self._machine.revision)
-        return tuple(prev_entry), tuple(last_entry), set(cluster)
+        # the others (pysyncobj compares the addresses with its own Node, so it would keep this master's as a peer)
+        return tuple(prev_entry), tuple(last_entry), {member_records.address(r) for n, r in members.items()
+                                                      if n != self.name}
 
     # ---- tick-thread callbacks: only set flags ----------------------------------------------
     def _on_state_changed(self, old: int, new: int) -> None:
@@ -294,7 +381,7 @@ class RaftStore:
         st = self._raft.getStatus()
         leader_addr = node_id(st.get("leader"))
         peers = []
-        for addr, name in sorted(self._addr_to_name.items(), key=lambda kv: kv[1]):
+        for addr, name in sorted(self._names().items(), key=lambda kv: kv[1]):
             if name == self.name:
                 continue
             peers.append({"name": name, "address": addr,
@@ -303,7 +390,7 @@ class RaftStore:
             "name": self.name,
             "pid": os.getpid(),
             "role": ROLES.get(st["state"], str(st["state"])),
-            "leader": self._addr_to_name.get(leader_addr, leader_addr) if leader_addr else None,
+            "leader": self._names().get(leader_addr, leader_addr) if leader_addr else None,
             "term": st["raft_term"],
             "commitIndex": st["commit_idx"],
             "appliedIndex": st["last_applied"],
@@ -329,17 +416,23 @@ class RaftStore:
 
     # ---- operating the masters (README "Operating the masters") -----------------------------
     def members(self) -> dict:
-        """Every master of the cluster as this one sees it; the match index and last contact of the others are
-        known only on the leader (``progressKnown``)."""
+        """Every master of the cluster as this one sees it (the replicated member list, state/members.py); the
+        match index and last contact of the others are known only on the leader (``progressKnown``)."""
         st = self._raft.getStatus()
-        leader = self._addr_to_name.get(node_id(st.get("leader")) or "")
+        names = self._names()
+        leader = names.get(node_id(st.get("leader")) or "")
         progress = self._raft.peer_progress()
         members = []
-        for addr, name in sorted(self._addr_to_name.items(), key=lambda kv: kv[1]):
+        for name, rec in sorted(self._members.current().items()):
+            addr = member_records.address(rec)
             me = name == self.name
             role = ROLES.get(st["state"], str(st["state"])) if me else "leader" if name == leader else "follower"
             entry = {"name": name, "address": addr, "role": role, "self": me,
-                     "connected": True if me else st.get(f"partner_node_status_server_{addr}") == 2}
+                     "connected": True if me else st.get(f"partner_node_status_server_{addr}") == 2,
+                     "host": rec["host"], "apiPort": rec["apiPort"], "raftPort": rec["raftPort"],
+                     "securePort": rec.get("securePort", 0),
+                     "apiUrl": member_records.api_url(rec) if rec["apiPort"] else "",
+                     "secureUrl": member_records.secure_url(rec)}
             if me:
                 entry.update(matchIndex=self._raft.last_log_index(), lastContactS=0.0)
             else:
@@ -347,13 +440,66 @@ class RaftStore:
             members.append(entry)
         return {"self": self.name, "leader": leader, "term": st["raft_term"], "commitIndex": st["commit_idx"],
                 "appliedIndex": st["last_applied"], "progressKnown": bool(progress) or len(members) == 1,
-                "members": members}
+                "raftPeers": sorted(node_id(n) for n in self._raft.otherNodes), "members": members}
+
+    def member(self, name: str) -> dict | None:
+        """Master ``name``'s record in the member list (state/members.py), or None."""
+        return self._members.current().get(name)
+
+    def change_members(self, op: str, rec: dict, timeout_s: float) -> dict:
+        """On the leader: add (``op`` "add", ``rec`` a full record) or remove ("rem", ``rec`` {"name"}) one
+        master through the log (state/reconfig.py); returns once the change is committed."""
+        why = member_records.refusal(self._members.current(), op, rec)
+        if why is not None:
+            if op == "add":
+                raise AlreadyExists(why)
+            raise (NotFound if rec["name"] not in self._members.current() else Conflict)(why)
+        if self._leader_term() is None:
+            raise NotLeader(f"master {self.name} is not the leader; ask the leader to change the members")
+        if op == "rem" and rec["name"] == self.name:
+            raise NotLeader(self._hand_over_for_removal(timeout_s))
+        started = time.monotonic()
+        pending = self._raft.reconfig.start(op, rec, timeout_s)
+        self._raft.wake()
+        if not pending.done.wait(timeout_s + 7.0):
+            raise Unavailable("the membership change did not finish (the Raft thread is stalled)", retry_after_s=1.0)
+        kind, message = pending.kind, pending.message
+        if kind == reconfig.OK:
+            return {"op": "add" if op == "add" else "remove", "member": pending.record,
+                    "tookMs": round((time.monotonic() - started) * 1000, 1),
+                    "members": sorted(self._members.current())}
+        if kind == reconfig.UNKNOWN_NAME:
+            raise NotFound(message)
+        if kind == reconfig.REFUSED and op == "add":
+            raise AlreadyExists(message)
+        if kind in (reconfig.REFUSED, reconfig.IN_FLIGHT):
+            raise Conflict(message)
+        if kind == reconfig.NOT_LEADER:
+            raise NotLeader(f"master {self.name} is not the leader any more; ask the new leader")
+        raise Unavailable(f"membership change failed: {message}", retry_after_s=1.0)
+
+    def _hand_over_for_removal(self, timeout_s: float) -> str:
+        """pysyncobj cannot remove its own leader: hand the leadership to the most up-to-date peer (again if an
+        election gave it back to this master); the caller asks the new leader to remove this one."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            progress = self._raft.peer_progress()
+            if not progress:
+                raise NotLeader(f"master {self.name} is not the leader any more; ask the new leader")
+            target = max(progress, key=lambda a: progress[a]["matchIndex"] or 0)
+            out = self.transfer_leadership(self._names()[target], max(1.0, min(5.0, deadline - time.monotonic())))
+            if out["leader"] != self.name:
+                return (f"master {self.name} was the leader: it handed the leadership to {out['leader']} so that it "
+                        f"can be removed; ask {out['leader']}")
+            if time.monotonic() > deadline:
+                raise Unavailable(f"master {self.name} is the leader and could not hand the leadership over to be "
+                                  "removed (elections gave it back); retry", retry_after_s=1.0)
 
     def transfer_leadership(self, target: str, timeout_s: float) -> dict:
         """Hand the leadership to master ``target`` (state/transfer.py); returns once it leads, with timings."""
-        addr = {n: a for a, n in self._addr_to_name.items()}.get(target)
+        addr = {n: a for a, n in self._names().items()}.get(target)
         if addr is None:
-            raise NotFound(f"no master named {target!r} (masters: {', '.join(sorted(self._addr_to_name.values()))})")
+            raise NotFound(f"no master named {target!r} (masters: {', '.join(sorted(self._names().values()))})")
         if target == self.name:
             raise BadRequest(f"master {target} is the leader already")
         if self._leader_term() is None:
@@ -372,7 +518,7 @@ class RaftStore:
         stepped_down_ms = round((time.monotonic() - started) * 1000, 1)
         deadline = started + timeout_s
         while time.monotonic() < deadline:  # learn who won (the target, unless another master was faster)
-            leader = self._addr_to_name.get(node_id(self._raft.getStatus().get("leader")) or "")
+            leader = self._names().get(node_id(self._raft.getStatus().get("leader")) or "")
             if leader is not None:
                 return {"leader": leader, "previous": self.name, "steppedDownMs": stepped_down_ms,
                         "tookMs": round((time.monotonic() - started) * 1000, 1)}

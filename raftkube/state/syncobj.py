@@ -20,6 +20,10 @@ raftkube relies on more of pysyncobj than its public API, all of it here:
   ReadIndex messages (``state/readindex.py``) travel on the Raft connections and vote requests can be
   dropped before pysyncobj sees them; ``SyncObj.__pipeNotifier`` wakes the tick thread; ``SyncObj.__noopIDx``
   tells when the leader's first entry of its term is committed;
+- membership (state/reconfig.py, state/members.py): ``dynamicMembershipChange`` with changes proposed through
+  ``_applyCommand(..., _COMMAND_TYPE.MEMBERSHIP)`` only after raftkube's checks; ``SyncObj.__doApplyCommand``
+  (name-mangled) is overridden so that a committed change is not applied a second time; the transport's utility
+  ``add``/``remove`` callbacks are replaced by a refusal;
 - a log filter for one CRITICAL message pysyncobj 0.3.17 logs in a harmless case;
 - the Raft port against abuse (``state/raftport.py``: subclasses of its TcpConnection and TcpServer that the
   transport is made to create; the handshake deadline runs as a tick callback).
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -48,11 +53,13 @@ from raftkube.state.ackgate import AckGate
 from raftkube.state.election import ElectionBackoff
 from raftkube.state.journal import DurableJournal, durable_replace, fsync_dir
 from raftkube.state.logmatch import trim_known_entries
+from raftkube.state.members import Change, MemberList, change_of
 from raftkube.state import raftport
 from raftkube.state.proposer import OK, RETRY, UNKNOWN
 from raftkube.state.raftport import PortGuard, PortLimits
 from raftkube.state.readindex import TYPES as READ_TYPES
 from raftkube.state.readindex import ReadIndex
+from raftkube.state.reconfig import Reconfig
 from raftkube.state.transfer import LeaderTransfer
 from raftkube.state.wire import AeadEncryptor
 
@@ -79,6 +86,9 @@ def check_library() -> None:
                          (_syncobj, "_COMMAND_TYPE"), (_serializer, "atomicReplace")):
         if not hasattr(module, name):
             raise UnsupportedLibrary(f"pysyncobj {module.__name__} no longer has {name}")
+    if not hasattr(_syncobj._COMMAND_TYPE, "MEMBERSHIP") or \
+            not callable(getattr(SyncObj, "_SyncObj__doApplyCommand", None)):
+        raise UnsupportedLibrary("pysyncobj no longer has _COMMAND_TYPE.MEMBERSHIP or SyncObj.__doApplyCommand")
     missing = raftport.check()
     if missing:
         raise UnsupportedLibrary(f"pysyncobj no longer has {', '.join(missing)} (state/raftport.py)")
@@ -235,6 +245,18 @@ def install() -> None:
         syncobj_log.addFilter(QuietDuplicateAppend())
 
 
+def membership_change(command: bytes, index: int) -> Change | None:
+    """The membership change a log entry holds (state/members.py), or None for any other entry."""
+    if not command or command[0] != _syncobj._COMMAND_TYPE.MEMBERSHIP:
+        return None
+    return change_of(index, pickle.loads(command[1:]))  # the log is trusted: pysyncobj unpickles every entry
+
+
+def _refuse_utility(args, callback) -> None:
+    """pysyncobj's utility 'add' / 'remove' on the Raft port would change the membership unchecked."""
+    callback(None, FAIL_REASON.REQUEST_DENIED)
+
+
 class _Replicated(SyncObjConsumer):
     """The pysyncobj consumer: one replicated method, which never raises."""
 
@@ -262,7 +284,10 @@ class RaftNode(SyncObj):
 
     def __init__(self, self_address: str, peers: list[str], conf: SyncObjConf, apply: Callable[[bytes], list],
                  secret: str, journal: DurableJournal, *, tick_period_s: float = 0.05,
-                 port_limits: PortLimits = PortLimits(), election_backoff_cap: int = 8):
+                 port_limits: PortLimits = PortLimits(), election_backoff_cap: int = 8,
+                 members: MemberList | None = None):
+        """``members``: the member list that follows the log (state/members.py); with it, ``conf`` must have
+        ``dynamicMembershipChange`` on and changes go through ``reconfig`` (state/reconfig.py)."""
         install()
         self._aead = AeadEncryptor(secret)
         # a follower ignores votes for 80% of the shortest election timeout after hearing from its leader
@@ -275,6 +300,7 @@ class RaftNode(SyncObj):
         self._stopping = threading.Event()
         self._hold_commands = False  # a leadership transfer holds new commands in pysyncobj's queue
         self.transfer = LeaderTransfer(self)
+        self.reconfig = Reconfig(self, members) if members is not None else None
         conf.autoTick = False
         _JOURNALS[conf.journalFile] = journal
         _FSYNC_DIRS[os.path.dirname(os.path.abspath(conf.fullDumpFile))] = journal.fsync
@@ -305,7 +331,6 @@ class RaftNode(SyncObj):
         self._acks_out = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_send)
         self._acks_in = AckGate(journal.synced_index, lambda: self.raftCurrentTerm, pysyncobj_handler)
         journal.on_truncate = self._on_log_truncated
-        self._alone = not peers
 
         def send(node, message):
             if type(message) is dict and message.get("type") == "next_node_idx":
@@ -333,6 +358,10 @@ class RaftNode(SyncObj):
         self.addOnTickCallback(self.reads.on_tick)
         self.addOnTickCallback(self._sync_journal)
         self.addOnTickCallback(self.transfer.on_tick)
+        if self.reconfig is not None:
+            self.addOnTickCallback(self.reconfig.on_tick)
+        for name in ("add", "remove"):
+            self._transport.setOnUtilityMessageCallback(name, _refuse_utility)
         self.port_guard = PortGuard(self._transport, port_limits)
         self.addOnTickCallback(self.port_guard.on_tick)
         self._tick_thread = threading.Thread(target=self._tick_loop, name="raft", daemon=True)
@@ -397,7 +426,7 @@ class RaftNode(SyncObj):
         """Once per tick, after pysyncobj appended what this tick brought (the leader's new entries; the
         entries a follower received in the last poll): one fdatasync for all of it, then the acknowledgements
         it covers go out. The leader syncs while its followers receive the same entries."""
-        if self.journal.sync() and self._alone:
+        if self.journal.sync() and not self.otherNodes:
             self.wake()  # a cluster of one commits at the start of the next tick: do not sleep in poll first
         self._acks_out.pump()
         if self._acks_in.pump():
@@ -440,6 +469,29 @@ class RaftNode(SyncObj):
         leadership transfer holds them (state/transfer.py) so the target can catch up with the end of the log."""
         if not self._hold_commands:
             super()._checkCommandsToApply()
+
+    def _SyncObj__doApplyCommand(self, command):
+        """A membership entry took effect when it was appended (state/members.py): pysyncobj applies it again
+        when it commits (for its own restart, which raftkube does from the journal instead), which would
+        re-add a member a later, uncommitted entry removed. Skip those; apply everything else."""
+        if command and command[0] == _syncobj._COMMAND_TYPE.MEMBERSHIP:
+            return None
+        return SyncObj._SyncObj__doApplyCommand(self, command)
+
+    # ---- ReconfigView (tick thread) ---------------------------------------------------------------
+    def commit_index(self) -> int:
+        return self.raftCommitIndex
+
+    def propose_change(self, req: list, done: Callable[[bool, str], None]) -> None:
+        def callback(result, err):
+            if err == FAIL_REASON.SUCCESS:
+                done(True, "committed")
+            elif err == FAIL_REASON.REQUEST_DENIED:
+                done(False, "pysyncobj refused the change (a change or the leader's first entry not applied yet)")
+            else:
+                done(False, f"the change's outcome is unknown (pysyncobj: {err}); check `raftkube members list`")
+        self._applyCommand(pickle.dumps(req), callback, _syncobj._COMMAND_TYPE.MEMBERSHIP)
+        self.wake()
 
     def peer_progress(self) -> dict[str, dict]:
         """Any thread: the leader's view of each peer by address (match index, seconds since its last answer);

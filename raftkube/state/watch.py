@@ -27,6 +27,7 @@ class WatchHub:
         self._lock = threading.Lock()
         self._kind_conds: dict[str, threading.Condition] = {}  # the watchers of each kind, one lock
         self._kind_rev: dict[str, int] = {}  # revision of the newest event of each kind
+        self._floor = 0  # history before it is unknown here (the ring's start): any kind may have changed
         self._closed = False
         self._listeners: list = []  # fn(kinds: set[str] | None): None means every kind (reset, close)
 
@@ -46,6 +47,7 @@ class WatchHub:
                     self._reset_locked(ev.rev - 1)
                 if not self._count:
                     self._first_rev = ev.rev
+                    self._floor = max(self._floor, ev.rev - 1)
                 if self._count == self.capacity:
                     self._head = (self._head + 1) % self.capacity
                     self._first_rev += 1
@@ -74,6 +76,7 @@ class WatchHub:
         self._head = 0
         self._first_rev = revision + 1
         self._last_rev = revision
+        self._floor = revision
         for kind in set(self._kind_rev) | set(self._kind_conds):
             self._kind_rev[kind] = revision  # wakes every watcher: those behind get Gone
 
@@ -101,7 +104,8 @@ class WatchHub:
         """Events of ``kind`` with revision > cursor, waiting up to ``timeout_s`` for the first one; returns
         them and the revision the caller has now seen (its next cursor, also when no event is returned).
 
-        Raises ``Gone`` when events after ``cursor`` have already left the ring.
+        Raises ``Gone`` when events after ``cursor`` have already left the ring; not for a kind whose newest
+        event is not after ``cursor`` (an idle kind's watcher resumes however far the ring moved on since).
         """
         with self._lock:
             cond = self._kind_conds.get(kind)
@@ -111,6 +115,8 @@ class WatchHub:
                 cond.wait_for(lambda: self._kind_rev.get(kind, 0) > cursor or self._closed, timeout_s)
             if self._closed:
                 return [], cursor
+            if max(self._kind_rev.get(kind, 0), self._floor) <= cursor:  # nothing of this kind after it
+                return [], max(cursor, self._last_rev)
             self._check_not_gone(cursor)
             out: list[Event] = []
             seen = cursor

@@ -59,6 +59,18 @@ class MasterCluster:
         self.procs[name] = start_cli(["master", name, "--config", self.config], self.workdir / f"{name}.log",
                                      cwd=self.workdir)
 
+    def new_master(self, name: str) -> tuple[int, int]:
+        """Free API and Raft ports for a master added at runtime (``members add``, then ``join``)."""
+        api, raft = free_ports(2)
+        self.names.append(name)
+        self.api_ports[name], self.raft_ports[name] = api, raft
+        return api, raft
+
+    def join(self, name: str, via: str) -> None:
+        """Start master ``name`` (added with ``members add``) with ``--join`` the API of master ``via``."""
+        self.procs[name] = start_cli(["master", name, "--join", self.url(via), "--config", self.config],
+                                     self.workdir / f"{name}.log", cwd=self.workdir)
+
     def start_all(self) -> "MasterCluster":
         for name in self.names:
             self.start(name)

@@ -476,3 +476,52 @@ def test_delete_rc_deletes_its_pods_unless_orphan(kc, cache, tmp_path):
     poll_until(lambda: pods() == {}, timeout_s=30, interval_s=0.5, what="the RC's pods deleted with it")
     out = kubectl(kc, cache, "get", "pods", "-l", f"app={d}").stderr
     assert out.strip() == "No resources found in default namespace."
+
+
+def test_delete_rc_cascade_foreground_returns_once_its_pods_and_it_are_gone(kc, cache, tmp_path):
+    d = "fgold" if cache.old else "fgnew"
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", d).split("---")[0])
+    kubectl(kc, cache, "create", "-f", str(f))
+
+    def pods() -> list[str]:
+        return [p["metadata"]["name"] for p in json.loads(kubectl(kc, cache, "get", "pods", "-l", f"app={d}", "-o",
+                                                                  "json").stdout)["items"]]
+    poll_until(lambda: len(pods()) == 2, timeout_s=30, interval_s=0.5, what="the RC's two pods")
+    rc = json.loads(kubectl(kc, cache, "get", "rc", d, "-o", "json").stdout)
+    assert rc["status"]["replicas"] == 2  # kubectl's CURRENT
+    out = kubectl(kc, cache, "delete", "rc", d, "--cascade=foreground", "--wait=true")
+    assert out.stdout.strip() == f'replicationcontroller "{d}" deleted'
+    # --wait returned: the RC is gone, and (foreground) its pods went before it: no poll here
+    assert pods() == []
+    r = kubectl(kc, cache, "get", "rc", d, check=False)
+    assert r.returncode == 1 and "NotFound" in r.stderr
+
+    def deletions(resource: str) -> list[tuple[int, str]]:  # the store's history since the RC was created
+        url = (f"{kc.urls[1]}/api/v1/namespaces/default/{resource}?watch=true&timeoutSeconds=1"
+               f"&resourceVersion={rc['metadata']['resourceVersion']}")
+        events = [json.loads(line) for line in requests.get(url, timeout=30).text.splitlines() if line.strip()]
+        return [(int(e["object"]["metadata"]["resourceVersion"]), e["object"]["metadata"]["name"]) for e in events
+                if e["type"] == "DELETED"]
+    pods_gone = deletions("pods")
+    [rc_gone] = [rv for rv, n in deletions("replicationcontrollers") if n == d]
+    assert len([n for _rv, n in pods_gone if n.startswith(d)]) == 2
+    assert all(rv < rc_gone for rv, n in pods_gone if n.startswith(d)), (pods_gone, rc_gone)
+
+
+def test_get_rc_shows_current_and_ready_pods(kc, cache, tmp_path):
+    """CURRENT is status.replicas, READY status.readyReplicas: the RC's pods running on a hollow minion."""
+    d = "rdyold" if cache.old else "rdynew"
+    f = tmp_path / "rc.yaml"
+    f.write_text(RC_SVC.replace("kweb", d).split("---")[0].replace(
+        "spec: {containers:", f"spec: {{nodeSelector: {{ready: {d}}}, containers:"))
+    with hollow_minion(kc.urls, f"m{d}", {"ready": d}):
+        try:
+            kubectl(kc, cache, "create", "-f", str(f))
+            row = poll_until(lambda: (r := rows(kubectl(kc, cache, "get", "rc", d).stdout)[1])[1:4] == ["2", "2", "2"]
+                             and r, timeout_s=60, interval_s=0.5, what="two ready pods")
+            assert row[0] == d
+            status = json.loads(kubectl(kc, cache, "get", "rc", d, "-o", "json").stdout)["status"]
+            assert status["replicas"] == 2 and status["readyReplicas"] == 2
+        finally:
+            kubectl(kc, cache, "delete", "rc", d, "--wait=false", check=False)

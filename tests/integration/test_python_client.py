@@ -20,7 +20,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def kc(tmp_path_factory):
-    with running_cluster(tmp_path_factory.mktemp("pyclient")) as c:
+    with running_cluster(tmp_path_factory.mktemp("pyclient"), extra_toml="\n[api]\nwatch_bookmark_s = 1\n") as c:
         yield c
 
 
@@ -106,6 +106,44 @@ def test_rc_create_scale_patch_replace_delete(kc):
                interval_s=0.5, what="the RC's pods deleted with it")
 
 
+def test_rc_foreground_delete_goes_after_its_pods(kc):
+    v1 = core(kc)
+    rc = v1.create_namespaced_replication_controller(NS, {
+        "metadata": {"name": "pyfg", "finalizers": ["example.com/hold"]},  # holds it after its pods are gone
+        "spec": {"replicas": 2, "selector": {"app": "pyfg"},
+                 "template": {"metadata": {"labels": {"app": "pyfg"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    assert rc.metadata.finalizers == ["example.com/hold"] and rc.metadata.deletion_timestamp is None
+
+    def pods():
+        return v1.list_namespaced_pod(NS, label_selector="app=pyfg").items
+    poll_until(lambda: len(pods()) == 2, timeout_s=30, interval_s=0.5, what="the RC's two pods")
+    assert all(p.metadata.owner_references[0].block_owner_deletion for p in pods())
+    v1.delete_namespaced_replication_controller("pyfg", NS,
+                                                body=client.V1DeleteOptions(propagation_policy="Foreground"))
+    marked = core(kc, 2).read_namespaced_replication_controller("pyfg", NS)  # visible, being deleted
+    assert marked.metadata.deletion_timestamp is not None
+    assert set(marked.metadata.finalizers) <= {"example.com/hold", "foregroundDeletion"}
+    held = poll_until(lambda: (r := v1.read_namespaced_replication_controller("pyfg", NS)).metadata.finalizers ==
+                      ["example.com/hold"] and r, timeout_s=30, interval_s=0.3, what="the collector's finalizer removed")
+    assert pods() == []  # its pods went first
+    with pytest.raises(ApiException) as e:  # no new finalizers while being deleted
+        v1.patch_namespaced_replication_controller("pyfg", NS, {"metadata": {"finalizers": ["example.com/hold",
+                                                                                            "example.com/more"]}})
+    assert e.value.status == 422 and "no new finalizers" in e.value.body
+    v1.delete_namespaced_replication_controller(  # a second delete is fine (as in Kubernetes, it asks the
+        "pyfg", NS, body=client.V1DeleteOptions(propagation_policy="Foreground"))  # collector again)
+    again = v1.read_namespaced_replication_controller("pyfg", NS)
+    assert again.metadata.deletion_timestamp == marked.metadata.deletion_timestamp
+    held = poll_until(lambda: (r := v1.read_namespaced_replication_controller("pyfg", NS)).metadata.finalizers ==
+                      ["example.com/hold"] and r, timeout_s=30, interval_s=0.3, what="the finalizer removed again")
+    held.metadata.finalizers = []
+    v1.replace_namespaced_replication_controller("pyfg", NS, held)  # the last finalizer goes: so does the RC
+    with pytest.raises(ApiException) as e:
+        v1.read_namespaced_replication_controller("pyfg", NS)
+    assert e.value.status == 404
+
+
 def test_rc_delete_with_orphan_keeps_its_pods(kc):
     v1 = core(kc)
     rc = v1.create_namespaced_replication_controller(NS, {
@@ -147,6 +185,35 @@ def test_watch_stream_sees_added_modified_deleted(kc):
     t.join(timeout=30)
     assert not t.is_alive()
     assert seen == [("ADDED", "pyw", ""), ("MODIFIED", "pyw", "2"), ("DELETED", "pyw", "2")]
+
+
+def test_watch_with_bookmarks_gets_one_at_the_latest_revision_and_resumes_from_it(kc):
+    v1 = core(kc)
+    made = v1.create_namespaced_pod(NS, pod("pybm1", "pybm"))
+    w = watch.Watch()
+    got = []
+    for ev in w.stream(core(kc, 1).list_namespaced_pod, NS, label_selector="app=pybm", allow_watch_bookmarks=True,
+                       timeout_seconds=30):
+        got.append(ev)
+        if ev["type"] == "BOOKMARK":
+            w.stop()
+    assert [e["type"] for e in got] == ["ADDED", "BOOKMARK"]
+    mark = got[-1]["object"]
+    assert mark["kind"] == "Pod" and mark["apiVersion"] == "v1"
+    assert int(mark["metadata"]["resourceVersion"]) >= int(made.metadata.resource_version)
+    assert w.resource_version == mark["metadata"]["resourceVersion"]  # what the client resumes from
+    later = v1.create_namespaced_pod(NS, pod("pybm2", "pybm"))
+    resumed = watch.Watch()
+    names = []
+    for ev in resumed.stream(v1.list_namespaced_pod, NS, label_selector="app=pybm",
+                             resource_version=mark["metadata"]["resourceVersion"], timeout_seconds=30):
+        assert ev["type"] == "ADDED", ev  # no 410, nothing from before the bookmark
+        names.append(ev["object"].metadata.name)
+        resumed.stop()
+    assert names == ["pybm2"] and int(later.metadata.resource_version) > int(mark["metadata"]["resourceVersion"])
+    plain = [ev["type"] for ev in watch.Watch().stream(v1.list_namespaced_pod, NS, label_selector="app=pybm",
+                                                           timeout_seconds=3)]
+    assert plain == ["ADDED", "ADDED"]  # no BOOKMARK unless asked for (3 s: three sweeps past watch_bookmark_s)
 
 
 def test_other_kinds_and_version_pass_the_strict_models(kc):

@@ -211,10 +211,17 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     assert requests.get(minions + "/n2", **_as(pki, "admin")).json()["hostIP"] == "127.0.0.1"  # unchanged
     # reads: what a kubelet and its proxy need (pods, services, endpoints, its own Node), nothing else
     assert requests.get(minions + "/n1", **_as(pki, "n1")).status_code == 200
-    for path in ("/api/v1beta1/pods", "/api/v1/services", "/api/v1/endpoints", "/api/v1/watch/pods"):
+    for path in ("/api/v1beta1/pods?fields=DesiredState.Host%3Dn1", "/api/v1/services", "/api/v1/endpoints",
+                 "/api/v1/watch/pods?fieldSelector=spec.nodeName%3Dn1", "/api/v1/pods?fieldSelector=spec.nodeName=n1"):
         r = requests.get(url + path, **_as(pki, "n1"), stream=True)
         assert r.status_code == 200, (path, r.text)
         r.close()
+    # of the pods only its own: a list or watch must select them by node
+    for path in ("/api/v1beta1/pods", "/api/v1/watch/pods", "/api/v1/pods?fieldSelector=spec.nodeName%3Dn2",
+                 "/api/v1/namespaces/default/pods?fieldSelector=spec.nodeName!%3Dn1"):
+        r = requests.get(url + path, **_as(pki, "n1"))
+        assert r.status_code == 403 and r.json()["reason"] == "Forbidden", (path, r.text)
+        assert "without the field selector spec.nodeName=n1" in r.json()["message"], r.text
     for path in ("/api/v1beta1/minions/n2", "/api/v1/nodes", "/api/v1/replicationcontrollers", "/api/v1/events"):
         r = requests.get(url + path, **_as(pki, "n1"))
         assert r.status_code == 403 and r.json()["message"].startswith('User "node:n1" cannot '), (path, r.text)
@@ -233,7 +240,13 @@ def test_a_node_credential_writes_only_its_own_node_and_the_status_of_its_pods(s
     mine["currentState"]["status"] = "Running"
     r = requests.put(old + "/on-n1/status", json=mine, **_as(pki, "n1"))
     assert r.status_code == 200 and r.json()["currentState"]["status"] == "Running", r.text
-    theirs = requests.get(old + "/on-n2", **_as(pki, "n1")).json()
+    r = requests.get(old + "/on-n2", **_as(pki, "n1"))  # another minion's pod: not even a GET
+    assert r.status_code == 403 and 'pod "on-n2" is bound to \'n2\', not to "n1"' in r.json()["message"], r.text
+    r = requests.get(pods + "/on-n2", **_as(pki, "n1"))
+    assert r.status_code == 403, r.text
+    listed = requests.get(pods + "?fieldSelector=spec.nodeName%3Dn1", **_as(pki, "n1")).json()["items"]
+    assert [p["metadata"]["name"] for p in listed] == ["on-n1"]
+    theirs = requests.get(old + "/on-n2", **_as(pki, "admin")).json()
     theirs["currentState"]["status"] = "Failed"
     r = requests.put(old + "/on-n2/status", json=theirs, **_as(pki, "n1"))
     assert r.status_code == 403 and 'bound to \'n2\', not to "n1"' in r.json()["message"], r.text
@@ -322,6 +335,17 @@ def test_kubelet_port_serves_https_and_wants_a_master_or_admin_certificate(secur
         assert r.status_code == 403 and 'user "node:n1" cannot read pods or logs' in r.text, r.text
         master_cert = tuple(map(str, pki.master("m1")))
         assert requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200
+        # a revoked certificate: the minion polls the masters' list (every 10 s) and refuses it too
+        serial = format(_serial(pki.master("m1")[0]), "x")
+        assert requests.post(url + "/raft/revocations", json={"serial": serial}, **_as(pki, "admin")).status_code == 201
+        try:
+            poll_until(lambda: requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 401, 30,
+                       what="the kubelet port refusing the revoked master certificate")
+            assert "is revoked" in requests.get(kubelet + "/pods", cert=master_cert, **ca).text
+        finally:
+            assert requests.delete(f"{url}/raft/revocations/{serial}", **_as(pki, "admin")).status_code == 200
+        poll_until(lambda: requests.get(kubelet + "/pods", cert=master_cert, **ca).status_code == 200, 30,
+                   what="the kubelet port accepting the master certificate again")
         # the minion advertises https; kubecfg logs uses it with the admin's certificate of the pki
         poll_until(lambda: requests.get(url + "/api/v1beta1/minions/n2", **_as(pki, "admin")).json()
                    .get("status", {}).get("kubeletTLS"), 30, what="n2 registered with kubeletTLS")
@@ -359,8 +383,9 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
     cluster, pki, url = secure
     subprocess.run([*CLI, "init", "--config", cluster.config, "--minion", "h-0", "--minion", "h-1"],
                    cwd=cluster.workdir, check=True, capture_output=True, timeout=60)
+    (port,) = free_ports(1)
     proc = start_cli(["minion", "--runtime", "hollow", "--count", "2", "--name-prefix", "h-", "--address", "127.0.0.1",
-                      "--port", "-1", "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
+                      "--port", str(port), "--heartbeat", "1", "--label", "hollow=yes", "--masters", url, "--certificate-authority",
                       str(pki.ca_cert), "--credentials-dir", str(pki.root / "minions")],
                      cluster.workdir / "hollow.log", cwd=cluster.workdir)
     admin = _as(pki, "admin")
@@ -383,6 +408,11 @@ def test_hollow_minions_of_one_process_each_use_their_own_node_credential(secure
                 sorted(p["spec"]["nodeName"] for p in got) in (["h-0", "h-1"], ["h-0", "h-0"], ["h-1", "h-1"])
         poll_until(running, 30, what="both hollow pods Running")
         assert "403" not in (cluster.workdir / "hollow.log").read_text(errors="replace")
+        # their one kubelet port serves https (the first one's certificate) and wants a master or the admin
+        kubelet = f"https://127.0.0.1:{port}/pods"
+        assert requests.get(kubelet, verify=str(pki.ca_cert), timeout=10).status_code == 401
+        served = requests.get(kubelet, cert=tuple(map(str, pki.admin)), verify=str(pki.ca_cert), timeout=10).json()
+        assert sorted(p["name"] for p in served["items"]) == ["hollow-pod-0", "hollow-pod-1"]
     finally:
         stop_process(proc, signal.SIGTERM, 20, "hollow minions")
         print((cluster.workdir / "hollow.log").read_text(errors="replace")[-3000:])
@@ -410,3 +440,76 @@ def test_v1_bindings_and_namespaces_need_their_rights(secure):
     assert requests.post(ns, json={"metadata": {"name": "sec"}}, **_as(pki, "admin")).status_code == 201
     assert requests.delete(ns + "/sec", **_as(pki, "n1")).status_code == 403
     assert requests.delete(ns + "/sec", **_as(pki, "admin")).json()["status"]["phase"] == "Terminating"
+
+
+# ---- taking credentials back: revoked certificates, tokens removed from the token file ---------------------------
+
+def test_a_revoked_certificate_is_refused_until_unrevoked(secure):
+    cluster, pki, url = secure
+    run = lambda *a: subprocess.run([*CLI, *a], cwd=cluster.workdir, capture_output=True, text=True, timeout=60)
+    node = url + "/api/v1/nodes/n2"
+    assert requests.post(url + "/api/v1beta1/minions", json=_node("n2"), **_as(pki, "admin")).status_code in (
+        200, 201, 409)
+    assert requests.get(node, **_as(pki, "n2")).status_code == 200
+    r = run("certs", "revoke", str(pki.minion("n2")[0]), "--reason", "disk stolen", "-h", url)
+    assert r.returncode == 0 and "revoked " in r.stdout and "CN=node:n2" in r.stdout, (r.stdout, r.stderr)
+    try:
+        r = requests.get(node, **_as(pki, "n2"))
+        assert r.status_code == 401 and r.json()["reason"] == "Unauthorized", r.text
+        assert 'the client certificate of "node:n2"' in r.json()["message"] and "is revoked" in r.json()["message"]
+        # other credentials are untouched: n1's certificate, n2's token, the admin
+        assert requests.get(url + "/api/v1/nodes/n1", **_as(pki, "n1")).status_code in (200, 404)
+        assert requests.get(node, headers=_bearer(pki, "node:n2"), verify=str(pki.ca_cert),
+                            timeout=10).status_code == 200
+        listed = run("certs", "revoked", "-h", url)
+        assert listed.returncode == 0 and "disk stolen" in listed.stdout and "CN=node:n2" in listed.stdout
+        # only the admin revokes; anyone authenticated may read the list
+        r = requests.post(url + "/raft/revocations", json={"serial": "abc"}, **_as(pki, "n1"))
+        assert r.status_code == 403 and "admins only" in r.json()["message"], r.text
+        assert requests.get(url + "/raft/revocations", **_as(pki, "n1")).status_code == 200
+        for bad in ({"serial": "not-hex"}, {"serial": 12}, {}):
+            r = requests.post(url + "/raft/revocations", json=bad, **_as(pki, "admin"))
+            assert r.status_code == 400 and r.json()["kind"] == "Status", r.text
+        r = requests.post(url + "/raft/revocations", data="serial=ab", **_as(pki, "admin"),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 415, r.text
+        # revoking it again is not an error
+        again = run("certs", "revoke", str(pki.minion("n2")[0]), "-h", url)
+        assert again.returncode == 0, again.stderr
+    finally:
+        serial = format(_serial(pki.minion("n2")[0]), "x")
+        r = run("certs", "unrevoke", serial, "-h", url)
+        assert r.returncode == 0, r.stderr
+    assert requests.get(node, **_as(pki, "n2")).status_code == 200
+    r = run("certs", "unrevoke", serial, "-h", url)
+    assert r.returncode == 1 and "is not revoked" in r.stderr, r.stderr
+
+
+def _serial(cert_path) -> int:
+    from cryptography import x509
+    return x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number
+
+
+def test_a_token_removed_from_the_token_file_stops_working(secure):
+    cluster, pki, url = secure
+    viewer = {"headers": _bearer(pki, "viewer"), "verify": str(pki.ca_cert), "timeout": 10}
+    admin = {"headers": _bearer(pki, "admin"), "verify": str(pki.ca_cert), "timeout": 10}
+    assert requests.get(url + "/api/v1/services", **viewer).status_code == 200
+    before = pki.tokens.read_text()
+    kept = "".join(line for line in before.splitlines(keepends=True) if ",viewer," not in line)
+    assert kept != before
+    try:
+        pki.tokens.write_text(kept)
+        poll_until(lambda: requests.get(url + "/api/v1/services", **viewer).status_code == 401, 10,
+                   what="the viewer's token refused after its line was removed")
+        assert requests.get(url + "/api/v1/services", **admin).status_code == 200
+        pki.tokens.write_text(kept + "this line,has too few fields\n")  # broken: the tokens read last stay
+        log = cluster.workdir / "m1.log"
+        # the file is looked at when a request comes (at most once a second)
+        poll_until(lambda: requests.get(url + "/api/v1/services", **viewer).status_code == 401
+                   and "not reloaded" in log.read_text(errors="replace"), 10, what="the broken file reported")
+        assert requests.get(url + "/api/v1/services", **admin).status_code == 200
+    finally:
+        pki.tokens.write_text(before)
+    poll_until(lambda: requests.get(url + "/api/v1/services", **viewer).status_code == 200, 10,
+               what="the viewer's token accepted again")

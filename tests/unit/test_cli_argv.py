@@ -194,7 +194,7 @@ def test_every_command_has_help_with_an_example():
 
 def test_the_group_has_the_client_commands_and_the_process_commands():
     assert sorted(cli.main.commands) == sorted(CLIENT_COMMANDS + ("master", "up", "minion", "verify", "init", "members",
-                                                                   "snapshot"))
+                                                                   "snapshot", "certs"))
 
 
 def test_verify_refuses_an_unknown_fault_before_touching_anything():

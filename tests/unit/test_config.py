@@ -134,3 +134,9 @@ def test_cpu_auto_spreads_masters_over_the_allowed_cpus_by_their_index():
     with pytest.raises(ConfigError, match=r"masters\[2\]\.cpu: CPU 4 is not one this process may use \(0, 1\)"):
         choose_cpu("4", 2, {0, 1})
     assert load(ROOT / "cluster.toml").masters[0].cpu == "auto"
+
+
+def test_watch_bookmark_period_must_be_positive(tmp_path):
+    assert load(write(tmp_path, MASTERS)).api.watch_bookmark_s == 60.0
+    with pytest.raises(ConfigError, match="api.watch_bookmark_s must be positive"):
+        load(write(tmp_path, MASTERS + "\n[api]\nwatch_bookmark_s = 0\n"))

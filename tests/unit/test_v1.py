@@ -268,3 +268,24 @@ def test_v1_type_errors_name_v1_field_paths(api):
         "version": "v1beta1", "id": "b", "containers": [{"name": "c", "image": 5}]}}})
     assert r.json["details"]["causes"][0]["field"] == "desiredState.manifest.containers[0].image"
     assert api.simulate_get("/api/v1/namespaces/default/pods").json["items"] == []
+
+
+def test_rc_status_counts_its_pods_and_the_ready_ones_on_get_list_and_table():
+    store = LocalStore()
+    registry = Registry(store)
+    api = testing.TestClient(create_app(registry, store, ApiConfig()))
+    rcs = "/api/v1/namespaces/default/replicationcontrollers"
+    assert api.simulate_post(rcs, json=dict(RC, spec=dict(RC["spec"], replicas=3))).status_code == 201
+    running = {"containerStatuses": [{"name": "web", "ready": True, "restartCount": 0}]}
+    for name, phase, extra in (("ready", "Running", running), ("pending", "Pending", {}),
+                               ("starting", "Running", {"containerStatuses": [{"name": "web", "ready": False}]}),
+                               ("done", "Succeeded", running)):
+        body = dict(POD, metadata={"name": name, "labels": {"app": "web"}})
+        assert api.simulate_post("/api/v1/namespaces/default/pods", json=body).status_code == 201
+        registry.update_status({"kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+                                "status": {"phase": phase, **extra}})
+    got = api.simulate_get(f"{rcs}/web").json["status"]
+    assert got == {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 1, "availableReplicas": 1}
+    assert api.simulate_get(rcs).json["items"][0]["status"] == got
+    row = api.simulate_get(rcs, headers={"Accept": TABLE}).json["rows"][0]["cells"]
+    assert row[1:4] == [3, 3, 1]  # DESIRED, CURRENT, READY

@@ -27,6 +27,20 @@ def test_resume_from_revision_and_gone_when_too_old():
     assert hub.kind_events_after("Pod", 6, 0) == ([], 6)
 
 
+def test_an_idle_kind_resumes_after_the_ring_moved_on_and_history_before_the_ring_is_gone():
+    hub = WatchHub(capacity=4)
+    hub.publish([ev(5, "Node")] + [ev(r) for r in range(6, 20)])  # the ring keeps pods 16..19; before 5: unknown
+    assert hub.kind_events_after("Node", 5, 0) == ([], 19)  # no Node event after 5: nothing was missed
+    with pytest.raises(Gone):
+        hub.kind_events_after("Node", 4, 0)  # the Node event at 5 left the ring
+    with pytest.raises(Gone):
+        hub.kind_events_after("Event", 3, 0)  # a kind never seen, from before the ring's start
+    hub.reset(30)
+    with pytest.raises(Gone):
+        hub.kind_events_after("Node", 19, 0)
+    assert hub.kind_events_after("Node", 30, 0) == ([], 30)
+
+
 def test_waiter_wakes_on_publish():
     hub = WatchHub(capacity=8)
     got = []

@@ -13,6 +13,7 @@ from raftkube.api.watchpump import PumpLimits, Watcher, WatchPump, event_line
 from raftkube.model.errors import TooManyRequests
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
+from raftkube.model.selectors import selector_from_map
 from raftkube.testing.objects import pod
 from raftkube.testing.waiting import poll_until
 
@@ -59,11 +60,16 @@ def _encode(obj):
     return {"name": meta["name"], "rv": meta["resourceVersion"], **meta.get("annotations", {})}
 
 
-def _watch(pump, registry, sink, rv=0, client="c"):
+def _bookmark(rv):
+    return json.dumps({"type": "BOOKMARK", "object": {"kind": "Pod", "metadata": {"resourceVersion": str(rv)}}}
+                      ).encode() + b"\n"
+
+
+def _watch(pump, registry, sink, rv=0, client="c", bookmarks=False, labels=None):
     pump.admit(client)
-    feed = registry.watch_feed("Pod", None, None, None, rv)
+    feed = registry.watch_feed("Pod", None, labels, None, rv)
     w = Watcher(feed, event_line(_encode), "test", lambda m: json.dumps({"type": "ERROR", "message": m}).encode()
-                + b"\n", b" ", client, sink=sink)
+                + b"\n", b" ", client, sink=sink, bookmark=_bookmark if bookmarks else None)
     for ev in feed.initial:
         sink.send(w.line(ev))
     feed.initial = []
@@ -86,7 +92,8 @@ def _big_pod(name, pad):
 
 
 def _create(registry, names):
-    return [registry.create(pod(n)) for n in names]
+    """``names``: pod names, or (name, app label) pairs."""
+    return [registry.create(pod(n) if isinstance(n, str) else pod(n[0], {"app": n[1]})) for n in names]
 
 
 def test_many_watchers_get_every_event_in_order(setup):
@@ -123,6 +130,48 @@ def test_a_resource_version_that_left_the_ring_gets_410_and_the_stream_ends(setu
     [error] = sink.lines()
     assert error["type"] == "ERROR" and "too old resource version" in error["message"]
     poll_until(lambda: pump.open_watches == 0, 5, what="the watch released")
+
+
+def test_a_quiet_watch_with_bookmarks_is_told_the_store_revision_and_resumes_from_it_without_410():
+    registry = Registry(LocalStore(watch_ring=64))
+    pump = WatchPump(registry, PumpLimits(bookmark_s=0.5, keepalive_s=0.2))
+    quiet = selector_from_map({"app": "quiet"})
+    try:
+        with_marks, without = ListSink(), ListSink()
+        _watch(pump, registry, with_marks, bookmarks=True, labels=quiet)
+        _watch(pump, registry, without, labels=quiet)
+        last_quiet = _create(registry, [("q0", "quiet")])[0]["metadata"]["resourceVersion"]
+        top = _create(registry, [f"busy{i}" for i in range(100)])[-1]["metadata"]["resourceVersion"]  # > ring
+
+        def marks():
+            return [int(e["object"]["metadata"]["resourceVersion"]) for e in with_marks.lines()
+                    if e["type"] == "BOOKMARK"]
+        poll_until(lambda: marks() and marks()[-1] >= top, 10, what="a bookmark at the store's revision")
+        assert [e["type"] for e in with_marks.lines()][0] == "ADDED"  # the event came before any bookmark
+        poll_until(lambda: without.data.count(b" ") >= 3, 10, what="keep-alive filler on the other watch")
+        assert [e["type"] for e in without.lines()] == ["ADDED"]  # no BOOKMARK without asking
+        # resuming from the last event the watch saw is too old now (the ring moved on); from the bookmark not
+        stale, resumed = ListSink(), ListSink()
+        _watch(pump, registry, stale, rv=last_quiet, labels=quiet)
+        poll_until(lambda: stale.ended, 10, what="the stale resume ends")
+        assert [e["type"] for e in stale.lines()] == ["ERROR"]
+        _watch(pump, registry, resumed, rv=marks()[-1], labels=quiet)
+        _create(registry, [("q1", "quiet")])
+        poll_until(lambda: resumed.lines(), 10, what="the later event")
+        assert [(e["type"], e["object"]["name"]) for e in resumed.lines()] == [("ADDED", "q1")]
+        assert not resumed.ended
+    finally:
+        pump.close()
+
+
+def test_a_watch_with_a_timeout_ends_in_order_after_it(setup):
+    registry, pump = setup
+    timed, open_ = ListSink(), ListSink()
+    w = _watch(pump, registry, timed)
+    w.ends_at = time.monotonic() + 0.5
+    _watch(pump, registry, open_)
+    poll_until(lambda: timed.ended, 10, what="the stream with timeoutSeconds ends")
+    assert not timed.aborted and open_.alive() and pump.open_watches == 1
 
 
 def test_a_watcher_that_does_not_read_is_dropped_and_the_others_keep_up(setup):

@@ -16,7 +16,7 @@ from typing import Any
 from raftkube.apis.v1.resources import API_VERSION, resource_of
 from raftkube.apis.v1beta1 import from_wire as beta_from_wire
 from raftkube.model.errors import ApiError, BadRequest, Cause, Invalid
-from raftkube.model.objects import DEFAULT_NAMESPACE
+from raftkube.model.objects import DEFAULT_NAMESPACE, pod_ready
 
 # ---- quantities ---------------------------------------------------------------------------------------
 _SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -70,6 +70,10 @@ def meta_out(obj: dict, namespaced: bool) -> dict:
         out["generateName"] = md["generateName"]
     if md.get("ownerReferences"):
         out["ownerReferences"] = [{"apiVersion": API_VERSION, **r} for r in md["ownerReferences"]]
+    if md.get("deletionTimestamp"):
+        out["deletionTimestamp"] = md["deletionTimestamp"]
+    if md.get("finalizers"):
+        out["finalizers"] = list(md["finalizers"])
     return out
 
 
@@ -126,8 +130,7 @@ def _pod_status_out(st: dict) -> dict:
         statuses.append(cs)
     if statuses:
         out["containerStatuses"] = statuses
-    ready = bool(statuses) and all(c["ready"] for c in statuses) and out["phase"] == "Running"
-    out["conditions"] = [{"type": "Ready", "status": "True" if ready else "False"}]
+    out["conditions"] = [{"type": "Ready", "status": "True" if pod_ready({"status": st}) else "False"}]
     return out
 
 
@@ -143,10 +146,21 @@ def _rc_out(obj: dict) -> dict:
     for k in ("labels", "annotations"):
         if tmd.get(k):
             tmeta[k] = dict(tmd[k])
-    replicas = int((obj.get("status") or {}).get("replicas") or 0)
     return {"spec": {"replicas": int(spec.get("replicas") or 0), "selector": dict(spec.get("selector") or {}),
                      "template": {"metadata": tmeta, "spec": _pod_spec_out(tpl.get("spec") or {})}},
-            "status": {"replicas": replicas}}
+            "status": _rc_status_out(obj.get("status") or {})}
+
+
+def _rc_status_out(st: dict) -> dict:
+    """``replicas`` always; the counts Kubernetes omits when zero only when they are not (every counted pod
+    matches the selector, so it is fully labeled; with no minReadySeconds a ready pod is available)."""
+    replicas, ready = int(st.get("replicas") or 0), int(st.get("readyReplicas") or 0)
+    out = {"replicas": replicas}
+    if replicas:
+        out["fullyLabeledReplicas"] = replicas
+    if ready:
+        out["readyReplicas"] = out["availableReplicas"] = ready
+    return out
 
 
 def _service_out(obj: dict) -> dict:
@@ -287,11 +301,16 @@ def _meta_in(body: dict, res, namespace: str) -> tuple[dict, dict]:
     return md, {k: v for k, v in beta.items() if v is not None}
 
 
+#: a finalizer is a qualified name (Kubernetes: a 253-character prefix, "/", a 63-character name)
+MAX_FINALIZER_LEN = 317
+
 _OWNER_FIELDS = {"kind": str, "name": str, "uid": str, "controller": bool, "blockOwnerDeletion": bool}
 
 
 def _identity_in(md: dict) -> dict:
-    """``generateName`` and ``ownerReferences`` (v1 only: v1beta1 has neither), type-checked."""
+    """``generateName``, ``ownerReferences`` and ``finalizers`` (v1 only: v1beta1 has none of them), type-checked.
+    ``finalizers`` is always set (an empty list: none), so that an update through v1 can remove the last one
+    while one through v1beta1, which cannot express them, keeps them. ``deletionTimestamp`` is the server's."""
     out: dict[str, Any] = {}
     gen = md.get("generateName")
     if gen not in (None, ""):
@@ -312,6 +331,12 @@ def _identity_in(md: dict) -> dict:
         refs.append(ref)
     if refs:
         out["ownerReferences"] = refs
+    finalizers = _l(md.get("finalizers"), "metadata.finalizers")
+    for i, f in enumerate(finalizers):
+        if not isinstance(f, str) or not f or len(f) > MAX_FINALIZER_LEN:
+            raise Invalid(f"metadata.finalizers[{i}]: Invalid value: {str(f)[:40]!r}: must be a non-empty string "
+                          f"of at most {MAX_FINALIZER_LEN} characters")
+    out["finalizers"] = list(dict.fromkeys(finalizers))
     return out
 
 

@@ -44,9 +44,9 @@ def _pod(obj: dict) -> list:
 def _rc(obj: dict) -> list:
     spec = obj.get("spec") or {}
     cs = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    n = int((obj.get("status") or {}).get("replicas") or 0)
-    return [int(spec.get("replicas") or 0), n, n, ",".join(c.get("name") or "" for c in cs),
-            ",".join(c.get("image") or "" for c in cs), format_labels(spec.get("selector")) or "<none>"]
+    st = obj.get("status") or {}
+    return [int(spec.get("replicas") or 0), int(st.get("replicas") or 0), int(st.get("readyReplicas") or 0),
+            ",".join(c.get("name") or "" for c in cs), ",".join(c.get("image") or "" for c in cs), format_labels(spec.get("selector")) or "<none>"]
 
 
 def _svc(obj: dict) -> list:

@@ -27,6 +27,12 @@ class V1(ApiVersion):
     def discovery(self) -> dict:
         return discovery()
 
+    def bookmark_line(self, res: Resource):
+        """A BOOKMARK: an object of the watched kind with only its resourceVersion (Kubernetes' shape)."""
+        head = b'{"type":"BOOKMARK","object":{"kind":"' + res.wire_kind.encode() + b'","apiVersion":"v1",' \
+            b'"metadata":{"resourceVersion":"'
+        return lambda rv: head + str(int(rv)).encode() + b'"}}}\n'
+
     def table(self, res: Resource, items: list[dict], revision: int, *, with_columns: bool = True,
               include: str = "Metadata") -> dict:
         return tables.table(res.kind, items, revision, with_columns=with_columns, include=include)
