@@ -138,10 +138,12 @@ def test_a_quiet_watch_with_bookmarks_is_told_the_store_revision_and_resumes_fro
     quiet = selector_from_map({"app": "quiet"})
     try:
         with_marks, without = ListSink(), ListSink()
-        _watch(pump, registry, with_marks, bookmarks=True, labels=quiet)
-        _watch(pump, registry, without, labels=quiet)
+        watchers = [_watch(pump, registry, with_marks, bookmarks=True, labels=quiet),
+                    _watch(pump, registry, without, labels=quiet)]
         last_quiet = _create(registry, [("q0", "quiet")])[0]["metadata"]["resourceVersion"]
-        top = _create(registry, [f"busy{i}" for i in range(100)])[-1]["metadata"]["resourceVersion"]  # > ring
+        for i in range(0, 100, 25):  # 100 > the ring, in steps the pump follows (else the watches get a 410)
+            top = _create(registry, [f"busy{j}" for j in range(i, i + 25)])[-1]["metadata"]["resourceVersion"]
+            poll_until(lambda: all(w.feed.cursor >= top for w in watchers), 10, what="the pump caught up")
 
         def marks():
             return [int(e["object"]["metadata"]["resourceVersion"]) for e in with_marks.lines()
