@@ -173,7 +173,8 @@ def cell(n: int, rate: float, duration: float, clients: int) -> dict:
     from bench.common import close_cluster
 
     work = Path(tempfile.mkdtemp(prefix="watch-bench-"))
-    extra = f"\n[api]\nwatches_per_client = {n + 100}\nmax_watches = {n + 1000}\n"
+    extra = (f"\n[api]\nwatches_per_client = {n + 100}\nmax_watches = {n + 1000}\n"
+             f"connections_per_client = {n + 100}\n")  # every watch is from 127.0.0.1
     cluster = MasterCluster(work, n=3, extra_toml=extra, secure=True)
     subprocess.run([*CLI, "init", "--config", cluster.config], cwd=work, check=True, capture_output=True, timeout=60)
     cluster.start_all()

@@ -113,6 +113,9 @@ class ApiConfig:
     max_body_bytes: int = 3 * 1024 * 1024
     #: waitress connection limit (the plain port; open watches on it count)
     connection_limit: int = 1000
+    #: connections open at once from one client address, per API port; more are answered 429 and closed
+    #: (0: no limit). A watch on the TLS port stops counting once the watch pump serves it
+    connections_per_client: int = 1000
     #: a request whose head and body have not all arrived this long after its first byte is cut (both ports)
     read_timeout_s: float = 30.0
     #: a connection with no request and no traffic for this long is closed (plain port: waitress'
@@ -122,8 +125,11 @@ class ApiConfig:
     max_watches: int = 20_000
     #: open watches per client (user and remote address); more -> 429 with Retry-After
     watches_per_client: int = 1000
-    #: unsent bytes a watch may have queued; a watcher past it is dropped (its stream closes, it watches again)
+    #: unsent bytes of a watch at which the watch pump sends it no more until its client has read below it
+    #: (one event is always sent to a watch below it, whatever its size)
     watch_buffer_bytes: int = 1024 * 1024
+    #: a watch at watch_buffer_bytes whose client reads nothing for this long is dropped (it watches again)
+    watch_stall_s: float = 30.0
     #: an idle watch stream gets filler this often (clients and proxies see it is alive)
     watch_keepalive_s: float = 15.0
     #: a v1 watch that asked for bookmarks (allowWatchBookmarks) gets a BOOKMARK this often (Kubernetes: ~1 min)
@@ -337,10 +343,15 @@ def parse(doc: dict, file: Path) -> ClusterConfig:
         raise ConfigError(f"{file}: api.read_timeout_s and api.idle_timeout_s must be positive")
     if api.threads < 4:
         raise ConfigError(f"{file}: api.threads must be at least 4, got {api.threads}")
+    if api.connections_per_client < 0:
+        raise ConfigError(f"{file}: api.connections_per_client must be 0 (no limit) or more, "
+                          f"got {api.connections_per_client}")
     for key in ("max_watches", "watches_per_client", "watch_buffer_bytes"):
         if getattr(api, key) < 1:
             raise ConfigError(f"{file}: api.{key} must be at least 1, got {getattr(api, key)}")
-    for key in ("watch_keepalive_s", "watch_bookmark_s"):
+    if api.watch_buffer_bytes > 8 * 1024 * 1024:  # with one event on top, below waitress' 16 MiB watermark
+        raise ConfigError(f"{file}: api.watch_buffer_bytes must be at most 8 MiB, got {api.watch_buffer_bytes}")
+    for key in ("watch_keepalive_s", "watch_stall_s", "watch_bookmark_s"):
         if not getattr(api, key) > 0:
             raise ConfigError(f"{file}: api.{key} must be positive, got {getattr(api, key)}")
     controllers = _section(ControllersConfig, doc.get("controllers", {}), "controllers", file)

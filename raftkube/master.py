@@ -166,7 +166,7 @@ class Master:
         raise_fd_limit()  # every open watch is a connection
         self.watch_pump = WatchPump(registry, PumpLimits(cfg.api.max_watches, cfg.api.watches_per_client,
                                                          cfg.api.watch_buffer_bytes, cfg.api.watch_keepalive_s,
-                                                         cfg.api.watch_bookmark_s))
+                                                         cfg.api.watch_stall_s, cfg.api.watch_bookmark_s))
         self.metrics = CollectorRegistry()  # this process's Prometheus metrics, served on /metrics
         app = create_app(registry, self.store, cfg.api, metrics=self.metrics,
                          masters=[(m["name"], m["apiUrl"]) for m in members if m["apiUrl"]],
@@ -177,9 +177,9 @@ class Master:
             cert, key = pki.master(me.name)
             self.secure_server = SecureServer(app, me.host, me.secure_port, cfg.api.threads, str(cert), str(key),
                                               str(pki.ca_cert), cfg.api.connection_limit,
-                                              cfg.api.read_timeout_s).start()
+                                              cfg.api.read_timeout_s, cfg.api.connections_per_client).start()
         self.server = ApiServer(app, me.plain_host, me.api_port, cfg.api.threads, cfg.api.connection_limit,
-                                cfg.api.read_timeout_s, cfg.api.idle_timeout_s).start()
+                                cfg.api.read_timeout_s, cfg.api.idle_timeout_s, cfg.api.connections_per_client).start()
         self.controllers = ControllerManager(lambda epoch: LocalClient(registry, epoch), self.store.leadership,
                                              cfg.controllers).start()
         if cfg.api.metrics:  # scraped with the API's and the store's metrics

@@ -120,7 +120,7 @@ def create_app(registry, store, settings: ApiConfig | None = None,
     add_revocations(app, registry)
     if settings.metrics:
         app.add_route("/metrics", MetricsResource(metrics))
-    add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None))
+    add_ui(app, masters, registry, next((v for v in served if v.name == "v1"), None), watch_pump)
     for version in served:
         add_version(app, version, registry, settings.max_body_bytes, watch_pump)
     return app

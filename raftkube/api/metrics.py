@@ -36,7 +36,7 @@ class ApiMetrics:
             self.watches.set_function(lambda: self._threaded + watch_pump.open_watches)
             Gauge("raftkube_watch_pump_busy_seconds", "Time the watch pump thread spent serving watches (its "
                   "utilisation is the rate of this)", registry=registry).set_function(lambda: watch_pump.busy_s)
-            Gauge("raftkube_watch_dropped", "Watchers dropped because they did not read (watch_buffer_bytes)",
+            Gauge("raftkube_watch_dropped", "Watchers dropped because they did not read (watch_stall_s)",
                   registry=registry).set_function(lambda: watch_pump.dropped_slow)
         self._children: dict[tuple, tuple] = {}
 

@@ -17,7 +17,7 @@ import falcon
 from raftkube.api import decode, protobuf
 from raftkube.api.admission import admit_create, admit_update, needs_old
 from raftkube.api.delete_options import delete_preconditions, propagation_policy
-from raftkube.api.watchpump import Watcher, event_line
+from raftkube.api.watchpump import Watcher, event_line, pumped_body
 from raftkube.apis import ApiVersion, Resource
 from raftkube.apis.headers import ATTEMPT_HEADER, REQUEST_ID_HEADER
 from raftkube.model.errors import (ApiError, BadRequest, Gone, Invalid, MethodNotAllowed, NotFound, RequestTooLarge,
@@ -282,7 +282,7 @@ class WatchResource(_VersionResource):
                 watcher.bookmark = self.version.bookmark_line(res)
             if timeout_s:
                 watcher.ends_at = time.monotonic() + timeout_s
-            resp.stream = self._hand_over(watcher, hand_over)
+            resp.stream = pumped_body(self.pump, [watcher], hand_over, self.version.watch_filler)
             req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
             return
         disconnected = req.env.get("waitress.client_disconnected") or (lambda: False)
@@ -292,22 +292,6 @@ class WatchResource(_VersionResource):
 
     def _gone_line(self, message: str) -> bytes:
         return json.dumps({"type": "ERROR", "object": self.version.status_body(410, "Gone", message)}).encode() + b"\n"
-
-    def _hand_over(self, watcher: Watcher, hand_over):
-        """The WSGI body: the head leaves with the filler, then the initial events (this thread, blocking, in
-        batches), then the pump owns the connection; the server writes nothing more."""
-        attached = False
-        try:
-            yield self.version.watch_filler
-            initial, watcher.feed.initial = watcher.feed.initial, []
-            for i in range(0, len(initial), 500):
-                yield b"".join(watcher.line(ev) for ev in initial[i:i + 500])
-            watcher.sink = hand_over()
-            attached = True
-            self.pump.add(watcher)
-        finally:
-            if not attached:
-                self.pump.release(watcher.client)
 
     def event_encoder(self, req, res: Resource):
         """How one event's internal object goes on the wire (None: the version's ``encode``)."""

@@ -31,6 +31,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
+from raftkube.api.clientlimit import ClientConnections
 from raftkube.api.sinks import ChannelSink
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,38 @@ class _OneSendTask(WSGITask):
 class _Channel(HTTPChannel):
     task_class = _OneSendTask
     streaming = False  # a watch pump owns the response: nothing the client sends is a request
+    refused = False  # over api.connections_per_client: answered 429, closed once sent; input ignored
+    _client: str | None = None  # the address counted in the server's ClientConnections
+    on_flushed = None  # the pump's sink (api/sinks.py): told after each send of a streaming response
     request_since: float | None = None  # when the first byte of a request not yet complete arrived
 
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map)
+        clients = getattr(server, "raftkube_clients", None)
+        if clients is None or not isinstance(addr, tuple):
+            return
+        if clients.acquire(addr[0]):
+            self._client = addr[0]
+            return
+        self.refused = True
+        self.write_soon(clients.refusal())
+        self.close_when_flushed = True
+
+    def _uncount(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            self.server.raftkube_clients.release(client)
+
+    def handle_close(self):
+        self._uncount()
+        super().handle_close()
+
+    def close(self):
+        self._uncount()
+        super().close()
+
     def received(self, data):
-        if self.streaming:
+        if self.streaming or self.refused:
             return True
         started = self.request
         more = super().received(data)
@@ -97,6 +126,8 @@ class _Channel(HTTPChannel):
                 self.will_close = True
         if self.will_close:
             self.handle_close()
+        elif self.on_flushed is not None:
+            self.on_flushed()
 
     def service(self):
         _serving.channel = self
@@ -148,13 +179,15 @@ class SlowClients:
 
 class ApiServer:
     def __init__(self, app, host: str, port: int, threads: int, connection_limit: int = 1000,
-                 read_timeout_s: float = 30.0, idle_timeout_s: float = 120.0):
+                 read_timeout_s: float = 30.0, idle_timeout_s: float = 120.0, connections_per_client: int = 0):
         self._server = create_server(app, host=host, port=port, threads=threads,
                                      connection_limit=connection_limit, channel_request_lookahead=1,
                                      asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
                                      clear_untrusted_proxy_headers=True, ident="raftkube",
                                      channel_timeout=idle_timeout_s, cleanup_interval=1)
         self._server.channel_class = _Channel
+        if connections_per_client:
+            self._server.raftkube_clients = ClientConnections(connections_per_client, "API port")
         self.slow_clients = SlowClients(self._server, read_timeout_s)
         trigger = self._server.trigger
         self._server.pull_trigger = lambda: _pull_trigger(trigger)

@@ -1,9 +1,10 @@
 """Where the watch pump (api/watchpump.py) writes a stream: a waitress channel, or a TLS socket taken from cheroot.
 
-Both queue bytes without blocking and say how many are unsent (``backlog``), so that the pump can drop a
-watcher that does not read. ``end`` finishes the HTTP body (the terminating chunk when chunked) and closes
-the connection once flushed; ``abort`` closes it at once. Only the pump thread calls them once the worker
-thread has handed the connection over.
+Both queue bytes without blocking and say how many are unsent (``backlog``), and call back once when that
+falls below a mark (``when_below``: the pump pauses a watcher whose client has not read what it has and
+pulls it again then). ``end`` finishes the HTTP body (the terminating chunk when chunked) and closes the
+connection once flushed; ``abort`` closes it at once. Only the pump thread calls them once the worker
+thread has handed the connection over (``when_below``'s callback may come from waitress' loop thread).
 """
 
 from __future__ import annotations
@@ -28,12 +29,24 @@ class ChannelSink:
         self.channel = channel
         self.chunked = chunked
         self.wake = wake  # the server's trigger: the pump pulls it once per pass
+        self._below = None  # (mark, callback) until the backlog falls below mark
+        channel.on_flushed = self._flushed  # waitress' loop thread, after each send (api/server.py)
 
     def alive(self) -> bool:
         return self.channel.connected and not self.channel.will_close
 
     def backlog(self) -> int:
         return self.channel.total_outbufs_len
+
+    def when_below(self, mark: int, callback) -> None:
+        self._below = (mark, callback)
+        self._flushed()  # the loop may have sent everything before the mark was set
+
+    def _flushed(self) -> None:
+        below = self._below
+        if below is not None and self.channel.total_outbufs_len < below[0]:
+            self._below = None
+            below[1]()
 
     def send(self, data: bytes) -> None:
         try:
@@ -70,6 +83,8 @@ class SocketSink:
         self._selector: selectors.BaseSelector | None = None
         self._data = None
         self._writing = False
+        self._below = None  # (mark, callback) until the backlog falls below mark
+        self._closing = False  # ended: close once everything queued is sent
         sock.setblocking(False)
 
     def fileno(self) -> int:
@@ -93,6 +108,12 @@ class SocketSink:
 
     def backlog(self) -> int:
         return self._len
+
+    def when_below(self, mark: int, callback) -> None:
+        if self._len < mark:
+            callback()
+        else:
+            self._below = (mark, callback)
 
     def send(self, data: bytes) -> None:
         if self._dead:
@@ -133,6 +154,13 @@ class SocketSink:
                 self._out[0] = head[n:]
             else:
                 self._out.popleft()
+        if self._closing and not self._out:
+            self.abort()
+            return
+        below = self._below
+        if below is not None and self._len < below[0]:
+            self._below = None
+            below[1]()
         self._interest()
 
     def _interest(self) -> None:
@@ -143,11 +171,12 @@ class SocketSink:
             self._selector.modify(self._fd, events, self._data)
 
     def end(self) -> None:
-        """The last chunk if the socket takes it now, then close: the pump never waits for a client (one that
-        has not read what came before gets a cut stream, and watches again like a dropped watcher)."""
-        if self.chunked:
-            self.send(b"")
-        self.abort()
+        """The last chunk, then close once everything is sent (the pump's selector flushes it; the pump cuts
+        a stream its client does not take within its stall bound)."""
+        if self._dead:
+            return
+        self._closing = True
+        self.send(b"") if self.chunked else self._flush()
 
     def abort(self) -> None:
         self.unwatch()

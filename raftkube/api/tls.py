@@ -32,6 +32,7 @@ from cheroot import server as _cheroot
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from raftkube.api.clientlimit import ClientConnections
 from raftkube.api.deadlines import Deadlines
 from raftkube.api.sinks import SocketSink
 
@@ -104,7 +105,29 @@ class _Connection(_cheroot.HTTPConnection):
             self.server.error_log(f"client {self.remote_addr}:{self.remote_port}: TLS handshake failed: {exc}")
             return False
         self.tls_pending = False
-        return True
+        return self._admit()
+
+    client: str | None = None  # the address counted in ClientConnections until close (a watch: its hand-over)
+
+    def _admit(self) -> bool:
+        """Count this connection for its client address (api.connections_per_client); over it, one 429."""
+        clients = getattr(self.server, "raftkube_clients", None)
+        if clients is None or not self.remote_addr:
+            return True
+        if clients.acquire(self.remote_addr):
+            self.client = self.remote_addr
+            return True
+        try:
+            self.socket.sendall(clients.refusal())
+        except OSError:
+            pass
+        return False
+
+    def close(self):
+        client, self.client = self.client, None
+        if client is not None:
+            self.server.raftkube_clients.release(client)
+        super().close()
 
     def communicate(self):
         if self.tls_pending and not self._handshake():
@@ -157,7 +180,7 @@ class SecureServer:
     """``app`` over TLS on ``host:port`` in a thread the master can stop."""
 
     def __init__(self, app, host: str, port: int, threads: int, cert: str, key: str, ca: str,
-                 connection_limit: int = 1000, read_timeout_s: float = 30.0):
+                 connection_limit: int = 1000, read_timeout_s: float = 30.0, connections_per_client: int = 0):
         self._server = _Server((host, port), _marked(app), numthreads=threads, server_name="raftkube",
                                request_queue_size=256, timeout=read_timeout_s)
         self.requests = Deadlines("request")
@@ -169,6 +192,8 @@ class SecureServer:
         self._server.gateway = _Gateway
         self._server.ssl_adapter = self._adapter = _Adapter(cert, key, ca)
         self._server.prepare()
+        if connections_per_client:  # counted once a connection's TLS handshake is done (_Connection._admit)
+            self._server.raftkube_clients = ClientConnections(connections_per_client, "secure API port")
         self._thread = threading.Thread(target=self._server.serve, name="api-tls", daemon=True)
 
     @property

@@ -76,12 +76,13 @@ class UiResource:
         resp.cache_control = ["no-cache"]
 
 
-def add_ui(app: falcon.App, masters: Sequence[tuple[str, str]] = (), registry=None, version=None) -> None:
+def add_ui(app: falcon.App, masters: Sequence[tuple[str, str]] = (), registry=None, version=None,
+           pump=None) -> None:
     """``/ui``, ``/ui/`` (the app strips trailing slashes), ``/ui/<file>``; ``masters``: (name, API URL) pairs;
-    with the registry and core/v1 ``version``, ``/ui/watch`` (raftkube/api/uiwatch.py)."""
+    with the registry and core/v1 ``version``, ``/ui/watch`` (raftkube/api/uiwatch.py, served by ``pump``)."""
     ui = UiResource(masters)
     if registry is not None and version is not None:
         from raftkube.api.uiwatch import MultiWatchResource
-        app.add_route("/ui/watch", MultiWatchResource(version, registry))
+        app.add_route("/ui/watch", MultiWatchResource(version, registry, pump))
     app.add_route("/ui/{name}", ui)
     app.add_route("/ui", ui)

@@ -6,28 +6,31 @@ carries the events of the named core/v1 resources (all namespaces), each line ``
 ..., "object": ...}`` with the object as ``/api/v1`` encodes it, and an ``ERROR`` line (410 Expired) when RV is
 too old (the page lists again). Since resourceVersions are the one Raft revision, one RV serves every
 resource: the page lists each, watches from the lowest list RV, and skips a resource's events at or below
-its own list's RV. One waitress thread streams; one plain thread per resource reads its registry watch.
+its own list's RV.
+
+The watch pump (api/watchpump.py) serves it like any watch, one watcher per resource, all writing to the one
+connection (a group: admitted each against the watch limits, paused and dropped together, ended together
+when one gets a 410); the worker thread is free once the head is sent. Without a pump or a server that hands
+connections over (Falcon's test client) the worker thread polls the feeds itself.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 
+from raftkube.api.watchpump import Watcher, pumped_body
 from raftkube.model.errors import BadRequest, Gone
-
-_END = object()
 
 
 class MultiWatchResource:
     needs_ready = True
 
-    def __init__(self, version, registry, keepalive_s: float = 15.0):
+    def __init__(self, version, registry, pump=None, poll_s: float = 0.05):
         self.version = version  # core/v1: its encoding, and its Status for errors
         self.registry = registry
-        self.keepalive_s = keepalive_s
+        self.pump = pump
+        self.poll_s = poll_s
 
     def on_get(self, req, resp):
         names = [n for n in (req.get_param("resources") or "").split(",") if n]
@@ -46,59 +49,64 @@ class MultiWatchResource:
                 raise ValueError
         except ValueError:
             raise BadRequest(f"resourceVersion: {raw!r} is not a non-negative integer") from None
-        disconnected = req.env.get("waitress.client_disconnected") or (lambda: False)
         resp.content_type = "application/json"
-        resp.stream = self._stream(kinds, rv, disconnected)
+        hand_over = req.env.get("raftkube.stream_sink")
+        if self.pump is None or hand_over is None:
+            resp.stream = self._stream(kinds, rv, req.env.get("waitress.client_disconnected") or (lambda: False))
+            return
+        client = (getattr(getattr(req.context, "user", None), "name", None), req.remote_addr)
+        watchers = []
+        try:
+            for name, kind in kinds:
+                self.pump.admit(client)  # 429 over a limit
+                try:
+                    watchers.append(self._watcher(name, kind, rv, client))
+                except BaseException:
+                    self.pump.release(client)
+                    raise
+        except BaseException:
+            for w in watchers:
+                self.pump.release(w.client)
+            raise
+        resp.stream = pumped_body(self.pump, watchers, hand_over, self.version.watch_filler)
+        req.context.watch_pumped = True  # counted by the pump (raftkube_api_watches)
+
+    def _watcher(self, name: str, kind: str, rv: int, client=None) -> Watcher:
+        encode = self.version.encode
+
+        def line(ev) -> bytes:
+            return json.dumps({"resource": name, "type": ev.type, "object": encode(ev.object)},
+                              separators=(",", ":")).encode() + b"\n"
+
+        def gone_line(message: str) -> bytes:
+            status = self.version.status_body(410, "Expired", message)
+            return json.dumps({"resource": name, "type": "ERROR", "object": status}).encode() + b"\n"
+
+        feed = self.registry.watch_feed(kind, None, None, None, rv)
+        return Watcher(feed, line, ("ui", name), gone_line, self.version.watch_filler, client)
 
     def _stream(self, kinds, rv, disconnected):
-        events: queue.Queue = queue.Queue(maxsize=10000)
-        stop = threading.Event()
-
-        def done() -> bool:
-            return stop.is_set() or disconnected()
-
-        def offer(item) -> None:
-            # a slow reader fills the queue: wait for room, but never past the end of the stream
-            while not done():
-                try:
-                    events.put(item, timeout=0.5)
-                    return
-                except queue.Full:
-                    continue
-
-        def follow(name, kind):
-            try:
-                for ev in self.registry.watch(kind, None, None, None, rv, stop=done, poll_s=0.5):
-                    if ev is not None:
-                        offer((name, ev))
-            except Exception as exc:  # noqa: BLE001 - Gone (410) or another error ends the stream with it
-                offer((name, exc))
-            finally:
-                offer((name, _END))
-
-        threads = [threading.Thread(target=follow, args=k, name=f"ui-watch-{k[0]}", daemon=True) for k in kinds]
+        """This thread follows every feed (no pump): Falcon's test client."""
+        watchers = [self._watcher(name, kind, rv) for name, kind in kinds]
         yield self.version.watch_filler
-        for t in threads:
-            t.start()
-        encode = self.version.encode
-        idle_since = time.monotonic()
-        try:
-            while not disconnected():
+        for w in watchers:
+            initial, w.feed.initial = w.feed.initial, []
+            if initial:
+                yield b"".join(w.line(ev) for ev in initial)
+        while not disconnected():
+            memo: dict = {}
+            out = []
+            for w in watchers:
                 try:
-                    name, ev = events.get(timeout=0.5)
-                except queue.Empty:
-                    if time.monotonic() - idle_since >= self.keepalive_s:
-                        idle_since = time.monotonic()
-                        yield self.version.watch_filler
-                    continue
-                idle_since = time.monotonic()
-                if ev is _END or isinstance(ev, Exception):
-                    code, reason = (410, "Expired") if isinstance(ev, Gone) else (500, "InternalError")
-                    status = self.version.status_body(code, reason, getattr(ev, "message", None) or str(ev)
-                                                      or f"the watch of {name} ended")
-                    yield json.dumps({"resource": name, "type": "ERROR", "object": status}).encode() + b"\n"
+                    got = w.feed.pull(memo)
+                except Gone as exc:
+                    yield b"".join(out) + w.gone_line(exc.message)
                     return  # the page lists again and reopens
-                yield json.dumps({"resource": name, "type": ev.type, "object": encode(ev.object)},
-                                 separators=(",", ":")).encode() + b"\n"
-        finally:
-            stop.set()
+                if got is None:  # the store stopped serving watches
+                    yield b"".join(out)
+                    return
+                out.extend(w.line(ev) for ev in got[0])
+            if out:
+                yield b"".join(out)
+            else:
+                time.sleep(self.poll_s)

@@ -100,3 +100,8 @@ class WatchFeed:
         events, seen = got
         self.cursor = max(self.cursor, seen)
         return self.filter.translate(events, memo), len(events) >= FETCH_LIMIT
+
+    def rewind(self, revision: int) -> None:
+        """The next ``pull`` returns the events after ``revision`` again: the caller took the last ``pull``'s
+        events only up to it (the watch pump sends no more to a client that has not read what it has)."""
+        self.cursor = revision

@@ -1,7 +1,9 @@
 """2 000 open watches on one master (the API has 64 worker threads): it still answers, every watcher gets the
-events, the watch limit answers 429 with Retry-After, and a watcher that does not read is dropped."""
+events, the watch limit answers 429 with Retry-After, an object far larger than the watch buffer reaches
+watchers on both ports, and a watcher that does not read is dropped."""
 
 import asyncio
+import json
 import re
 import socket
 import ssl
@@ -26,7 +28,8 @@ def master(tmp_path_factory):
     work = tmp_path_factory.mktemp("watches")
     cluster = MasterCluster(work, n=1, secure=True, extra_toml=f"\n[api]\nmax_watches = {WATCHES}\n"
                                                                 f"watches_per_client = {WATCHES}\n"
-                                                                "watch_buffer_bytes = 65536\n")
+                                                                "watch_buffer_bytes = 65536\n"
+                                                                "watch_stall_s = 2\n")
     subprocess.run([*CLI, "init", "--config", cluster.config], cwd=work, check=True, capture_output=True, timeout=60)
     try:
         cluster.start_all()
@@ -143,6 +146,46 @@ def test_two_thousand_watches_and_the_master_still_answers(master):
                what="a watch admitted after the others closed")
 
 
+def test_an_object_larger_than_the_watch_buffer_reaches_watchers_on_both_ports(master):
+    cluster, pki, url = master
+    s = _session(pki)
+    rv = s.get(f"{url}/api/v1/namespaces/default/pods", timeout=10).json()["metadata"]["resourceVersion"]
+    path = f"/api/v1/namespaces/default/pods?watch=true&resourceVersion={rv}"
+    plain = requests.Session()
+    plain.trust_env = False
+    dropped_before = _dropped(s, url)
+    streams = [plain.get(f"http://127.0.0.1:{cluster.api_ports['m1']}{path}", stream=True, timeout=30),
+               s.get(url + path, stream=True, timeout=30)]
+    try:
+        assert [r.status_code for r in streams] == [200, 200]
+        # 1.2 MiB: under max_object_bytes (1.5 MiB), 19 times watch_buffer_bytes; in two env values (annotations
+        # are capped at 256 KiB, a string at 1 MiB)
+        pad = "x" * (600 * 1024)
+        env = [{"name": "PAD1", "value": pad}, {"name": "PAD2", "value": pad}]
+        for name in ("huge", "huge-again"):
+            body = {**POD, "metadata": {"name": name},
+                    "spec": {"containers": [{"name": "c", "image": "busybox", "env": env}]}}
+            r = s.post(f"{url}/api/v1/namespaces/default/pods", json=body, timeout=30)
+            assert r.status_code == 201, r.text
+        for r in streams:
+            got = []
+            for line in r.iter_lines(chunk_size=65536):
+                if line.strip():
+                    ev = json.loads(line)
+                    got.append((ev["type"], ev["object"]["metadata"]["name"],
+                                sum(len(e["value"]) for e in ev["object"]["spec"]["containers"][0]["env"])))
+                if len(got) == 2:
+                    break
+            assert got == [("ADDED", "huge", 2 * len(pad)), ("ADDED", "huge-again", 2 * len(pad))]
+        assert _dropped(s, url) == dropped_before
+    finally:
+        for r in streams:
+            r.close()
+        plain.close()
+        for name in ("huge", "huge-again"):
+            s.delete(f"{url}/api/v1/namespaces/default/pods/{name}", timeout=30)
+
+
 def _dropped(session, url) -> float:
     """The master's count of watchers dropped for not reading (its /metrics; the socket is not touched)."""
     text = session.get(url + "/metrics", timeout=10).text
@@ -176,3 +219,42 @@ def test_a_watcher_that_does_not_read_is_dropped(master):
         assert s.get(f"{url}/api/v1/namespaces/default/pods/big0", timeout=10).status_code == 200
     finally:
         raw.close()
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^Threads:\s+(\d+)$", f.read(), re.M)[1])
+
+
+def test_ui_watch_streams_hold_no_thread(master):
+    """The dashboard's /ui/watch (six resources on one stream) is served by the watch pump: 60 open streams on
+    both ports leave the master's thread count where it was (it held seven threads per stream before)."""
+    cluster, pki, url = master
+    s = _session(pki)
+    pid = cluster.procs["m1"].pid
+    rv = s.get(f"{url}/api/v1/pods", timeout=10).json()["metadata"]["resourceVersion"]
+    path = f"/ui/watch?resources=nodes,pods,replicationcontrollers,services,endpoints,events&resourceVersion={rv}"
+    plain = requests.Session()
+    plain.trust_env = False
+    streams = []
+    try:
+        streams.append(plain.get(f"http://127.0.0.1:{cluster.api_ports['m1']}{path}", stream=True, timeout=30))
+        before = _threads(pid)  # the watch pump's thread exists by now
+        for i in range(59):
+            streams.append(plain.get(f"http://127.0.0.1:{cluster.api_ports['m1']}{path}", stream=True, timeout=30)
+                           if i % 2 else s.get(url + path, stream=True, timeout=30))
+        assert [r.status_code for r in streams] == [200] * 60
+        assert s.post(f"{url}/api/v1/namespaces/default/pods", json={**POD, "metadata": {"name": "ui-seen"}},
+                      timeout=10).status_code == 201
+        for r in streams:
+            for line in r.iter_lines():
+                if line.strip():
+                    ev = json.loads(line)
+                    assert (ev["resource"], ev["type"], ev["object"]["metadata"]["name"]) == \
+                        ("pods", "ADDED", "ui-seen")
+                    break
+        assert _threads(pid) <= before + 2, (before, _threads(pid))  # +2: a Raft or GC thread may come and go
+    finally:
+        for r in streams:
+            r.close()
+        plain.close()

@@ -14,6 +14,7 @@ from raftkube.config import ApiConfig
 from raftkube.registry import Registry
 from raftkube.state.local import LocalStore
 from raftkube.testing import pod_body, poll_until
+from raftkube.testing.objects import pod
 
 MASTERS = [("m1", "http://127.0.0.1:8080"), ("m2", "http://127.0.0.1:8081")]
 
@@ -82,12 +83,10 @@ def test_ui_watch_refuses_bad_input_with_a_status(api, query):
 
 
 def lines(gen, n):
-    """The next n event lines of a /ui/watch stream (the filler whitespace skipped)."""
+    """The event lines of a /ui/watch stream's next chunks, at least n (the filler whitespace skipped)."""
     out = []
     while len(out) < n:
-        chunk = next(gen)
-        if chunk.strip():
-            out.append(json.loads(chunk))
+        out += [json.loads(x) for x in next(gen).split(b"\n") if x.strip()]
     return out
 
 
@@ -113,15 +112,28 @@ def test_ui_watch_streams_several_resources_from_one_revision(api, store):
     gen.close()
 
 
-def test_ui_watch_threads_end_with_the_stream(api, store):
-    closed = []
-    gen = MultiWatchResource(v1.VERSION, Registry(store))._stream([("pods", "Pod"), ("events", "Event")], 0,
-                                                                  lambda: bool(closed))
+def test_ui_watch_without_a_pump_starts_no_thread_and_a_too_old_revision_is_410(api, store):
+    registry = Registry(store)
+    for i in range(3):
+        assert api.simulate_post("/api/v1beta1/pods", json=pod_body(f"p{i}")).status_code == 200
+    before = {t.ident for t in threading.enumerate()}
+    gen = MultiWatchResource(v1.VERSION, registry)._stream([("pods", "Pod"), ("events", "Event")], 0,
+                                                          lambda: False)
     next(gen)
+    assert sorted(e["object"]["metadata"]["name"] for e in lines(gen, 3)) == ["p0", "p1", "p2"]
     assert api.simulate_post("/api/v1beta1/pods", json=pod_body("a")).status_code == 200
     assert lines(gen, 1)[0]["object"]["metadata"]["name"] == "a"
-    assert {"ui-watch-pods", "ui-watch-events"} <= {t.name for t in threading.enumerate()}
-    closed.append(True)
+    assert {t.ident for t in threading.enumerate()} <= before
     gen.close()
-    poll_until(lambda: not {t.name for t in threading.enumerate()} & {"ui-watch-pods", "ui-watch-events"}, 3.0,
-               what="the stream's threads gone")
+    small = LocalStore(watch_ring=16)
+    try:
+        registry = Registry(small)
+        for i in range(20):
+            registry.create(pod(f"q{i}"))
+        gen = MultiWatchResource(v1.VERSION, registry)._stream([("pods", "Pod")], 1, lambda: False)
+        next(gen)
+        [error] = lines(gen, 1)
+        assert error["resource"] == "pods" and error["type"] == "ERROR" and error["object"]["code"] == 410
+        assert list(gen) == []  # the stream ends: the page lists again
+    finally:
+        small.close()
