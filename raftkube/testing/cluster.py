@@ -157,3 +157,25 @@ def running_cluster(workdir: Path, n: int = 3, extra_toml: str = "",
         finally:
             if not ok or failed():
                 print(cluster.logs())
+
+
+@contextlib.contextmanager
+def raft_trio(tmp_path: Path, prepare=None):
+    """Three ``RaftStore`` replicas in this process on free loopback ports, without fsync (tests of Raft rules
+    that need to reach into a node: state/prevote.py, state/election.py); ``prepare(store)`` runs on each as it
+    is made. Yields (stores, {name: address}); closes them all."""
+    from raftkube.config import RaftConfig
+    from raftkube.state.raft import RaftStore
+    addrs = {f"m{i}": f"127.0.0.1:{p}" for i, p in enumerate(free_ports(3))}
+    stores = []
+    try:
+        for name, addr in addrs.items():
+            peers = {n: a for n, a in addrs.items() if n != name}
+            store = RaftStore(name, addr, peers, tmp_path / name, "s" * 32, RaftConfig(), fsync=False)
+            if prepare is not None:
+                prepare(store)
+            stores.append(store)
+        yield stores, addrs
+    finally:
+        for store in stores:
+            store.close()

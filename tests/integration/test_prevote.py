@@ -7,24 +7,14 @@ connection timeout), so pysyncobj still counts it connected to its peers and let
 
 import pytest
 
-from raftkube.config import RaftConfig
-from raftkube.state.raft import RaftStore
-from raftkube.testing import free_ports, poll_until
+from raftkube.testing import poll_until
+from raftkube.testing.cluster import raft_trio
 
 
 @pytest.fixture
 def trio(tmp_path):
-    ports = free_ports(3)
-    addrs = {f"m{i}": f"127.0.0.1:{p}" for i, p in enumerate(ports)}
-    stores = []
-    try:
-        for name, addr in addrs.items():
-            peers = {n: a for n, a in addrs.items() if n != name}
-            stores.append(RaftStore(name, addr, peers, tmp_path / name, "s" * 32, RaftConfig(), fsync=False))
+    with raft_trio(tmp_path) as (stores, addrs):
         yield stores, addrs
-    finally:
-        for store in stores:
-            store.close()
 
 
 class Partition:

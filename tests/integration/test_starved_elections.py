@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from raftkube.config import RaftConfig
 from raftkube.state.raft import RaftStore
-from raftkube.testing import free_ports, poll_until
+from raftkube.testing import poll_until
+from raftkube.testing.cluster import raft_trio
 
 STALL_S = 0.8
 
@@ -30,19 +30,8 @@ def starve(store: RaftStore, stall_s: float) -> None:
 
 @pytest.fixture
 def starved(tmp_path):
-    ports = free_ports(3)
-    addrs = {f"m{i}": f"127.0.0.1:{p}" for i, p in enumerate(ports)}
-    stores = []
-    try:
-        for name, addr in addrs.items():
-            peers = {n: a for n, a in addrs.items() if n != name}
-            store = RaftStore(name, addr, peers, tmp_path / name, "s" * 32, RaftConfig(), fsync=False)
-            starve(store, STALL_S)
-            stores.append(store)
+    with raft_trio(tmp_path, prepare=lambda store: starve(store, STALL_S)) as (stores, _):
         yield stores
-    finally:
-        for store in stores:
-            store.close()
 
 
 def leader_epoch(stores):
