@@ -122,7 +122,8 @@ def test_a_tls_handshake_that_stalls_is_cut_after_the_handshake_timeout(secure):
         started = time.monotonic()
         r = requests.get(f"https://127.0.0.1:{port}/healthz", verify=str(pki.ca_cert), timeout=10)
         assert r.status_code == 200
-        took = seconds_until_closed(stalled, 30) + (time.monotonic() - started)
+        seconds_until_closed(stalled, 30)
+        took = time.monotonic() - started  # from the stalled handshake's start to the cut
         assert HANDSHAKE_TIMEOUT_S - 1 <= took <= HANDSHAKE_TIMEOUT_S + 5, took
     finally:
         stalled.close()
