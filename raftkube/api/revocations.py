@@ -66,13 +66,15 @@ def _view(obj: dict) -> dict:
             "revokedAt": obj["metadata"].get("creationTimestamp", "")}
 
 
-class RevocationsResource:
+class _Revocations:
     admin_writes = True  # api/auth.py: reads for any authenticated user, writes for admins
     needs_ready = True
 
     def __init__(self, registry):
         self.registry = registry
 
+
+class RevocationsResource(_Revocations):
     def on_get(self, req, resp):
         items, revision = self.registry.list(KIND)
         resp.media = {"revision": revision, "revoked": sorted((_view(i) for i in items), key=lambda v: v["serial"])}
@@ -92,7 +94,7 @@ class RevocationsResource:
         resp.media = _view(created)
 
 
-class RevocationResource(RevocationsResource):
+class RevocationResource(_Revocations):
     def on_delete(self, req, resp, serial: str):
         name = serial_hex(serial)
         if not name:

@@ -104,3 +104,17 @@ def test_the_kubelet_port_polls_the_revoked_serials_and_keeps_them_when_the_mast
     masters.answer = {"revoked": [{"serial": "ff"}]}
     poller.poll()
     assert not poller.revoked("a1b") and poller.revoked("ff")
+
+
+def test_a_revocation_path_answers_only_delete():
+    """GET or POST on /raft/revocations/<serial> is 405 with a Status, not a 500 (it inherited the list's
+    responders, which take no serial)."""
+    import falcon.testing
+
+    from raftkube.api.app import create_app
+    store = LocalStore()
+    client = falcon.testing.TestClient(create_app(Registry(store), store))
+    for method in ("GET", "POST", "PUT"):
+        r = client.simulate_request(method, "/raft/revocations/abc", json={})
+        assert r.status_code == 405 and r.json["kind"] == "Status", (method, r.status, r.text)
+    assert client.simulate_delete("/raft/revocations/abc").status_code == 404
