@@ -79,8 +79,9 @@ class _Adapter(BuiltinSSLAdapter):
         return env
 
 
+_PLAIN_HTTP_MESSAGE = b"The client sent a plain HTTP request, but this port only speaks HTTPS.\n"
 PLAIN_HTTP_ANSWER = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                     b"Content-Length: 71\r\n\r\nThe client sent a plain HTTP request, but this port only speaks HTTPS.\n")
+                     b"Content-Length: %d\r\n\r\n%s" % (len(_PLAIN_HTTP_MESSAGE), _PLAIN_HTTP_MESSAGE))
 
 
 class _Connection(_cheroot.HTTPConnection):

@@ -170,11 +170,12 @@ class MinionProcess:
                                                                       self.client)).start()
         if s.port >= 0:
             from raftkube.minion.server import MinionServer
+            checks = {}
             if s.tls is not None:  # certificates on the kubelet port: refuse the revoked ones too
                 self.revocations = RevocationPoller(self.client).start()
+                checks["revoked"] = self.revocations.revoked
             self.server = MinionServer(lambda: self.kubelets, port=s.port, metrics=self.metrics.registry,
-                                       tls=s.tls, revoked=self.revocations.revoked if self.revocations else
-                                       (lambda serial: False)).start()
+                                       tls=s.tls, **checks).start()
         port = self.server.port if self.server is not None else 0
         service_host = s.service_host or (
             bridge_gateway(getattr(runtimes[self.names[0]], "client", None)) if s.runtime == "docker" else ""
